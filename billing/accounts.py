@@ -1,0 +1,107 @@
+"""Tenants and API keys: plain functions over a SQLModel session."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from sqlmodel import Session, select
+
+from billing.keys import hash_key, new_id, new_secret
+from billing.models import ApiKey, Tenant, utcnow
+
+ROLES = ("user", "tenant_admin", "admin")
+
+
+class AccountError(ValueError):
+    """A request about tenants or keys that cannot be carried out (unknown name, bad role...)."""
+
+
+@dataclass(frozen=True)
+class CreatedKey:
+    key: ApiKey
+    secret: str  # shown once, never stored
+
+
+def get_tenant_by_name(session: Session, name: str) -> Tenant | None:
+    return session.exec(select(Tenant).where(Tenant.name == name)).first()
+
+
+def create_tenant(session: Session, name: str, timezone: str = "UTC", markup: float = 0.0) -> Tenant:
+    if not name or len(name) > 200:
+        raise AccountError("tenant name must be 1-200 characters")
+    if get_tenant_by_name(session, name):
+        raise AccountError(f"tenant {name!r} already exists")
+    tenant = Tenant(id=new_id("ten"), name=name, timezone=timezone, markup=markup)
+    session.add(tenant)
+    session.commit()
+    session.refresh(tenant)
+    return tenant
+
+
+def ensure_tenant(session: Session, name: str) -> Tenant:
+    return get_tenant_by_name(session, name) or create_tenant(session, name)
+
+
+def list_tenants(session: Session) -> list[Tenant]:
+    return list(session.exec(select(Tenant).order_by(Tenant.created_at)))
+
+
+def create_key(
+    session: Session,
+    tenant: Tenant | None,
+    *,
+    name: str = "",
+    role: str = "user",
+    allowed_models: list[str] | None = None,
+    expires_at: datetime | None = None,
+    secret: str | None = None,
+) -> CreatedKey:
+    if role not in ROLES:
+        raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    if (role == "admin") != (tenant is None):
+        raise AccountError("an admin key has no tenant; every other key has one")
+    fresh = new_secret(admin=role == "admin")
+    if secret is not None:  # a key the operator chose (TOKENMILL_ADMIN_KEY)
+        fresh = type(fresh)(secret=secret, prefix=secret[:18], key_hash=hash_key(secret))
+    key = ApiKey(
+        id=new_id("key"),
+        tenant_id=tenant.id if tenant else None,
+        role=role,
+        name=name,
+        prefix=fresh.prefix,
+        key_hash=fresh.key_hash,
+        allowed_models=list(allowed_models or []),
+        expires_at=expires_at,
+    )
+    session.add(key)
+    session.commit()
+    session.refresh(key)
+    return CreatedKey(key=key, secret=fresh.secret)
+
+
+def find_key_by_secret(session: Session, secret: str) -> ApiKey | None:
+    return session.exec(select(ApiKey).where(ApiKey.key_hash == hash_key(secret))).first()
+
+
+def list_keys(session: Session, tenant_id: str | None = None) -> list[ApiKey]:
+    query = select(ApiKey).order_by(ApiKey.created_at)
+    if tenant_id is not None:
+        query = query.where(ApiKey.tenant_id == tenant_id)
+    return list(session.exec(query))
+
+
+def revoke_key(session: Session, key_id: str) -> ApiKey:
+    key = session.get(ApiKey, key_id)
+    if key is None:
+        raise AccountError(f"no key {key_id!r}")
+    if key.revoked_at is None:
+        key.revoked_at = utcnow()
+        session.add(key)
+        session.commit()
+        session.refresh(key)
+    return key
+
+
+def has_admin_key(session: Session) -> bool:
+    return session.exec(select(ApiKey.id).where(ApiKey.role == "admin", ApiKey.revoked_at.is_(None))).first() is not None

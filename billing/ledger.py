@@ -1,0 +1,93 @@
+"""The append-only usage ledger: batched inserts, idempotent by request id, and a disk spool.
+
+Rows that cannot reach the database are appended to a JSON-lines spool file and replayed
+later; the unique request id makes a replay that overlaps an earlier insert harmless.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import logging
+import os
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+import orjson
+import sqlalchemy as sa
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
+
+from billing.models import UsageRecord
+
+log = logging.getLogger(__name__)
+
+_TABLE = UsageRecord.__table__
+_COLUMNS = [c.name for c in _TABLE.columns if c.name != "id"]
+
+
+def _insert_ignoring_duplicates(engine: Engine) -> sa.Insert:
+    if engine.dialect.name == "postgresql":
+        return postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["request_id"])
+    if engine.dialect.name == "sqlite":
+        return sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["request_id"])
+    return sa.insert(_TABLE)
+
+
+def insert_usage(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
+    """Insert rows (dicts of UsageRecord columns) in one transaction; duplicates are skipped."""
+    if not rows:
+        return
+    with engine.begin() as conn:
+        conn.execute(_insert_ignoring_duplicates(engine), list(rows))
+
+
+def row_from_record(record: UsageRecord) -> dict[str, Any]:
+    return {name: getattr(record, name) for name in _COLUMNS}
+
+
+class Spool:
+    """A JSON-lines file of usage rows waiting for the database. Safe across processes."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+    def append(self, rows: Iterable[dict[str, Any]]) -> int:
+        lines = [orjson.dumps(row, default=_json_default) + b"\n" for row in rows]
+        with open(self.path, "ab") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            fh.write(b"".join(lines))
+            fh.flush()
+            os.fsync(fh.fileno())
+        return len(lines)
+
+    def pending(self) -> bool:
+        return self.path.exists() and self.path.stat().st_size > 0
+
+    def replay(self, engine: Engine, batch_size: int = 500) -> int:
+        """Move spooled rows into the database; the file is emptied only after they are in."""
+        if not self.pending():
+            return 0
+        with open(self.path, "r+b") as fh:
+            fcntl.flock(fh, fcntl.LOCK_EX)
+            rows = [_row_from_json(line) for line in fh if line.strip()]
+            for start in range(0, len(rows), batch_size):
+                insert_usage(engine, rows[start : start + batch_size])
+            fh.seek(0)
+            fh.truncate()
+        log.info("replayed %d spooled usage rows", len(rows))
+        return len(rows)
+
+
+def _json_default(value: Any) -> Any:
+    if isinstance(value, datetime):
+        return value.isoformat()
+    raise TypeError(f"cannot serialise {type(value).__name__}")
+
+
+def _row_from_json(line: bytes) -> dict[str, Any]:
+    row = orjson.loads(line)
+    row["created_at"] = datetime.fromisoformat(row["created_at"])
+    return row

@@ -1,0 +1,75 @@
+"""Offline token counting with tiktoken, using the encoding files litellm ships.
+
+tiktoken downloads its BPE files unless TIKTOKEN_CACHE_DIR points at a folder that has them;
+litellm's wheel carries cl100k_base and o200k_base under that name-hashed layout.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+_O200K_MODELS = ("gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt-4o")
+# Per-message framing tokens OpenAI documents for chat models.
+_TOKENS_PER_MESSAGE = 3
+_TOKENS_PER_REPLY = 3
+
+
+def _point_tiktoken_at_litellm_files() -> None:
+    if os.environ.get("TIKTOKEN_CACHE_DIR"):
+        return
+    spec = importlib.util.find_spec("litellm")  # finds the folder without importing litellm
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("litellm is not installed: it carries the offline tiktoken files")
+    folder = Path(spec.submodule_search_locations[0]) / "litellm_core_utils" / "tokenizers"
+    os.environ["TIKTOKEN_CACHE_DIR"] = str(folder)
+
+
+@lru_cache(maxsize=4)
+def _encoding(name: str):  # noqa: ANN202 - tiktoken.Encoding
+    _point_tiktoken_at_litellm_files()
+    import tiktoken
+
+    return tiktoken.get_encoding(name)
+
+
+def encoding_name_for(model: str) -> str:
+    bare = model.rsplit("/", 1)[-1]
+    return "o200k_base" if bare.startswith(_O200K_MODELS) else "cl100k_base"
+
+
+def count_text_tokens(text: str, model: str = "") -> int:
+    if not text:
+        return 0
+    return len(_encoding(encoding_name_for(model)).encode(text, disallowed_special=()))
+
+
+def _content_text(content: Any) -> str:
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+    return str(content)
+
+
+def count_chat_tokens(messages: list[dict[str, Any]], model: str = "", tools: list[Any] | None = None) -> int:
+    """Prompt tokens of a chat request, the way OpenAI counts them (close for other vendors)."""
+    import orjson
+
+    enc = _encoding(encoding_name_for(model))
+    total = _TOKENS_PER_REPLY
+    for message in messages:
+        total += _TOKENS_PER_MESSAGE
+        total += len(enc.encode(_content_text(message.get("content")), disallowed_special=()))
+        if message.get("name"):
+            total += 1
+        if message.get("tool_calls"):
+            total += len(enc.encode(orjson.dumps(message["tool_calls"]).decode(), disallowed_special=()))
+    if tools:
+        total += len(enc.encode(orjson.dumps(tools).decode(), disallowed_special=()))
+    return total

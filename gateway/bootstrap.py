@@ -1,0 +1,29 @@
+"""First-start tasks: the schema, and an admin key (from the environment, or new and shown once)."""
+
+from __future__ import annotations
+
+from sqlalchemy.engine import Engine
+from billing.db import db_session
+
+from billing import accounts
+from billing.db import upgrade_schema
+
+
+def ensure_admin_key(engine: Engine, configured: str | None) -> str | None:
+    """Register TOKENMILL_ADMIN_KEY if given; else create one when none exists.
+
+    Returns a secret to print only when it was just generated (the one and only time it is seen).
+    """
+    with db_session(engine) as session:
+        if configured:
+            if accounts.find_key_by_secret(session, configured) is None:
+                accounts.create_key(session, None, name="admin (from environment)", role="admin", secret=configured)
+            return None
+        if accounts.has_admin_key(session):
+            return None
+        return accounts.create_key(session, None, name="bootstrap admin", role="admin").secret
+
+
+def prepare_database(engine: Engine, configured_admin_key: str | None) -> str | None:
+    upgrade_schema(engine)
+    return ensure_admin_key(engine, configured_admin_key)

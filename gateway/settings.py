@@ -1,0 +1,234 @@
+"""Settings: one YAML file (--config or TOKENMILL_CONFIG) plus TOKENMILL_* environment overrides.
+
+The model list follows LiteLLM proxy's `model_list` (model_name / litellm_params / model_info)
+so a config moves over with few edits; Tokenmill adds `tier` and `fallbacks`.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+Tier = Literal["local", "cheap", "strong"]
+
+# Providers whose HTTP API is OpenAI's: served by the pooled fast path, bytes passed through.
+OPENAI_COMPATIBLE_BASES: dict[str, str | None] = {
+    "openai": "https://api.openai.com/v1",
+    "hosted_vllm": None,
+    "vllm": None,
+    "openai_compatible": None,
+    "tokenmill_engine": None,
+    "together_ai": "https://api.together.xyz/v1",
+    "groq": "https://api.groq.com/openai/v1",
+    "deepseek": "https://api.deepseek.com/v1",
+    "fireworks_ai": "https://api.fireworks.ai/inference/v1",
+    "openrouter": "https://openrouter.ai/api/v1",
+    "ollama_chat": "http://127.0.0.1:11434/v1",
+}
+LOCAL_PROVIDER = "local"
+
+
+class ConfigError(ValueError):
+    """The configuration is wrong; the message lists every wrong field, one per line."""
+
+
+class UpstreamParams(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model: str = Field(description="provider/upstream-model, e.g. openai/gpt-4o-mini or local/smollm2")
+    api_base: str | None = None
+    api_key: str | None = Field(default=None, description="a literal key or os.environ/NAME")
+    api_version: str | None = None
+    timeout: float = Field(default=600.0, gt=0, description="total seconds for one upstream attempt")
+    connect_timeout: float = Field(default=5.0, gt=0)
+    first_byte_timeout: float = Field(default=60.0, gt=0, description="seconds to the response's first byte")
+    max_retries: int = Field(default=2, ge=0, le=10)
+    rpm: int | None = Field(default=None, ge=1)
+    tpm: int | None = Field(default=None, ge=1)
+    extra_headers: dict[str, str] = Field(default_factory=dict)
+
+    @property
+    def provider(self) -> str:
+        return self.model.split("/", 1)[0] if "/" in self.model else "openai"
+
+    @property
+    def upstream_model(self) -> str:
+        return self.model.split("/", 1)[1] if "/" in self.model else self.model
+
+    def resolved_api_key(self) -> str | None:
+        if self.api_key and self.api_key.startswith("os.environ/"):
+            return os.environ.get(self.api_key.removeprefix("os.environ/"))
+        return self.api_key
+
+
+class ModelInfo(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    tier: Tier = "strong"
+    mode: Literal["chat", "embedding", "completion"] = "chat"
+    supports_tools: bool = True
+    supports_json: bool = True
+    supports_vision: bool = False
+    context_window: int | None = Field(default=None, ge=1)
+    max_output_tokens: int | None = Field(default=None, ge=1)
+    # Price overrides in USD per token (LiteLLM's names); unset = litellm's bundled price map.
+    input_cost_per_token: float | None = Field(default=None, ge=0)
+    output_cost_per_token: float | None = Field(default=None, ge=0)
+    cache_read_input_token_cost: float | None = Field(default=None, ge=0)
+    cache_creation_input_token_cost: float | None = Field(default=None, ge=0)
+    output_cost_per_reasoning_token: float | None = Field(default=None, ge=0)
+    # Local deployments: a price derived from hardware cost, so local work is never free.
+    gpu_hourly_usd: float | None = Field(default=None, ge=0)
+    tokens_per_second: float | None = Field(default=None, gt=0)
+
+
+class Deployment(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    model_name: str = Field(min_length=1, description="the public name clients ask for")
+    litellm_params: UpstreamParams
+    model_info: ModelInfo = Field(default_factory=ModelInfo)
+    fallbacks: list[str] = Field(default_factory=list, description="public model names tried next")
+    deployment_id: str | None = None
+
+    @property
+    def id(self) -> str:
+        return self.deployment_id or f"{self.model_name}@{self.litellm_params.model}"
+
+    @property
+    def provider(self) -> str:
+        return self.litellm_params.provider
+
+    @property
+    def tier(self) -> Tier:
+        return self.model_info.tier
+
+    @property
+    def is_openai_compatible(self) -> bool:
+        return self.provider in OPENAI_COMPATIBLE_BASES
+
+    @property
+    def is_local(self) -> bool:
+        return self.provider == LOCAL_PROVIDER
+
+    @model_validator(mode="after")
+    def _needs_base(self) -> Deployment:
+        if self.is_openai_compatible and not (self.litellm_params.api_base or OPENAI_COMPATIBLE_BASES[self.provider]):
+            raise ValueError(f"provider {self.provider!r} needs litellm_params.api_base")
+        return self
+
+
+class LocalEngineSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    model: str | None = Field(default=None, description="HF folder or GGUF file; unset = bundled SmolLM2")
+    device: str = "cpu"
+    max_batch_size: int = Field(default=8, ge=1)
+    kv_cache_tokens: int = Field(default=32768, ge=256)
+
+
+def default_model_list() -> list[dict[str, Any]]:
+    """The embedded default: the bundled local model, priced as a small share of a CPU's cost."""
+    return [
+        {
+            "model_name": "tokenmill-local",
+            "litellm_params": {"model": "local/smollm2-135m-instruct"},
+            "model_info": {
+                "tier": "local",
+                "supports_tools": False,
+                "context_window": 8192,
+                "max_output_tokens": 2048,
+                "input_cost_per_token": 1e-9,
+                "output_cost_per_token": 2e-8,
+            },
+        },
+        {
+            "model_name": "tokenmill-embed",
+            "litellm_params": {"model": "local/all-minilm-l6-v2"},
+            "model_info": {"tier": "local", "mode": "embedding", "input_cost_per_token": 1e-10},
+        },
+    ]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TOKENMILL_", env_nested_delimiter="__", extra="forbid")
+
+    database_url: str = "sqlite:///var/tokenmill.db"
+    redis_url: str | None = None
+    admin_key: SecretStr | None = None
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    workers: int = Field(default=1, ge=1, le=64)
+    max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    spool_dir: Path = Path("var/spool")
+    key_cache_seconds: float = Field(default=10.0, ge=0)
+    usage_flush_interval: float = Field(default=0.05, gt=0)
+    usage_batch_size: int = Field(default=500, ge=1)
+    retry_backoff_seconds: float = Field(default=0.25, ge=0)
+    log_level: str = "info"
+    model_list: list[Deployment] = Field(default_factory=lambda: [Deployment(**d) for d in default_model_list()])
+    local_engine: LocalEngineSettings = Field(default_factory=LocalEngineSettings)
+
+    @field_validator("model_list")
+    @classmethod
+    def _unique_deployment_ids(cls, deployments: list[Deployment]) -> list[Deployment]:
+        seen: set[str] = set()
+        for d in deployments:
+            if d.id in seen:
+                raise ValueError(f"two deployments share the id {d.id!r}; set deployment_id on one")
+            seen.add(d.id)
+        names = {d.model_name for d in deployments}
+        for d in deployments:
+            unknown = [f for f in d.fallbacks if f not in names]
+            if unknown:
+                raise ValueError(f"{d.model_name}: fallbacks name unknown models {unknown}")
+        return deployments
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Environment beats the file; the file is passed in as init values by load_settings.
+        return env_settings, init_settings
+
+
+def _format_validation_error(exc: ValidationError, source: str) -> str:
+    lines = [f"invalid configuration ({source}):"]
+    for err in exc.errors():
+        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
+        lines.append(f"  - {where}: {err['msg']}")
+    return "\n".join(lines)
+
+
+def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
+    """Read the YAML file (if any), apply TOKENMILL_* variables, validate; raise ConfigError."""
+    path = config_file or os.environ.get("TOKENMILL_CONFIG")
+    data: dict[str, Any] = {}
+    source = "defaults and environment"
+    if path:
+        source = str(path)
+        try:
+            loaded = yaml.safe_load(Path(path).read_text())
+        except FileNotFoundError as exc:
+            raise ConfigError(f"config file not found: {path}") from exc
+        except yaml.YAMLError as exc:
+            raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
+        if loaded is not None and not isinstance(loaded, dict):
+            raise ConfigError(f"config file {path} must hold a mapping at the top level")
+        data = loaded or {}
+    data.update(overrides)
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        raise ConfigError(_format_validation_error(exc, source)) from exc

@@ -1,0 +1,119 @@
+"""Streams pass through as bytes; this reads them on the side to account for every token.
+
+The gateway always asks upstreams for a final usage chunk (stream_options.include_usage) so
+the bill uses the provider's own counts; when the client did not ask for it, that chunk is
+held back. If a stream ends early (client gone, upstream dead), the text seen so far is
+counted with tiktoken instead.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+import orjson
+
+from billing.tokens import count_text_tokens
+from billing.usage import TokenUsage
+
+DONE_EVENT = b"data: [DONE]\n\n"
+
+
+@dataclass
+class StreamAccount:
+    client_wants_usage: bool
+    count_model: str = ""
+    usage: TokenUsage | None = None
+    generated: list[str] = field(default_factory=list)
+    first_token_at: float | None = None
+    saw_done: bool = False
+    upstream_error: str | None = None
+    _buffer: bytes = b""
+
+    def feed(self, piece: bytes) -> bytes:
+        """Take upstream bytes; return the bytes to send on (whole events only)."""
+        data = self._buffer + piece
+        if b"\r" in data:
+            data = data.replace(b"\r\n", b"\n")
+        end = data.rfind(b"\n\n")
+        if end < 0:
+            self._buffer = data
+            return b""
+        self._buffer = data[end + 2 :]
+        out: list[bytes] = []
+        for event in data[: end + 2].split(b"\n\n"):
+            if event:
+                kept = self._process(event)
+                if kept:
+                    out.append(kept + b"\n\n")
+        return b"".join(out)
+
+    def _process(self, event: bytes) -> bytes | None:
+        """Account for one event; return what to send on (None drops it)."""
+        if not event.startswith(b"data:"):
+            return event  # comments, `event:` lines: pass through untouched
+        payload = event[5:].strip()
+        if payload == b"[DONE]":
+            self.saw_done = True
+            return event
+        try:
+            chunk = orjson.loads(payload)
+        except orjson.JSONDecodeError:
+            return event
+        if not isinstance(chunk, dict):
+            return event
+        if "error" in chunk:
+            self.upstream_error = str(chunk["error"])[:200]
+        choices = chunk.get("choices") or []
+        for choice in choices:
+            self._note_choice(choice)
+        usage = chunk.get("usage")
+        if usage:
+            self.usage = TokenUsage.from_openai(usage)
+            if not self.client_wants_usage:
+                if not choices:
+                    return None
+                del chunk["usage"]  # usage riding on a content chunk: strip just that field
+                return b"data: " + orjson.dumps(chunk)
+        return event
+
+    def _note_choice(self, choice: dict) -> None:
+        delta = choice.get("delta")
+        if delta is None:  # legacy completions stream
+            text = choice.get("text")
+            if text:
+                self._mark_first()
+                self.generated.append(text)
+            return
+        for key in ("content", "reasoning_content", "refusal"):
+            text = delta.get(key)
+            if text:
+                self._mark_first()
+                self.generated.append(text)
+        for tool_call in delta.get("tool_calls") or ():
+            function = tool_call.get("function") or {}
+            self._mark_first()
+            for key in ("name", "arguments"):
+                if function.get(key):
+                    self.generated.append(function[key])
+
+    def _mark_first(self) -> None:
+        if self.first_token_at is None:
+            self.first_token_at = time.perf_counter()
+
+    def final_usage(self, prompt_tokens_estimate: int) -> TokenUsage:
+        """The upstream's usage if it arrived, else a count of what was actually generated."""
+        if self.usage is not None:
+            return self.usage
+        return TokenUsage(
+            prompt_tokens=prompt_tokens_estimate,
+            completion_tokens=count_text_tokens("".join(self.generated), self.count_model),
+        )
+
+
+def sse_event(payload: dict) -> bytes:
+    return b"data: " + orjson.dumps(payload) + b"\n\n"
+
+
+def sse_comment(text: str) -> bytes:
+    return b": " + text.encode() + b"\n\n"

@@ -1,0 +1,86 @@
+"""Writes usage rows off the hot path: queued in memory, inserted in batches, never dropped.
+
+A batch the database refuses goes to the disk spool; a background task replays the spool
+once the database answers again. Shutdown flushes whatever is queued.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import SQLAlchemyError
+
+from billing.ledger import Spool, insert_usage
+from gateway import metrics
+
+log = logging.getLogger(__name__)
+
+
+class UsageRecorder:
+    def __init__(self, engine: Engine, spool: Spool, flush_interval: float = 0.05, batch_size: int = 500, replay_interval: float = 5.0):
+        self._engine = engine
+        self._spool = spool
+        self._flush_interval = flush_interval
+        self._batch_size = batch_size
+        self._replay_interval = replay_interval
+        self._pending: list[dict[str, Any]] = []
+        self._wakeup = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._closing = False
+
+    def record(self, row: dict[str, Any]) -> None:
+        """Queue one row. Synchronous so it can run in `finally` blocks of cancelled streams."""
+        self._pending.append(row)
+        if len(self._pending) >= self._batch_size:
+            self._wakeup.set()
+
+    async def start(self) -> None:
+        self._tasks = [asyncio.create_task(self._flush_loop()), asyncio.create_task(self._replay_loop())]
+
+    async def flush(self) -> None:
+        if not self._pending:
+            return
+        batch, self._pending = self._pending, []
+        await asyncio.to_thread(self._write, batch)
+
+    def _write(self, batch: list[dict[str, Any]]) -> None:
+        try:
+            insert_usage(self._engine, batch)
+            metrics.USAGE_WRITTEN.inc(len(batch))
+        except SQLAlchemyError as exc:
+            log.error("database refused %d usage rows (%s); spooling them to %s", len(batch), exc.__class__.__name__, self._spool.path)
+            self._spool.append(batch)
+            metrics.USAGE_SPOOLED.inc(len(batch))
+
+    async def _flush_loop(self) -> None:
+        while not self._closing:
+            try:
+                await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
+            except asyncio.TimeoutError:
+                pass
+            self._wakeup.clear()
+            await self.flush()
+
+    async def _replay_loop(self) -> None:
+        while not self._closing:
+            await asyncio.sleep(self._replay_interval)
+            if self._spool.pending():
+                await self.replay_spool()
+
+    async def replay_spool(self) -> int:
+        try:
+            return await asyncio.to_thread(self._spool.replay, self._engine)
+        except SQLAlchemyError as exc:
+            log.warning("spool replay failed, will retry: %s", exc.__class__.__name__)
+            return 0
+
+    async def close(self) -> None:
+        self._closing = True
+        self._wakeup.set()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self.flush()
