@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy.engine import Engine
-from billing.db import db_session
+from sqlalchemy.exc import SQLAlchemyError
 
 from billing.accounts import find_key_by_secret
+from billing.db import db_session
 from billing.keys import hash_key
 from billing.models import Tenant
 from gateway.errors import APIError, invalid_api_key, model_not_allowed
@@ -66,14 +67,20 @@ class KeyStore:
         if hit is not None and hit[0] > now:
             principal = hit[1]
         else:
-            principal = await asyncio.to_thread(self._load, secret)
+            try:
+                principal = await asyncio.to_thread(self._load, secret)
+            except SQLAlchemyError as exc:
+                # Database down: a key seen before keeps working; a new one cannot be checked.
+                if hit is not None and hit[1] is not None:
+                    return hit[1]
+                raise APIError(503, "Cannot verify the API key right now; try again shortly.", type="server_error", code="auth_unavailable") from exc
             if len(self._cache) >= self._max_entries:
                 self._cache.clear()
             # Unknown keys are remembered briefly too, so a client hammering a bad key stays cheap.
             self._cache[digest] = (now + (self._ttl if principal else min(self._ttl, 2.0)), principal)
         if principal is None:
             raise invalid_api_key()
-        if principal.expires_at is not None and principal.expires_at <= datetime.now(timezone.utc):
+        if principal.expires_at is not None and principal.expires_at <= datetime.now(UTC):
             raise APIError(401, "This API key has expired.", code="invalid_api_key")
         return principal
 

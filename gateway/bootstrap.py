@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from sqlalchemy.engine import Engine
-from billing.db import db_session
 
 from billing import accounts
-from billing.db import upgrade_schema
+from billing.db import db_session, upgrade_schema
 
 
 def ensure_admin_key(engine: Engine, configured: str | None) -> str | None:

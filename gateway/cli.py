@@ -8,11 +8,10 @@ import os
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from billing.db import db_session
-
 from gateway.settings import ConfigError, Settings, load_settings
 
 
@@ -99,7 +98,7 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from billing import accounts
 
-    expires = datetime.now(timezone.utc) + timedelta(days=args.expires_days) if args.expires_days else None
+    expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
     models = [m for m in (args.models or "").split(",") if m]
     with db_session(_db(_settings(args))) as session:
         tenant = accounts.ensure_tenant(session, args.tenant)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import secrets
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from billing.money import format_usd
@@ -23,7 +23,7 @@ class RequestContext:
     principal: Principal
     endpoint: str
     request_id: str = field(default_factory=new_request_id)
-    created_at: datetime = field(default_factory=lambda: datetime.now(timezone.utc))
+    created_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     started: float = field(default_factory=time.perf_counter)
     run_id: str | None = None
     model_requested: str = ""

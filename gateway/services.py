@@ -69,6 +69,7 @@ class Services:
                 Spool(Path(settings.spool_dir) / "usage.jsonl"),
                 flush_interval=settings.usage_flush_interval,
                 batch_size=settings.usage_batch_size,
+                replay_interval=settings.usage_replay_interval,
             ),
             prices=prices,
             providers=providers,

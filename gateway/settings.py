@@ -170,6 +170,7 @@ class Settings(BaseSettings):
     key_cache_seconds: float = Field(default=10.0, ge=0)
     usage_flush_interval: float = Field(default=0.05, gt=0)
     usage_batch_size: int = Field(default=500, ge=1)
+    usage_replay_interval: float = Field(default=5.0, gt=0, description="seconds between spool replays")
     retry_backoff_seconds: float = Field(default=0.25, ge=0)
     log_level: str = "info"
     model_list: list[Deployment] = Field(default_factory=lambda: [Deployment(**d) for d in default_model_list()])

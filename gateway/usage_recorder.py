@@ -59,7 +59,7 @@ class UsageRecorder:
         while not self._closing:
             try:
                 await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
-            except asyncio.TimeoutError:
+            except TimeoutError:
                 pass
             self._wakeup.clear()
             await self.flush()

@@ -5,7 +5,6 @@ Bodies are forwarded as bytes; the reply is parsed once (orjson) only to read it
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -18,7 +17,7 @@ from gateway.settings import OPENAI_COMPATIBLE_BASES, Deployment
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 
 
-def _retry_after(headers: "aiohttp.typedefs.LooseHeaders") -> float | None:
+def _retry_after(headers: aiohttp.typedefs.LooseHeaders) -> float | None:
     value = headers.get("retry-after") if headers else None
     try:
         return float(value) if value is not None else None
@@ -76,7 +75,7 @@ class OpenAICompatProvider:
             response = await self._client().post(
                 self._url(call.deployment, call.endpoint), data=orjson.dumps(call.body), headers=self._headers(call), timeout=timeout
             )
-        except (asyncio.TimeoutError, aiohttp.ServerTimeoutError) as exc:
+        except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamError(504, f"upstream {call.deployment.id} timed out", type="timeout", code="upstream_timeout", retryable=True) from exc
         except aiohttp.ClientError as exc:
             raise UpstreamError(502, f"could not reach upstream {call.deployment.id}: {exc}", code="upstream_unreachable", retryable=True) from exc
@@ -90,7 +89,7 @@ class OpenAICompatProvider:
         response = await self._post(call)
         try:
             body = await response.read()
-        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise UpstreamError(504, f"upstream {call.deployment.id} stopped mid-reply", code="upstream_timeout", retryable=True) from exc
         finally:
             response.release()
@@ -115,7 +114,7 @@ class _ByteStream:
         try:
             async for piece in self._response.content.iter_any():
                 yield piece
-        except (asyncio.TimeoutError, aiohttp.ClientError) as exc:
+        except (TimeoutError, aiohttp.ClientError) as exc:
             raise UpstreamError(502, f"upstream {self._deployment_id} broke off the stream: {exc}", code="upstream_stream_broken") from exc
 
     def close(self) -> None:

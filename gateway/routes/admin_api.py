@@ -10,10 +10,8 @@ from fastapi import APIRouter
 from pydantic import BaseModel, Field
 from sqlmodel import Session, select
 
-from billing.db import db_session
-
 from billing import accounts
-from billing.keys import hash_key
+from billing.db import db_session
 from billing.models import ApiKey, Tenant, UsageRecord
 from billing.money import nanos_to_usd
 from gateway.auth import Principal

@@ -12,8 +12,8 @@ import httpx
 import sqlalchemy as sa
 import uvicorn
 
-from billing.db import create_db_engine, db_session
 from billing import accounts
+from billing.db import create_db_engine, db_session
 from billing.models import UsageRecord
 from gateway.app import create_app
 from gateway.bootstrap import prepare_database

@@ -1,0 +1,54 @@
+"""The admin JSON API: tenants and keys, and what a tenant admin may and may not touch."""
+
+from __future__ import annotations
+
+
+def test_admin_creates_tenant_and_key_that_works_once_shown(gateway):
+    with gateway.http(gateway.admin_key) as admin:
+        tenant = admin.post("/admin/api/tenants", json={"name": "globex", "timezone": "Europe/Paris"})
+        assert tenant.status_code == 201 and tenant.json()["timezone"] == "Europe/Paris"
+        assert admin.post("/admin/api/tenants", json={"name": "globex"}).status_code == 400  # duplicate
+        created = admin.post("/admin/api/keys", json={"tenant": "globex", "name": "ci", "allowed_models": ["gpt-4o-mini"]}).json()
+        secret = created["key"]
+        assert secret.startswith(created["prefix"]) and created["allowed_models"] == ["gpt-4o-mini"]
+        listed = admin.get("/admin/api/keys", params={"tenant_id": tenant.json()["id"]}).json()["data"]
+        assert [k["id"] for k in listed] == [created["id"]] and "key" not in listed[0]  # the secret is never shown again
+
+    client = gateway.openai(secret)
+    assert client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}]).choices
+
+    with gateway.http(gateway.admin_key) as admin:
+        patched = admin.patch(f"/admin/api/keys/{created['id']}", json={"allowed_models": ["gpt-4o"]}).json()
+        assert patched["allowed_models"] == ["gpt-4o"]
+    assert [m.id for m in client.models.list()] == ["gpt-4o"]  # the change applies at once
+
+
+def test_user_keys_cannot_use_the_admin_api(gateway):
+    with gateway.http(gateway.new_key()) as user:
+        response = user.get("/admin/api/tenants")
+    assert response.status_code == 403 and response.json()["error"]["code"] == "admin_required"
+
+
+def test_tenant_admin_sees_and_manages_only_its_tenant(gateway):
+    gateway.new_key("other-co")
+    boss = gateway.new_key("initech", role="tenant_admin")
+    with gateway.http(boss) as http:
+        tenants = http.get("/admin/api/tenants").json()["data"]
+        assert [t["name"] for t in tenants] == ["initech"]
+        own = http.post("/admin/api/keys", json={"name": "worker"})
+        assert own.status_code == 201 and own.json()["tenant_id"] == tenants[0]["id"]
+        assert http.post("/admin/api/tenants", json={"name": "takeover"}).status_code == 403
+        others = http.get("/admin/api/keys", params={"tenant_id": "ten_someone_else"})
+        assert others.status_code == 403
+        assert all(k["tenant_id"] == tenants[0]["id"] for k in http.get("/admin/api/keys").json()["data"])
+        assert http.post("/admin/api/keys", json={"role": "admin"}).status_code == 403
+
+
+def test_usage_listing_filters_by_run(gateway):
+    key = gateway.new_key("usage-co")
+    client = gateway.openai(key)
+    client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "a"}], extra_headers={"x-tokenmill-run": "r-42"})
+    with gateway.http(gateway.admin_key) as admin:
+        gateway.wait_until(lambda: admin.get("/admin/api/usage", params={"run_id": "r-42"}).json()["data"] != [])
+        rows = admin.get("/admin/api/usage", params={"run_id": "r-42"}).json()["data"]
+    assert len(rows) == 1 and rows[0]["cost_usd"] > 0 and rows[0]["model_requested"] == "gpt-4o-mini"

@@ -1,0 +1,26 @@
+"""A client that hangs up mid-stream is billed for the tokens generated, and the upstream stops."""
+
+from __future__ import annotations
+
+import httpx
+
+
+def test_client_disconnect_mid_stream_is_recorded_with_generated_tokens(gateway, fake_openai):
+    words = " ".join(f"w{i}" for i in range(200))
+    fake_openai.script("gpt-4o", reply=words, chunk_delay=0.01)
+    key = gateway.new_key("disconnect-tenant")
+    received = b""
+    with httpx.Client(base_url=gateway.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as http:
+        with http.stream("POST", "/chat/completions", json={"model": "gpt-4o", "messages": [{"role": "user", "content": "go"}], "stream": True}) as response:
+            request_id = response.headers["x-request-id"]
+            for piece in response.iter_bytes():
+                received += piece
+                if received.count(b"data: ") >= 20:
+                    break  # hang up: the context manager closes the connection
+
+    row = gateway.wait_for_usage(request_id)
+    assert row.status_code == 499 and row.error_type == "client_disconnected"
+    # At least what the client saw was billed; far less than the whole 200-word answer.
+    assert 18 <= row.completion_tokens < 150, row.completion_tokens
+    assert row.cost_nanos > 0
+    gateway.wait_until(lambda: fake_openai.aborted_streams >= 1)
