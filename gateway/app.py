@@ -40,6 +40,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Tokenmill", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     install_error_handlers(app)
+    app.router.routes.extend(openai_api.hot_routes)
     app.include_router(openai_api.router)
     app.include_router(health.router)
     app.include_router(admin_api.router)

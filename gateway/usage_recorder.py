@@ -7,6 +7,7 @@ once the database answers again. Shutdown flushes whatever is queued.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from typing import Any
 
@@ -57,10 +58,8 @@ class UsageRecorder:
 
     async def _flush_loop(self) -> None:
         while not self._closing:
-            try:
+            with contextlib.suppress(TimeoutError):  # a timeout is the normal, periodic flush
                 await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
-            except TimeoutError:
-                pass
             self._wakeup.clear()
             await self.flush()
 

@@ -7,6 +7,11 @@ elsewhere it is skipped with a reason that names the service and the URL tried.
 from __future__ import annotations
 
 import os
+
+# Triton chooses interpreter or compiler when it is first imported, and importing some
+# transformers model classes imports it: set this before anything else so the Triton kernel
+# tests run on CPU tensors whatever order pytest collects modules in.
+os.environ.setdefault("TRITON_INTERPRET", "1")
 import socket
 import uuid
 from collections.abc import Iterator
