@@ -1,0 +1,104 @@
+"""`tokenmill routing eval FILE.csv [--plot out.png]`: score a labelled CSV with the shipped router.
+
+FILE has columns prompt,weak,strong (each model's outcome for the prompt, a number in [0, 1]).
+Prints APGR, CPT(50%), CPT(80%) and the quality-versus-strong-share curve for the router, a
+random router and an oracle; the last line is `APGR <number>` (the shipped router's).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import importlib.util
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from routing.evaluate import RoutingReport, format_table, oracle_report, random_report, report
+
+
+def read_eval_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+    if not path.is_file():
+        raise ValueError(f"{path}: no such file")
+    prompts: list[str] = []
+    weak: list[float] = []
+    strong: list[float] = []
+    with open(path, newline="", encoding="utf-8") as f:
+        reader = csv.DictReader(f)
+        missing = {"prompt", "weak", "strong"} - set(reader.fieldnames or ())
+        if missing:
+            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected prompt,weak,strong")
+        for line, row in enumerate(reader, start=2):
+            try:
+                w, s = _outcome(row["weak"]), _outcome(row["strong"])
+            except ValueError as e:
+                raise ValueError(f"{path}:{line}: {e}") from None
+            prompts.append(row["prompt"] or "")
+            weak.append(w)
+            strong.append(s)
+    if not prompts:
+        raise ValueError(f"{path}: no rows")
+    return prompts, np.array(weak), np.array(strong)
+
+
+def _outcome(value: str | None) -> float:
+    text = (value or "").strip()
+    if text.lower() in ("true", "false"):
+        return float(text.lower() == "true")
+    try:
+        x = float(text)
+    except ValueError:
+        raise ValueError(f"outcome {value!r} is not a number in [0, 1]") from None
+    if not 0.0 <= x <= 1.0:
+        raise ValueError(f"outcome {x} is outside [0, 1]")
+    return x
+
+
+def plot(reports: Sequence[RoutingReport], out: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4.5))
+    for r in reports:
+        ax.plot(r.curve.share * 100, r.curve.quality, label=f"{r.name} (APGR {r.apgr:.3f})")
+    ax.set_xlabel("strong-model calls (%)")
+    ax.set_ylabel("mean quality")
+    ax.set_title(title)
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(out, dpi=120)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tokenmill routing eval", description=__doc__.splitlines()[0])
+    parser.add_argument("file", type=Path, help="CSV with columns prompt,weak,strong")
+    parser.add_argument("--plot", type=Path, help="write the quality-versus-share curve as a PNG (needs matplotlib)")
+    args = parser.parse_args(argv)
+    if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
+        print("error: --plot needs matplotlib, which is not installed (pip install matplotlib)", file=sys.stderr)
+        return 2
+    try:
+        prompts, weak, strong = read_eval_csv(args.file)
+        from routing.router import get_router
+
+        scores = get_router().score_prompts(prompts)
+        reports = [report("router", scores, weak, strong), random_report(weak, strong), oracle_report(weak, strong)]
+    except ValueError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    print(f"{args.file}: {len(prompts)} prompts")
+    print(format_table(reports, float(weak.mean()), float(strong.mean())))
+    if args.plot is not None:
+        plot(reports, args.plot, args.file.name)
+        print(f"plot written to {args.plot}")
+    print(f"APGR {reports[0].apgr:.4f}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,148 @@
+"""What the router reads from a chat request: the task-carrying text and a conversation summary.
+
+Only the last user turn carries the task; a long shared system prompt or few-shot block would
+make every prompt look the same to the embedding, so it is summarised as counts, not read.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+# Approximate tokens from characters: cheap, and good enough for features kept in coarse ranges.
+CHARS_PER_TOKEN = 4.0
+
+# Multiple-choice option blocks ("A. ...", "(b) ...") and a trailing "Answer:" are format, not task.
+_OPTION_LINE = re.compile(r"^\s*\(?[A-Ha-h][\.\)]\s+\S.*$")
+_ANSWER_TAIL = re.compile(r"\s*(Answer|A)\s*:\s*$")
+# Few-shot blocks: a prompt with several "Q: ... A: ..." (or Question/Answer) pairs; the task is the last one.
+_LEADING_LABEL = re.compile(r"^\s*(?:Q|Question|Problem)\s*:\s*", re.IGNORECASE)
+_SHOT_SPLIT = re.compile(r"(?im)^\s*(?:Q|Question|Problem|Input)\s*[:.]\s*")
+
+
+@dataclass(frozen=True)
+class RequestSummary:
+    """Everything the difficulty estimator and the policies read about one call."""
+
+    task_text: str  # the task-carrying part of the last user turn (options and few-shot stripped)
+    last_user_chars: int
+    prompt_tokens: int  # whole conversation, approximate unless the caller passes a real count
+    user_turns: int
+    messages: int
+    system_chars: int
+    tools_offered: int
+    tool_required: bool
+    response_format: str | None  # "json_schema", "json_object", or None
+    has_images: bool = False
+    multiple_choice: bool = False  # the last turn ends in lettered options: a one-letter answer, no worked solution
+
+
+def message_text(content: Any) -> str:
+    """Text of an OpenAI message content (a string, or a list of parts)."""
+    if content is None:
+        return ""
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if isinstance(part, Mapping) and part.get("type") == "text":
+                parts.append(str(part.get("text", "")))
+            elif isinstance(part, str):
+                parts.append(part)
+        return "\n".join(parts)
+    raise TypeError(f"message content must be a string or a list of parts, got {type(content).__name__}")
+
+
+def _has_image(content: Any) -> bool:
+    return isinstance(content, list) and any(isinstance(p, Mapping) and p.get("type") in ("image_url", "input_image") for p in content)
+
+
+def _option_block_start(lines: list[str]) -> int:
+    """Index where a trailing block of two or more option lines starts (len(lines) if none)."""
+    end = len(lines)
+    while end > 0 and _OPTION_LINE.match(lines[end - 1]):
+        end -= 1
+    return end if len(lines) - end >= 2 else len(lines)
+
+
+def is_multiple_choice(text: str) -> bool:
+    lines = text.rstrip().splitlines()
+    if lines and _ANSWER_TAIL.fullmatch(lines[-1]):
+        lines.pop()
+    return _option_block_start(lines) < len(lines)
+
+
+def strip_options(text: str) -> str:
+    """Drop a trailing multiple-choice block and 'Answer:' so that only the question stem remains."""
+    lines = text.rstrip().splitlines()
+    if lines and _ANSWER_TAIL.fullmatch(lines[-1]):
+        lines.pop()
+    return "\n".join(lines[: _option_block_start(lines)]).strip()
+
+
+def task_part(text: str, max_chars: int = 1500) -> str:
+    """The part of a user turn that carries the task.
+
+    Few-shot prompts keep only their last example; very long turns keep their head (instructions
+    usually lead) and tail (the question usually ends), which also bounds the cost of later steps.
+    """
+    shots = _SHOT_SPLIT.split(text)
+    if len(shots) >= 3:  # at least one worked example before the real question
+        text = shots[-1]
+    text = _LEADING_LABEL.sub("", strip_options(text), count=1)
+    if len(text) > max_chars:
+        head = max_chars // 4
+        text = text[:head] + "\n...\n" + text[-(max_chars - head) :]
+    return text
+
+
+def summarize_request(
+    messages: Sequence[Mapping[str, Any]],
+    *,
+    tools: Sequence[Any] | None = None,
+    tool_choice: Any = None,
+    response_format: Mapping[str, Any] | None = None,
+    prompt_tokens: int | None = None,
+) -> RequestSummary:
+    """Summarise an OpenAI chat request (messages, tools, tool_choice, response_format)."""
+    if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
+        raise TypeError("messages must be a list of {'role': ..., 'content': ...} mappings")
+    last_user = ""
+    user_turns = system_chars = total_chars = 0
+    has_images = False
+    for i, m in enumerate(messages):
+        if not isinstance(m, Mapping) or "role" not in m:
+            raise ValueError(f"message {i} must be a mapping with a 'role'")
+        text = message_text(m.get("content"))
+        total_chars += len(text)
+        has_images = has_images or _has_image(m.get("content"))
+        if m["role"] == "user":
+            user_turns += 1
+            last_user = text
+        elif m["role"] in ("system", "developer"):
+            system_chars += len(text)
+    required = tool_choice == "required" or (isinstance(tool_choice, Mapping) and tool_choice.get("type") == "function")
+    fmt = None
+    if response_format is not None:
+        fmt = str(response_format.get("type")) if response_format.get("type") != "text" else None
+    return RequestSummary(
+        task_text=task_part(last_user),
+        last_user_chars=len(last_user),
+        prompt_tokens=prompt_tokens if prompt_tokens is not None else int(total_chars / CHARS_PER_TOKEN),
+        user_turns=user_turns,
+        messages=len(messages),
+        system_chars=system_chars,
+        tools_offered=len(tools or ()),
+        tool_required=bool(tools) and required,
+        response_format=fmt,
+        has_images=has_images,
+        multiple_choice=is_multiple_choice(last_user[-3000:]),
+    )
+
+
+def summarize_prompt(prompt: str) -> RequestSummary:
+    """A single-turn request holding `prompt` as its only user message (evaluation CSVs)."""
+    return summarize_request([{"role": "user", "content": prompt}])

@@ -1,0 +1,61 @@
+from __future__ import annotations
+
+import pytest
+
+from routing.request import strip_options, summarize_prompt, summarize_request, task_part
+
+
+def test_summary_reads_the_last_user_turn_and_counts_the_rest() -> None:
+    messages = [
+        {"role": "system", "content": "You are a careful assistant. " * 50},
+        {"role": "user", "content": "first question"},
+        {"role": "assistant", "content": "an answer"},
+        {"role": "user", "content": [{"type": "text", "text": "Compute 17 * 23."}, {"type": "image_url", "image_url": {"url": "x"}}]},
+    ]
+    tools = [{"type": "function", "function": {"name": "calc"}}]
+    s = summarize_request(messages, tools=tools, tool_choice="required", response_format={"type": "json_schema"})
+    assert s.task_text == "Compute 17 * 23."
+    assert (s.user_turns, s.messages, s.tools_offered) == (2, 4, 1)
+    assert s.tool_required and s.has_images
+    assert s.response_format == "json_schema"
+    assert s.system_chars == len("You are a careful assistant. " * 50)
+    assert s.prompt_tokens > 300  # the system prompt counts toward tokens, not toward the task text
+
+
+def test_tool_choice_auto_is_not_required_and_text_format_is_none() -> None:
+    s = summarize_request([{"role": "user", "content": "hi"}], tools=[{}], tool_choice="auto", response_format={"type": "text"})
+    assert not s.tool_required and s.response_format is None
+    forced = summarize_request([{"role": "user", "content": "hi"}], tools=[{}], tool_choice={"type": "function", "function": {"name": "f"}})
+    assert forced.tool_required
+
+
+def test_few_shot_block_is_cut_to_the_last_question() -> None:
+    shots = "".join(f"Question: example {i}?\nAnswer: worked answer {i}. The answer is {i}\n\n" for i in range(8))
+    prompt = shots + "Question: Janet has 16 eggs and eats 3. How many are left?\nAnswer:"
+    assert task_part(prompt) == "Janet has 16 eggs and eats 3. How many are left?"
+
+
+def test_multiple_choice_options_are_stripped() -> None:
+    text = "Which planet is largest?\nA. Mars\nB. Jupiter\nC. Venus\nD. Earth\nAnswer:"
+    assert strip_options(text) == "Which planet is largest?"
+    assert strip_options("A single line ending with a. b") == "A single line ending with a. b"
+
+
+def test_long_turns_keep_head_and_tail() -> None:
+    text = "INSTRUCTION: summarise. " + "filler words " * 2000 + "QUESTION: what is the total?"
+    cut = task_part(text, max_chars=1000)
+    assert len(cut) <= 1010 and cut.startswith("INSTRUCTION") and cut.endswith("what is the total?")
+
+
+def test_bad_messages_give_clear_errors() -> None:
+    with pytest.raises(TypeError, match="list of"):
+        summarize_request("hello")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="message 0"):
+        summarize_request([{"content": "no role"}])
+    with pytest.raises(TypeError, match="content"):
+        summarize_request([{"role": "user", "content": 42}])
+
+
+def test_summarize_prompt_is_a_single_user_turn() -> None:
+    s = summarize_prompt("What is 2 + 2?")
+    assert s.user_turns == 1 and s.task_text == "What is 2 + 2?" and s.tools_offered == 0
