@@ -1,5 +1,7 @@
 """Import point for every SQLModel table of the project (used by Alembic and tests)."""
 
+from billing.budget_models import Budget, BudgetAlert, RateLimitRule
 from billing.models import ApiKey, Tenant, UsageRecord
+from billing.rollup_models import RollupState, UsageDaily
 
-__all__ = ["ApiKey", "Tenant", "UsageRecord"]
+__all__ = ["ApiKey", "Budget", "BudgetAlert", "RateLimitRule", "RollupState", "Tenant", "UsageDaily", "UsageRecord"]

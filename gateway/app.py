@@ -9,10 +9,11 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
+import web
 from gateway.bootstrap import ensure_admin_key
 from gateway.errors import install_error_handlers
 from gateway.pipeline import Pipeline
-from gateway.routes import admin_api, health, openai_api
+from gateway.routes import admin_api, admin_billing, health, openai_api
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
 
@@ -44,6 +45,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(openai_api.router)
     app.include_router(health.router)
     app.include_router(admin_api.router)
+    app.include_router(admin_billing.router)
+    web.mount(app, settings)
     return app
 
 

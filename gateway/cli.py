@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from billing.db import db_session
+from gateway.cli_billing import register as register_billing
 from gateway.settings import ConfigError, Settings, load_settings
 
 
@@ -206,6 +207,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_routing_eval)
     p.add_argument("file")
     p.add_argument("--plot")
+
+    register_billing(sub)
     return parser
 
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from billing.budgets.ticket import Ticket
 from billing.money import format_usd
 from billing.usage import TokenUsage
 from gateway.auth import Principal
@@ -39,6 +40,8 @@ class RequestContext:
     first_token_at: float | None = None
     status_code: int = 200
     error_type: str | None = None
+    # Budget reservations and rate-limit places taken by admission; settled in Pipeline._finish.
+    ticket: Ticket | None = None
     # Work shared by routing and caching, computed at most once per request.
     scratch: dict[str, Any] = field(default_factory=dict)
 
@@ -51,6 +54,8 @@ class RequestContext:
         headers["x-tokenmill-cost-usd"] = "streaming" if streaming else format_usd(self.cost_nanos)
         if self.cache_status:
             headers["x-tokenmill-cache"] = self.cache_status
+        if self.ticket is not None:
+            headers.update(self.ticket.headers)
         return headers
 
     def route_header(self) -> str:

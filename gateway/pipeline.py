@@ -55,6 +55,8 @@ class Pipeline:
             ctx.stream = bool(body.get("stream"))
             ctx.run_id = _run_id(request, body)
             candidates = self._candidates(ctx, endpoint)
+            ctx.ticket = await self.s.admission.admit(ctx, candidates, self.s.prices, body)
+            candidates = ctx.ticket.candidates
             if ctx.stream:
                 return await self._stream(ctx, endpoint, body, candidates)
             return await self._send(ctx, endpoint, body, parsed, candidates)
@@ -145,6 +147,9 @@ class Pipeline:
         return error.response(ctx.headers())
 
     def _finish(self, ctx: RequestContext) -> None:
+        if ctx.ticket is not None:
+            # Before the usage row: counters rebuilt from the ledger rely on that order.
+            self.s.admission.settle(ctx.ticket, ctx.cost_nanos, ctx.usage)
         self.s.recorder.record(ctx.usage_row())
         elapsed = time.perf_counter() - ctx.started
         metrics.REQUESTS.labels(endpoint=ctx.endpoint, status=str(ctx.status_code)).inc()

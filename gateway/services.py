@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.engine import Engine
 
 from billing.db import create_db_engine, upgrade_schema
 from billing.ledger import Spool
 from billing.prices import Price, PriceBook
+from gateway.admission import Admission
 from gateway.auth import KeyStore
 from gateway.models import ModelRegistry
 from gateway.pricing import deployment_price
@@ -33,7 +36,9 @@ class Services:
     dispatcher: Dispatcher
     recorder: UsageRecorder
     prices: dict[str, Price | None]
+    admission: Admission
     providers: dict[str, Provider] = field(default_factory=dict)
+    jobs: Any = None  # the embedded Celery worker and beat (gateway.celery_app.EmbeddedJobs)
 
     def provider_for(self, deployment: Deployment) -> Provider:
         if deployment.is_local:
@@ -72,13 +77,21 @@ class Services:
                 replay_interval=settings.usage_replay_interval,
             ),
             prices=prices,
+            admission=Admission.from_settings(settings, db, registry.all()),
             providers=providers,
         )
         await services.recorder.start()
         await services.recorder.replay_spool()
+        await services.admission.start()
+        from gateway.celery_app import start_embedded_jobs
+
+        services.jobs = start_embedded_jobs(settings, services.admission)
         return services
 
     async def close(self) -> None:
+        if self.jobs is not None:
+            await asyncio.to_thread(self.jobs.stop)
+        await self.admission.close()
         await self.recorder.close()
         for provider in self.providers.values():
             await provider.aclose()

@@ -133,6 +133,30 @@ class LocalEngineSettings(BaseModel):
     kv_cache_tokens: int = Field(default=32768, ge=256)
 
 
+class BillingSettings(BaseModel):
+    """Budgets, rate limits and billing jobs (gateway/admission.py, gateway/celery_app.py)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    redis_namespace: str = Field(default="tokenmill:", min_length=1, description="key prefix of the budget counters in Redis")
+    reservation_ttl_seconds: float = Field(default=30.0, gt=0, description="a reservation its process stops renewing expires after this")
+    max_request_seconds: float = Field(default=900.0, gt=0, description="reservations are renewed at most this long")
+    reap_interval_seconds: float = Field(default=5.0, ge=0, description="in-process reaper of expired reservations; 0 = Celery beat only")
+    refresh_seconds: float = Field(default=2.0, gt=0, description="how often budget and rate-limit definitions are re-read")
+    rebuild_quiet_seconds: float = Field(default=1.0, ge=0, description="wait before rebuilding lost Redis counters from the ledger")
+    prompt_margin: float = Field(default=0.1, ge=0, description="reserve this share more prompt tokens than counted offline")
+    prompt_margin_tokens: int = Field(default=16, ge=0)
+    default_max_output_tokens: int = Field(default=4096, ge=1, description="output bound when neither request nor model gives one")
+    min_clamp_tokens: int = Field(default=16, ge=1, description="clamp mode refuses rather than allow fewer output tokens")
+    alert_webhook: str | None = Field(default=None, description="default URL for soft-threshold alerts")
+    strong_model: str | None = Field(default=None, description="savings baseline; unset = first strong-tier chat model")
+    embedded_worker: bool = Field(default=True, description="run a Celery worker and beat inside the gateway when no Redis is set")
+    broker_url: str | None = Field(default=None, description="Celery broker; unset = Redis if set, else SQLite next to the spool")
+    rollup_interval_seconds: float = Field(default=300.0, gt=0)
+    alert_interval_seconds: float = Field(default=15.0, gt=0)
+    reap_schedule_seconds: float = Field(default=15.0, gt=0, description="Celery beat's reaper interval")
+
+
 def default_model_list() -> list[dict[str, Any]]:
     """The embedded default: the bundled local model, priced as a small share of a CPU's cost."""
     return [
@@ -175,6 +199,7 @@ class Settings(BaseSettings):
     log_level: str = "info"
     model_list: list[Deployment] = Field(default_factory=lambda: [Deployment(**d) for d in default_model_list()])
     local_engine: LocalEngineSettings = Field(default_factory=LocalEngineSettings)
+    billing: BillingSettings = Field(default_factory=BillingSettings)
 
     @field_validator("model_list")
     @classmethod

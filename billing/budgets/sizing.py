@@ -1,0 +1,86 @@
+"""Sizing a call before it goes upstream: prompt tokens, output bound, worst-case prices."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from billing.prices import Price
+from billing.tokens import count_chat_tokens, count_text_tokens
+
+NANOS = 1_000_000_000
+
+
+def prompt_tokens(endpoint: str, body: dict, model: str) -> int:
+    """The offline (tiktoken) count of what the request sends."""
+    if endpoint == "chat":
+        return count_chat_tokens(body.get("messages") or [], model, body.get("tools"))
+    value: Any = body.get("prompt") if endpoint == "completions" else body.get("input")
+    if isinstance(value, str):
+        return count_text_tokens(value, model)
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return sum(count_text_tokens(v, model) for v in value)
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return sum(len(v) for v in value)
+    return len(value) if isinstance(value, list) else 0
+
+
+@dataclass(frozen=True)
+class OutputBound:
+    tokens: int  # per choice
+    field: str | None  # the body field that holds it
+    inject: bool  # the bound is ours, not the request's or the models': send it upstream
+
+
+def _requested_output(body: dict) -> tuple[int | None, str | None]:
+    for name in ("max_completion_tokens", "max_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value, name
+    return None, None
+
+
+def output_bound(endpoint: str, body: dict, model_limits: Sequence[int | None], default: int) -> OutputBound:
+    """The most output tokens the call can produce: the request's max_tokens, else the largest
+    of the candidate models' limits, else `default` (which must then be sent upstream)."""
+    if endpoint == "embeddings":
+        return OutputBound(0, None, False)
+    requested, name = _requested_output(body)
+    if requested is not None:
+        return OutputBound(requested, name, False)
+    field = "max_completion_tokens" if endpoint == "chat" else "max_tokens"
+    if model_limits and all(model_limits):
+        return OutputBound(max(x for x in model_limits if x), field, False)
+    known = [x for x in model_limits if x]
+    return OutputBound(min([default, *known]), field, True)
+
+
+@dataclass(frozen=True)
+class Rates:
+    """Dearest per-token prices among the candidates, markup applied, in nano-dollars."""
+
+    input_nanos: float
+    output_nanos: float
+
+    @classmethod
+    def dearest(cls, prices: Sequence[Price | None], markup: float) -> Rates:
+        known = [p for p in prices if p is not None]
+        dearest_in = max((max(p.input, p.cache_write or 0.0) for p in known), default=0.0)
+        dearest_out = max((max(p.output, p.reasoning or 0.0) for p in known), default=0.0)
+        scale = max(0.0, 1.0 + markup) * NANOS
+        return cls(dearest_in * scale, dearest_out * scale)
+
+    def prompt_nanos(self, tokens: int) -> int:
+        return math.ceil(tokens * self.input_nanos)
+
+
+def reserved_prompt_tokens(counted: int, margin: float, margin_tokens: int) -> int:
+    """The offline count is close to, not exactly, what a provider bills: keep a margin."""
+    return math.ceil(counted * (1.0 + margin)) + margin_tokens
+
+
+def choices(body: dict) -> int:
+    n = body.get("n")
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
