@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -42,28 +43,73 @@ MODES = {"chat": "chat", "completions": "chat", "embeddings": "embedding"}
 RUN_HEADER = "x-tokenmill-run"
 
 
+@dataclass
+class Outcome:
+    """What `serve` produced: a whole JSON body, or a stream of SSE bytes."""
+
+    body: bytes | None = None
+    stream: AsyncIterator[bytes] | None = None
+
+
+@dataclass
+class CallResult:
+    """A programmatic call's answer: the OpenAI-shaped body (or error envelope) and its context."""
+
+    ctx: RequestContext
+    status_code: int
+    body: dict[str, Any]
+
+
 class Pipeline:
     def __init__(self, services: Services):
         self.s = services
 
     async def handle(self, request: Request, principal: Principal, endpoint: Endpoint) -> Response:
+        """The HTTP adapter: body in, Response out. Everything else is in `serve`."""
         ctx = RequestContext(principal=principal, endpoint=endpoint)
         try:
             body = await read_json(request, self.s.settings.max_body_bytes)
-            parsed = validate(SCHEMAS[endpoint], body)
-            ctx.model_requested = body["model"]
-            ctx.stream = bool(body.get("stream"))
-            ctx.run_id = _run_id(request, body)
-            candidates = self._candidates(ctx, endpoint)
-            ctx.ticket = await self.s.admission.admit(ctx, candidates, self.s.prices, body)
-            candidates = ctx.ticket.candidates
-            if ctx.stream:
-                return await self._stream(ctx, endpoint, body, candidates)
-            return await self._send(ctx, endpoint, body, parsed, candidates)
+            ctx.run_id = _run_id(request.headers.get(RUN_HEADER), body)
+            outcome = await self.serve(ctx, body)
         except UpstreamError as exc:
             return self._fail(ctx, APIError(exc.status, exc.message, type=exc.type, code=exc.code), upstream_body=exc.body)
         except APIError as exc:
             return self._fail(ctx, exc)
+        if outcome.stream is not None:
+            return StreamingResponse(outcome.stream, media_type="text/event-stream", headers=ctx.headers(streaming=True))
+        return Response(outcome.body, media_type="application/json", headers=ctx.headers())
+
+    async def call(self, principal: Principal, endpoint: Endpoint, body: dict, *, run_id: str | None = None, request_id: str | None = None) -> CallResult:
+        """The same pipeline without HTTP, for batch jobs: never streams, never raises for a
+        failed call (the error envelope comes back as the body), always leaves one usage row."""
+        ctx = RequestContext(principal=principal, endpoint=endpoint)
+        if request_id:
+            ctx.request_id = request_id
+        ctx.run_id = run_id or _run_id(None, body)
+        try:
+            outcome = await self.serve(ctx, {**body, "stream": False})
+        except UpstreamError as exc:
+            self._fail(ctx, APIError(exc.status, exc.message, type=exc.type, code=exc.code))
+            body_out = orjson.loads(exc.body) if exc.body and exc.status < 500 else APIError(exc.status, exc.message, type=exc.type, code=exc.code).body()
+            return CallResult(ctx=ctx, status_code=exc.status, body=body_out)
+        except APIError as exc:
+            self._fail(ctx, exc)
+            return CallResult(ctx=ctx, status_code=exc.status, body=exc.body())
+        return CallResult(ctx=ctx, status_code=200, body=orjson.loads(outcome.body))
+
+    async def serve(self, ctx: RequestContext, body: dict) -> Outcome:
+        """Validate, resolve, admit, dispatch, account. Raises APIError/UpstreamError before any
+        answer exists; after that, failures are accounted inside (streams end with an error event)."""
+        endpoint = ctx.endpoint
+        parsed = validate(SCHEMAS[endpoint], body)
+        ctx.model_requested = body["model"]
+        ctx.stream = bool(body.get("stream"))
+        candidates = self._candidates(ctx, endpoint)
+        ctx.ticket = await self.s.admission.admit(ctx, candidates, self.s.prices, body)
+        candidates = ctx.ticket.candidates
+        if ctx.stream:
+            return await self._stream(ctx, endpoint, body, candidates)
+        return await self._send(ctx, endpoint, body, parsed, candidates)
 
     # -- steps -------------------------------------------------------------------------
 
@@ -75,16 +121,16 @@ class Pipeline:
             raise invalid_request(f"The model `{model}` does not serve the {endpoint} endpoint.", param="model", code="wrong_endpoint")
         return self.s.registry.candidates(model)
 
-    async def _send(self, ctx: RequestContext, endpoint: Endpoint, body: dict, parsed: BaseModel, candidates: list[Deployment]) -> Response:
+    async def _send(self, ctx: RequestContext, endpoint: Endpoint, body: dict, parsed: BaseModel, candidates: list[Deployment]) -> Outcome:
         attempts = Attempts()
         reply, deployment = await self.s.dispatcher.send(candidates, endpoint, _upstream_body(body), attempts)
         ctx.deployment = deployment
         usage = reply.usage or _count_usage(endpoint, body, reply.body, deployment)
         self._bill(ctx, usage)
         self._finish(ctx)
-        return Response(reply.body, media_type="application/json", headers=ctx.headers())
+        return Outcome(body=reply.body)
 
-    async def _stream(self, ctx: RequestContext, endpoint: Endpoint, body: dict, candidates: list[Deployment]) -> Response:
+    async def _stream(self, ctx: RequestContext, endpoint: Endpoint, body: dict, candidates: list[Deployment]) -> Outcome:
         if endpoint == "embeddings":
             raise invalid_request("The embeddings endpoint does not stream.", param="stream")
         options = body.get("stream_options") or {}
@@ -122,7 +168,7 @@ class Pipeline:
                         ctx.error_type = "upstream_incomplete"
                     self._settle_stream(ctx, account, body)
 
-        return StreamingResponse(events(), media_type="text/event-stream", headers=ctx.headers(streaming=True))
+        return Outcome(stream=events())
 
     def _settle_stream(self, ctx: RequestContext, account: StreamAccount, body: dict) -> None:
         prompt_estimate = 0
@@ -164,8 +210,8 @@ class Pipeline:
             metrics.COST.labels(tenant=tenant, model=model).inc(ctx.cost_nanos / 1e9)
 
 
-def _run_id(request: Request, body: dict) -> str | None:
-    run = request.headers.get(RUN_HEADER)
+def _run_id(header: str | None, body: dict) -> str | None:
+    run = header
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and "run_id" in metadata:
         run = run or str(metadata["run_id"])
