@@ -1,0 +1,162 @@
+"""Canonical form of an OpenAI chat request and the exact-cache key derived from it.
+
+Two requests get the same key exactly when they would make the same upstream call: same tenant
+scope, same model or route, same messages, tools and every parameter that changes the output.
+JSON key order, JSON formatting, `null` fields, `0` versus `0.0` and the formatting of tool-call
+argument strings do not change the key; parameters that only change delivery (stream, user,
+metadata, ...) are left out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+KEY_VERSION = "tm-cache-v1"
+
+# Request fields that change what the model answers. Anything not listed here (stream,
+# stream_options, user, metadata, store, service_tier, ...) only changes delivery or bookkeeping.
+OUTPUT_PARAMS: tuple[str, ...] = (
+    "temperature",
+    "top_p",
+    "n",
+    "max_tokens",
+    "max_completion_tokens",
+    "stop",
+    "presence_penalty",
+    "frequency_penalty",
+    "logit_bias",
+    "logprobs",
+    "top_logprobs",
+    "seed",
+    "response_format",
+    "tools",
+    "tool_choice",
+    "parallel_tool_calls",
+    "functions",
+    "function_call",
+    "reasoning_effort",
+    "verbosity",
+    "modalities",
+    "audio",
+    "prediction",
+    "web_search_options",
+)
+
+
+class CacheRequestError(ValueError):
+    """The request or cache header cannot be used by the cache; the message says why (a 400)."""
+
+
+@dataclass(frozen=True)
+class CacheScope:
+    """Hard isolation boundary of every cache entry: the tenant and the model or route asked for.
+
+    It comes from the authenticated principal and the request's `model` field, never from prompt
+    text. `partition` lets an operator split a tenant further (e.g. per API key) when needed.
+    """
+
+    tenant: str
+    model: str
+    partition: str = ""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.tenant, str) or not self.tenant:
+            raise CacheRequestError("cache scope needs a non-empty tenant id")
+        if not isinstance(self.model, str) or not self.model:
+            raise CacheRequestError("cache scope needs a non-empty model or route name")
+
+    def digest(self) -> str:
+        """A fixed-length id of the scope, safe for index names, Redis keys and SQL columns."""
+        return _sha256([KEY_VERSION, "scope", self.tenant, self.model, self.partition])[:32]
+
+
+def canonical_value(value: Any) -> Any:
+    """Recursively normalise JSON-like data: drop None fields, integral floats become ints."""
+    if isinstance(value, dict):
+        return {str(k): canonical_value(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [canonical_value(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, (str, int, float, bool)) or value is None:
+        return value
+    raise CacheRequestError(f"request holds a value that is not JSON data: {type(value).__name__}")
+
+
+def _canonical_arguments(arguments: Any) -> Any:
+    """Tool-call arguments are a JSON *string*; formatting inside it must not change the key."""
+    if not isinstance(arguments, str):
+        return canonical_value(arguments)
+    try:
+        return {"json": canonical_value(json.loads(arguments))}
+    except (ValueError, CacheRequestError):
+        return arguments
+
+
+def canonical_content(content: Any) -> Any:
+    """A content list holding a single text part means the same as the plain string."""
+    if isinstance(content, list) and len(content) == 1 and isinstance(content[0], dict):
+        part = content[0]
+        if part.get("type") == "text" and isinstance(part.get("text"), str) and len(part) == 2:
+            return part["text"]
+    return canonical_value(content)
+
+
+def canonical_message(message: Any) -> dict[str, Any]:
+    if not isinstance(message, dict):
+        raise CacheRequestError("each message must be a JSON object")
+    if not isinstance(message.get("role"), str):
+        raise CacheRequestError("each message needs a string 'role'")
+    out = canonical_value({k: v for k, v in message.items() if k not in ("content", "tool_calls")})
+    if message.get("content") is not None:
+        out["content"] = canonical_content(message["content"])
+    calls = message.get("tool_calls")
+    if calls:
+        if not isinstance(calls, list):
+            raise CacheRequestError("'tool_calls' must be a list")
+        canon_calls = []
+        for call in calls:
+            call = canonical_value(call)
+            fn = call.get("function")
+            if isinstance(fn, dict) and "arguments" in fn:
+                fn["arguments"] = _canonical_arguments(fn["arguments"])
+            canon_calls.append(call)
+        out["tool_calls"] = canon_calls
+    return out
+
+
+def canonical_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages:
+        raise CacheRequestError("request needs a non-empty 'messages' list")
+    return [canonical_message(m) for m in messages]
+
+
+def canonical_params(request: dict[str, Any]) -> dict[str, Any]:
+    """The output-affecting parameters of a request, normalised."""
+    return canonical_value({k: request[k] for k in OUTPUT_PARAMS if k in request})
+
+
+def canonical_request(request: dict[str, Any]) -> dict[str, Any]:
+    """The part of the request the answer depends on, in canonical form (model excluded: it is in the scope)."""
+    if not isinstance(request, dict):
+        raise CacheRequestError("request must be a JSON object")
+    return {"messages": canonical_messages(request), "params": canonical_params(request)}
+
+
+def _sha256(parts: list[Any]) -> str:
+    data = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+
+
+def exact_key(scope: CacheScope, request: dict[str, Any]) -> str:
+    """The exact-cache key: sha256 over the scope and the canonical request (64 hex chars)."""
+    return _sha256([KEY_VERSION, "exact", scope.tenant, scope.model, scope.partition, canonical_request(request)])
+
+
+def hash_parts(*parts: Any) -> str:
+    """sha256 over canonical JSON of the parts; used for context hashes elsewhere in the package."""
+    return _sha256([KEY_VERSION, *[canonical_value(p) for p in parts]])

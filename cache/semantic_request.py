@@ -1,0 +1,77 @@
+"""Which requests the semantic cache may see, and the two parts it compares them by.
+
+A request is split into its context (system prompt, earlier turns, every output-affecting
+parameter: hashed, must match exactly) and its question (the text of the last user turn:
+compared semantically). Requests with tools or tool calls, non-text last turns, several choices
+or log-probabilities are never served semantically.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from cache.canonical import canonical_message, canonical_params, hash_parts
+
+# The embedder truncates long texts (MiniLM at 256 word pieces): two long questions differing
+# after the cut would embed alike, so long questions are left to the exact cache.
+DEFAULT_MAX_QUESTION_CHARS = 800
+
+
+@dataclass(frozen=True)
+class SemanticQuery:
+    context_hash: str
+    question: str
+
+
+@dataclass(frozen=True)
+class Ineligible:
+    reason: str
+
+
+def _message_text(message: dict[str, Any]) -> str | None:
+    content = message.get("content")
+    if isinstance(content, str):
+        return content
+    if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
+        return "\n".join(str(p.get("text", "")) for p in content)
+    return None
+
+
+def semantic_query(request: dict[str, Any], max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> SemanticQuery | Ineligible:
+    """The (context hash, question) of a request, or why the semantic cache must not touch it."""
+    if request.get("tools") or request.get("functions"):
+        return Ineligible("request offers tools")
+    if request.get("tool_choice") not in (None, "none") or request.get("function_call") is not None:
+        return Ineligible("request sets tool_choice")
+    if request.get("n") not in (None, 1):
+        return Ineligible("more than one choice requested")
+    if request.get("logprobs") or request.get("top_logprobs") is not None:
+        return Ineligible("log-probabilities requested")
+    if request.get("prediction") is not None or request.get("audio") is not None:
+        return Ineligible("prediction or audio requested")
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+        return Ineligible("no messages")
+    for message in messages:
+        if message.get("role") in ("tool", "function") or message.get("tool_calls") or message.get("function_call"):
+            return Ineligible("conversation holds tool calls")
+    last = messages[-1]
+    if last.get("role") != "user":
+        return Ineligible("last message is not a user turn")
+    question = _message_text(last)
+    if question is None:
+        return Ineligible("last user turn is not plain text")
+    question = question.strip()
+    if not question:
+        return Ineligible("empty question")
+    if len(question) > max_question_chars:
+        return Ineligible(f"question longer than {max_question_chars} characters")
+    last_meta = {k: v for k, v in last.items() if k != "content"}
+    context = hash_parts(
+        "semantic-context",
+        [canonical_message(m) for m in messages[:-1]],
+        canonical_params(request),
+        last_meta,
+    )
+    return SemanticQuery(context, question)

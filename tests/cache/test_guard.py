@@ -1,0 +1,108 @@
+"""Each hard-fact rule of the guard, with pairs it must refuse and paraphrases it must let through."""
+
+import pytest
+
+from cache.guard import disagreement, extract_facts, facts_agree
+from cache.semantic_match import MatchParams, rejection, same_order, same_persons
+
+
+def why(a: str, b: str):
+    return disagreement(extract_facts(a), extract_facts(b))
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is the square root of 16?", "What is the square root of 18?"),
+        ("When does season 5 of Game of Thrones come out?", "When does season 6 of Game of Thrones come out?"),
+        ("Is 0.5 mg of melatonin safe?", "Is 5 mg of melatonin safe?"),
+        ("How much is 1,000 rupees in dollars?", "How much is 10,000 rupees in dollars?"),
+        ("What happened in World War II?", "What happened in World War I?"),
+        ("What is the fifth largest country?", "What is the sixth largest country?"),
+        ("How do I lose 4kg?", "How do I lose 5kg?"),
+    ],
+)
+def test_numbers_must_agree(a, b):
+    assert why(a, b) == "numbers"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What happens in season 5?", "What happens in season five?"),
+        ("Who won the 1,000 m race?", "Who won the 1000 m race?"),
+        ("Which is the 3rd planet?", "Which is the third planet?"),
+    ],
+)
+def test_equal_numbers_written_differently_agree(a, b):
+    assert why(a, b) is None
+
+
+def test_units_must_agree():
+    assert why("How far is 5 km?", "How far is 5 miles?") == "units"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Why is my code compiling?", "Why is my code not compiling?"),
+        ("Can dogs eat grapes?", "Can't dogs eat grapes?"),
+        ("Should I learn Python?", "Should I never learn Python?"),
+    ],
+)
+def test_negations_must_agree(a, b):
+    assert why(a, b) == "negation"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What are the advantages of solar power?", "What are the disadvantages of solar power?"),
+        ("How do I increase my credit score?", "How do I decrease my credit score?"),
+        ("What is the best laptop?", "What is the worst laptop?"),
+        ("What is the best Christmas gift you've ever given?", "What is the best Christmas gift you've ever received?"),
+    ],
+)
+def test_antonyms_must_agree(a, b):
+    assert why(a, b) == "antonyms"
+
+
+def test_antonym_word_on_one_side_only_is_left_to_the_embedding():
+    assert why("What is the best way to learn guitar?", "How do I learn guitar?") is None
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How do I learn Python quickly?", "How do I learn Java quickly?"),
+        ("What is the capital of France?", "What is the capital of Germany?"),
+        ("Is the iPhone better?", "Is the Pixel better?"),
+    ],
+)
+def test_named_entities_must_agree(a, b):
+    assert why(a, b) == "entities"
+
+
+def test_entity_case_differences_agree():
+    assert why("How do I remove ads from YouTube?", "How do I remove ads from youtube?") is None
+
+
+def test_quoted_strings_and_code_must_agree():
+    assert why('What does "carpe diem" mean?', 'What does "memento mori" mean?') == "quoted"
+    assert why("What does `git rebase -i` do?", "What does `git rebase` do?") == "code"
+    assert why("Why does os.path.join fail?", "Why does os.path.split fail?") == "code"
+    assert why("What does `ls -la` print?", "What does `ls -la` print?") is None
+
+
+def test_word_order_and_persons():
+    assert not same_order("How do I convert benzene into toluene?", "How do I convert toluene into benzene?")
+    assert same_order("How can I improve my English?", "What should I do to improve my English?")
+    assert not same_persons("How do I add a search box to your website?", "How do I add a search box to my website?")
+
+
+def test_rejection_reports_the_first_failed_rule():
+    params = MatchParams(threshold=0.9)
+    assert rejection("a b", "a b", 0.5, params) == "below threshold"
+    assert rejection("Season 5 plot?", "Season 6 plot?", 0.99, params) == "numbers differ"
+    assert rejection("How do I cook rice?", "How do I cook rice?", 0.99, params) is None
+    assert facts_agree("How do I cook rice?", "How should I cook rice?")

@@ -1,0 +1,87 @@
+"""One suite, run against every semantic backend (in-process usearch and PostgreSQL + pgvector)."""
+
+import time
+
+import numpy as np
+import pytest
+from tests_cache_helpers import TEST_DIM, answer, unit
+
+from cache.entry import CachedResponse
+from cache.semantic_index import Partition
+
+A = Partition("scope-tenant-a", "ctx-1")
+B = Partition("scope-tenant-b", "ctx-1")
+A_OTHER_CONTEXT = Partition("scope-tenant-a", "ctx-2")
+
+
+def test_nearest_first_with_cosine_similarity(semantic_index):
+    base = unit(1)
+    near = base + 0.05 * unit(2)
+    semantic_index.add(A, "far", unit(3), answer("far"))
+    semantic_index.add(A, "near", near, answer("near"))
+    found = semantic_index.search(A, base, k=2)
+    assert [c.question for c in found] == ["near", "far"]
+    expected = float(base @ (near / np.linalg.norm(near)))
+    assert found[0].similarity == pytest.approx(expected, abs=2e-3)  # the in-process index stores f16
+    assert found[0].response.body["choices"][0]["message"]["content"] == "near"
+    assert found[0].partition == A
+
+
+def test_tenants_never_see_each_other(semantic_index):
+    v = unit(4)
+    semantic_index.add(A, "tenant a question", v, answer("secret of a"))
+    assert semantic_index.search(B, v, k=4) == []
+    semantic_index.add(B, "tenant b question", v, answer("secret of b"))
+    assert [c.response.body["choices"][0]["message"]["content"] for c in semantic_index.search(B, v, k=4)] == ["secret of b"]
+    assert [c.partition for c in semantic_index.search(A, v, k=4)] == [A]
+
+
+def test_context_is_part_of_the_partition(semantic_index):
+    v = unit(5)
+    semantic_index.add(A, "q", v, answer("with context 1"))
+    assert semantic_index.search(A_OTHER_CONTEXT, v, k=4) == []
+
+
+def test_ttl_hides_expired_entries(semantic_index):
+    v = unit(6)
+    semantic_index.add(A, "short-lived", v, answer("x"), ttl_s=0.2)
+    semantic_index.add(A, "long-lived", v, answer("y"), ttl_s=60)
+    time.sleep(0.35)
+    assert [c.question for c in semantic_index.search(A, v, k=4)] == ["long-lived"]
+
+
+def test_delete_and_clear(semantic_index):
+    v = unit(7)
+    entry_id = semantic_index.add(A, "q", v, answer("x"))
+    semantic_index.delete(B, entry_id)  # wrong partition: nothing happens
+    assert len(semantic_index.search(A, v)) == 1
+    semantic_index.delete(A, entry_id)
+    assert semantic_index.search(A, v) == []
+    semantic_index.add(A, "q2", v, answer("x"))
+    semantic_index.clear()
+    assert semantic_index.search(A, v) == [] and len(semantic_index) == 0
+
+
+def test_bulk_add_then_search_many(semantic_index):
+    rng = np.random.default_rng(0)
+    vectors = rng.normal(size=(300, TEST_DIM)).astype(np.float32)
+    semantic_index.add_many(A, [f"q{i}" for i in range(300)], vectors, [answer(str(i)) for i in range(300)])
+    assert len(semantic_index) == 300
+    for i in (0, 137, 299):
+        best = semantic_index.search(A, vectors[i], k=1)[0]
+        assert best.question == f"q{i}" and best.similarity == pytest.approx(1.0, abs=2e-3)
+
+
+@pytest.mark.parametrize("bad", [np.zeros(TEST_DIM), np.ones(TEST_DIM + 1), np.full(TEST_DIM, np.nan)])
+def test_bad_vectors_are_clear_errors(semantic_index, bad):
+    with pytest.raises(ValueError):
+        semantic_index.add(A, "q", bad, answer("x"))
+    with pytest.raises(ValueError):
+        semantic_index.search(A, bad)
+
+
+def test_stored_response_round_trips_exactly(semantic_index):
+    body = answer("exact body").body
+    semantic_index.add(A, "q", unit(8), CachedResponse(body, 0.123, "dep-1", 42.0))
+    got = semantic_index.search(A, unit(8))[0].response
+    assert got == CachedResponse(body, 0.123, "dep-1", 42.0)

@@ -1,0 +1,60 @@
+import pytest
+from tests_cache_helpers import answer, make_memory_index, unit
+
+from cache.semantic_index import Partition
+from cache.semantic_request import Ineligible, SemanticQuery, semantic_query
+
+
+def req(*messages, **params):
+    return {"model": "m", "messages": list(messages), **params}
+
+
+USER = {"role": "user", "content": "How do I bake bread?"}
+
+
+def test_question_and_context_split():
+    q = semantic_query(req({"role": "system", "content": "S"}, USER, temperature=0))
+    assert isinstance(q, SemanticQuery) and q.question == "How do I bake bread?"
+    same_context = semantic_query(req({"role": "system", "content": "S"}, {"role": "user", "content": "Bread baking?"}, temperature=0))
+    assert same_context.context_hash == q.context_hash
+    assert semantic_query(req({"role": "system", "content": "T"}, USER, temperature=0)).context_hash != q.context_hash
+    assert semantic_query(req({"role": "system", "content": "S"}, USER, temperature=0, max_tokens=9)).context_hash != q.context_hash
+
+
+@pytest.mark.parametrize(
+    "request_,reason",
+    [
+        (req(USER, tools=[{"type": "function", "function": {"name": "f"}}]), "request offers tools"),
+        (req(USER, tool_choice="auto"), "request sets tool_choice"),
+        (req(USER, n=3), "more than one choice requested"),
+        (req(USER, logprobs=True), "log-probabilities requested"),
+        (req(USER, {"role": "assistant", "content": "ok"}), "last message is not a user turn"),
+        (req({"role": "user", "content": [{"type": "image_url", "image_url": {"url": "data:"}}]}), "last user turn is not plain text"),
+        (req({"role": "user", "content": "   "}), "empty question"),
+        (req({"role": "user", "content": "x" * 801}), "question longer than 800 characters"),
+        (req({"role": "tool", "tool_call_id": "c", "content": "r"}, USER), "conversation holds tool calls"),
+    ],
+)
+def test_ineligible_requests(request_, reason):
+    result = semantic_query(request_)
+    assert isinstance(result, Ineligible) and result.reason == reason
+
+
+def test_memory_index_lru_bound():
+    index = make_memory_index(max_entries=3)
+    p = Partition("s", "c")
+    ids = [index.add(p, f"q{i}", unit(i), answer(str(i))) for i in range(3)]
+    index.search(p, unit(0), k=1)  # touch q0
+    index.add(p, "q3", unit(3), answer("3"))
+    assert len(index) == 3
+    questions = {c.question for i in range(4) for c in index.search(p, unit(i), k=4)}
+    assert questions == {"q0", "q2", "q3"}
+    assert ids[1] not in {c.entry_id for c in index.search(p, unit(1), k=4)}
+
+
+def test_memory_index_drops_empty_partitions():
+    index = make_memory_index()
+    entry_id = index.add(Partition("s", "c"), "q", unit(0), answer("a"))
+    assert index.partitions == 1
+    index.delete(Partition("s", "c"), entry_id)
+    assert index.partitions == 0 and len(index) == 0
