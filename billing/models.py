@@ -40,6 +40,9 @@ class ApiKey(SQLModel, table=True):
     expires_at: datetime | None = None
     revoked_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+    # Response-cache policy for this key: auto (deterministic calls), on, off; semantic matching on/off.
+    cache_mode: str = Field(default="auto", max_length=8)
+    semantic_cache: bool = True
 
 
 class UsageRecord(SQLModel, table=True):

@@ -1,7 +1,11 @@
 """Import point for every SQLModel table of the project (used by Alembic and tests)."""
 
 from billing.budget_models import Budget, BudgetAlert, RateLimitRule
+from billing.feedback_models import RouteFeedback, TenantRouteThreshold
 from billing.models import ApiKey, Tenant, UsageRecord
 from billing.rollup_models import RollupState, UsageDaily
 
-__all__ = ["ApiKey", "Budget", "BudgetAlert", "RateLimitRule", "RollupState", "Tenant", "UsageDaily", "UsageRecord"]
+__all__ = [
+    "ApiKey", "Budget", "BudgetAlert", "RateLimitRule", "RollupState", "RouteFeedback", "Tenant", "TenantRouteThreshold", "UsageDaily",
+    "UsageRecord",
+]
