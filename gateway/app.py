@@ -13,7 +13,7 @@ import web
 from gateway.bootstrap import ensure_admin_key
 from gateway.errors import install_error_handlers
 from gateway.pipeline import Pipeline
-from gateway.routes import admin_api, admin_billing, health, openai_api
+from gateway.routes import admin_api, admin_billing, feedback_api, files_batches, health, openai_api
 from gateway.services import Services
 from gateway.settings import Settings, load_settings
 
@@ -43,9 +43,11 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     install_error_handlers(app)
     app.router.routes.extend(openai_api.hot_routes)
     app.include_router(openai_api.router)
+    app.include_router(feedback_api.router)
     app.include_router(health.router)
     app.include_router(admin_api.router)
     app.include_router(admin_billing.router)
+    app.include_router(files_batches.router)
     web.mount(app, settings)
     return app
 

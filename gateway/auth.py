@@ -27,6 +27,8 @@ class Principal:
     markup: float = 0.0
     timezone: str = "UTC"
     expires_at: datetime | None = None
+    cache_mode: str = "auto"  # auto | on | off, from the key
+    semantic_cache: bool = True
 
     @property
     def is_admin(self) -> bool:
@@ -105,4 +107,6 @@ class KeyStore:
                 markup=tenant.markup if tenant else 0.0,
                 timezone=tenant.timezone if tenant else "UTC",
                 expires_at=key.expires_at,
+                cache_mode=key.cache_mode,
+                semantic_cache=key.semantic_cache,
             )

@@ -156,6 +156,14 @@ def cmd_routing_eval(args: argparse.Namespace) -> int:
     return eval_main(argv)
 
 
+def cmd_routing_report(args: argparse.Namespace) -> int:
+    from gateway.routing_report import as_dicts, format_report, routing_report
+
+    reports = routing_report(_db(_settings(args)), days=args.days)
+    print(json.dumps(as_dicts(reports), indent=2) if args.json else format_report(reports))
+    return 0
+
+
 # -- parser --------------------------------------------------------------------------------
 
 
@@ -207,6 +215,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_routing_eval)
     p.add_argument("file")
     p.add_argument("--plot")
+    p = command(routing, "report", cmd_routing_report, "tier mix, spend and expected quality per tenant")
+    p.add_argument("--days", type=float, default=30.0)
+    p.add_argument("--json", action="store_true")
 
     register_billing(sub)
     return parser

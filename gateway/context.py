@@ -33,6 +33,7 @@ class RequestContext:
     route_score: float | None = None
     route_threshold: float | None = None
     cache_status: str = ""
+    cache_header: str | None = None  # the caller's x-tokenmill-cache (on | off | auto)
     usage: TokenUsage = field(default_factory=TokenUsage)
     cost_nanos: int = 0
     saved_nanos: int = 0

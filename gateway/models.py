@@ -24,6 +24,9 @@ class ModelRegistry:
     def all(self) -> list[Deployment]:
         return [d for group in self._by_name.values() for d in group]
 
+    def by_id(self, deployment_id: str) -> Deployment | None:
+        return next((d for d in self.all() if d.id == deployment_id), None)
+
     def has(self, name: str) -> bool:
         return name in self._by_name
 

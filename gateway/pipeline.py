@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +20,7 @@ from starlette.responses import Response, StreamingResponse
 from billing.money import format_usd
 from billing.tokens import count_chat_tokens, count_text_tokens
 from billing.usage import TokenUsage
+from cache import CACHE_HEADER, CacheLookup, add_anthropic_cache_breakpoints, with_prompt_cache_key
 from gateway import metrics
 from gateway.auth import Principal
 from gateway.body import read_json, validate
@@ -27,10 +28,12 @@ from gateway.context import RequestContext
 from gateway.errors import APIError, invalid_request
 from gateway.providers.base import Endpoint, UpstreamError
 from gateway.providers.dispatcher import Attempts
+from gateway.route_service import RoutePlan
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from gateway.services import Services
 from gateway.settings import Deployment
 from gateway.streaming import DONE_EVENT, StreamAccount, sse_comment, sse_event
+from routing import CascadeBar, cascade_verdict
 
 log = logging.getLogger(__name__)
 
@@ -70,6 +73,7 @@ class Pipeline:
         try:
             body = await read_json(request, self.s.settings.max_body_bytes)
             ctx.run_id = _run_id(request.headers.get(RUN_HEADER), body)
+            ctx.cache_header = request.headers.get(CACHE_HEADER)
             outcome = await self.serve(ctx, body)
         except UpstreamError as exc:
             return self._fail(ctx, APIError(exc.status, exc.message, type=exc.type, code=exc.code), upstream_body=exc.body)
@@ -98,18 +102,38 @@ class Pipeline:
         return CallResult(ctx=ctx, status_code=200, body=orjson.loads(outcome.body))
 
     async def serve(self, ctx: RequestContext, body: dict) -> Outcome:
-        """Validate, resolve, admit, dispatch, account. Raises APIError/UpstreamError before any
-        answer exists; after that, failures are accounted inside (streams end with an error event)."""
+        """Validate, resolve, look up the cache, route, admit, dispatch, account. Raises
+        APIError/UpstreamError before any answer exists; after that, failures are accounted
+        inside (a stream ends with an error event)."""
         endpoint = ctx.endpoint
         parsed = validate(SCHEMAS[endpoint], body)
         ctx.model_requested = body["model"]
         ctx.stream = bool(body.get("stream"))
-        candidates = self._candidates(ctx, endpoint)
+        if ctx.stream and endpoint == "embeddings":
+            raise invalid_request("The embeddings endpoint does not stream.", param="stream")
+        plan = self.s.routes.plan_for(ctx.principal, ctx.model_requested) if self.s.routes else None
+        candidates = self._route_deployments(ctx, plan) if plan else self._candidates(ctx, endpoint)
+
+        lookup = None
+        if self.s.cache is not None and endpoint == "chat":
+            lookup = await self.s.cache.lookup(ctx.principal, body, ctx.cache_header)
+            ctx.cache_status = lookup.status.value
+            if lookup.hit:
+                return self._serve_cached(ctx, lookup, body)
+
+        if plan is not None:
+            remaining = await self.s.admission.remaining_fraction(ctx.principal, ctx.run_id)
+            candidates = self.s.routes.decide(ctx, plan, body, remaining)
+            if plan.settings.cascade and not ctx.stream and endpoint == "chat":
+                kept = await self._cascade_local_first(ctx, plan, body, candidates)
+                if kept is not None:
+                    return kept
+                candidates = [d for d in candidates if d.tier != "local"] or candidates
         ctx.ticket = await self.s.admission.admit(ctx, candidates, self.s.prices, body)
         candidates = ctx.ticket.candidates
         if ctx.stream:
-            return await self._stream(ctx, endpoint, body, candidates)
-        return await self._send(ctx, endpoint, body, parsed, candidates)
+            return await self._stream(ctx, endpoint, body, candidates, lookup)
+        return await self._send(ctx, endpoint, body, parsed, candidates, lookup)
 
     # -- steps -------------------------------------------------------------------------
 
@@ -121,22 +145,98 @@ class Pipeline:
             raise invalid_request(f"The model `{model}` does not serve the {endpoint} endpoint.", param="model", code="wrong_endpoint")
         return self.s.registry.candidates(model)
 
-    async def _send(self, ctx: RequestContext, endpoint: Endpoint, body: dict, parsed: BaseModel, candidates: list[Deployment]) -> Outcome:
+    def _route_deployments(self, ctx: RequestContext, plan: RoutePlan) -> list[Deployment]:
+        ctx.principal.check_model(plan.name)
+        return plan.deployments
+
+    def _serve_cached(self, ctx: RequestContext, lookup: CacheLookup, body: dict) -> Outcome:
+        reply = self.s.cache.reply(lookup, body, ctx.request_id)
+        ctx.deployment = self.s.registry.by_id(reply.deployment_id)
+        ctx.route_reason = f"cache:{lookup.status.value}"
+        ctx.saved_nanos = reply.saved_nanos
+        ctx.first_token_at = time.perf_counter()
+        self._finish(ctx)
+        if reply.stream is not None:
+            return Outcome(stream=_once(reply.stream))
+        return Outcome(body=reply.body)
+
+    def _prepare(self, ctx: RequestContext) -> Callable[[Deployment, dict], dict]:
+        """Per-deployment touches on the upstream body: provider prompt-cache hints."""
+        if not self.s.settings.cache.prompt_cache_hints or ctx.endpoint != "chat":
+            return _unchanged
+
+        def prepare(deployment: Deployment, body: dict) -> dict:
+            if deployment.provider == "anthropic":
+                return add_anthropic_cache_breakpoints(body, deployment.litellm_params.upstream_model).request
+            if deployment.provider == "openai" and ctx.principal.tenant_id:
+                return with_prompt_cache_key(body, ctx.principal.tenant_id, ctx.run_id)
+            return body
+
+        return prepare
+
+    async def _send(
+        self, ctx: RequestContext, endpoint: Endpoint, body: dict, parsed: BaseModel, candidates: list[Deployment], lookup: CacheLookup | None
+    ) -> Outcome:
         attempts = Attempts()
-        reply, deployment = await self.s.dispatcher.send(candidates, endpoint, _upstream_body(body), attempts)
+        reply, deployment = await self.s.dispatcher.send(candidates, endpoint, _upstream_body(body), attempts, prepare=self._prepare(ctx))
         ctx.deployment = deployment
         usage = reply.usage or _count_usage(endpoint, body, reply.body, deployment)
         self._bill(ctx, usage)
         self._finish(ctx)
+        if lookup is not None:
+            self.s.cache.store_later(lookup, reply.body, ctx.cost_nanos, deployment.id)
+        if self.s.routes is not None:
+            self.s.routes.after_call(ctx, deployment)
         return Outcome(body=reply.body)
 
-    async def _stream(self, ctx: RequestContext, endpoint: Endpoint, body: dict, candidates: list[Deployment]) -> Outcome:
-        if endpoint == "embeddings":
-            raise invalid_request("The embeddings endpoint does not stream.", param="stream")
+    async def _cascade_local_first(self, ctx: RequestContext, plan: RoutePlan, body: dict, candidates: list[Deployment]) -> Outcome | None:
+        """Try the local tier first; keep its answer when it is confident and well-formed.
+
+        An escalated local attempt is billed and recorded as its own usage row (request id +
+        '.local'); a kept one is the request's row. Returns None to escalate along the route."""
+        local = [d for d in candidates if d.tier == "local"]
+        if not local or candidates[0].tier == "strong":
+            return None
+        attempt = RequestContext(principal=ctx.principal, endpoint=ctx.endpoint, request_id=ctx.request_id + ".local", run_id=ctx.run_id)
+        attempt.model_requested, attempt.route_score = ctx.model_requested, ctx.route_score
+        probe = {**body, "logprobs": True}
+        try:
+            attempt.ticket = await self.s.admission.admit(attempt, local, self.s.prices, probe)
+            reply, deployment = await self.s.dispatcher.send(attempt.ticket.candidates, "chat", _upstream_body(probe), Attempts())
+        except (APIError, UpstreamError) as exc:
+            attempt.status_code, attempt.error_type = getattr(exc, "status", 502), getattr(exc, "code", None) or "cascade_failed"
+            attempt.route_reason = "cascade:local-failed"
+            self._finish(attempt)
+            return None
+        attempt.deployment = deployment
+        self._bill(attempt, reply.usage or _count_usage("chat", body, reply.body, deployment))
+        answer = orjson.loads(reply.body)
+        verdict = cascade_verdict(
+            _mean_logprob(answer), CascadeBar(plan.settings.cascade_min_logprob),
+            valid_json=_valid_json(answer, body), valid_tool_call=_valid_tool_call(answer, body),
+        )
+        if verdict.escalate:
+            attempt.route_reason = verdict.reason
+            self._finish(attempt)
+            if verdict.reason == "cascade:invalid-json":
+                self.s.routes.note_json_failure(ctx, body)
+            ctx.route_reason += f";{verdict.reason}"
+            return None
+        # Kept: the local attempt is this request's answer and its one usage row.
+        if not body.get("logprobs"):
+            for choice in answer.get("choices") or ():
+                choice["logprobs"] = None
+        ctx.deployment, ctx.ticket, ctx.usage, ctx.cost_nanos = deployment, attempt.ticket, attempt.usage, attempt.cost_nanos
+        ctx.route_reason = f"{ctx.route_reason};{verdict.reason}"
+        self._finish(ctx)
+        self.s.routes.after_call(ctx, deployment)
+        return Outcome(body=orjson.dumps(answer))
+
+    async def _stream(self, ctx: RequestContext, endpoint: Endpoint, body: dict, candidates: list[Deployment], lookup: CacheLookup | None) -> Outcome:
         options = body.get("stream_options") or {}
         upstream_body = _upstream_body(body)
         upstream_body["stream_options"] = {**options, "include_usage": True}
-        stream, deployment = await self.s.dispatcher.open_stream(candidates, endpoint, upstream_body, Attempts())
+        stream, deployment = await self.s.dispatcher.open_stream(candidates, endpoint, upstream_body, Attempts(), prepare=self._prepare(ctx))
         ctx.deployment = deployment
         account = StreamAccount(client_wants_usage=bool(options.get("include_usage")), count_model=deployment.litellm_params.upstream_model)
 
@@ -152,6 +252,7 @@ class Pipeline:
                     if account.saw_done and out.endswith(DONE_EVENT):
                         self._settle_stream(ctx, account, body)
                         settled = True
+                        self._after_stream(ctx, account, lookup, deployment)
                         out = out[: -len(DONE_EVENT)] + sse_comment(f"x-tokenmill-cost-usd {format_usd(ctx.cost_nanos)}") + DONE_EVENT
                     yield out
                 ended = True
@@ -169,6 +270,14 @@ class Pipeline:
                     self._settle_stream(ctx, account, body)
 
         return Outcome(stream=events())
+
+    def _after_stream(self, ctx: RequestContext, account: StreamAccount, lookup: CacheLookup | None, deployment: Deployment) -> None:
+        if self.s.routes is not None:
+            self.s.routes.after_call(ctx, deployment)
+        if lookup is not None and ctx.error_type is None:
+            whole = account.as_completion(ctx.request_id, deployment.litellm_params.upstream_model)
+            if whole is not None:
+                self.s.cache.store_later(lookup, whole, ctx.cost_nanos, deployment.id)
 
     def _settle_stream(self, ctx: RequestContext, account: StreamAccount, body: dict) -> None:
         prompt_estimate = 0
@@ -261,3 +370,46 @@ def _count_usage(endpoint: str, body: dict, reply: bytes, deployment: Deployment
         for call in message.get("tool_calls") or ():
             texts.append((call.get("function") or {}).get("arguments") or "")
     return TokenUsage(prompt_tokens=prompt, completion_tokens=count_text_tokens("".join(texts), model))
+
+
+def _unchanged(_deployment: Deployment, body: dict) -> dict:
+    return body
+
+
+async def _once(payload: bytes) -> AsyncIterator[bytes]:
+    yield payload
+
+
+def _mean_logprob(answer: dict) -> float | None:
+    choices = answer.get("choices") or []
+    content = ((choices[0].get("logprobs") or {}).get("content") or []) if choices else []
+    values = [item["logprob"] for item in content if isinstance(item, dict) and "logprob" in item]
+    return sum(values) / len(values) if values else None
+
+
+def _message(answer: dict) -> dict:
+    choices = answer.get("choices") or []
+    return (choices[0].get("message") or {}) if choices else {}
+
+
+def _valid_json(answer: dict, body: dict) -> bool:
+    fmt = body.get("response_format") or {}
+    if fmt.get("type") not in ("json_object", "json_schema"):
+        return True
+    try:
+        orjson.loads(_message(answer).get("content") or "")
+    except orjson.JSONDecodeError:
+        return False
+    return True
+
+
+def _valid_tool_call(answer: dict, body: dict) -> bool:
+    choice = body.get("tool_choice")
+    required = choice == "required" or isinstance(choice, dict)
+    if not body.get("tools") or not required:
+        return True
+    calls = _message(answer).get("tool_calls") or []
+    try:
+        return bool(calls) and all(isinstance(orjson.loads(c["function"]["arguments"]), dict) for c in calls)
+    except (orjson.JSONDecodeError, KeyError, TypeError):
+        return False

@@ -15,12 +15,14 @@ from billing.ledger import Spool
 from billing.prices import Price, PriceBook
 from gateway.admission import Admission
 from gateway.auth import KeyStore
+from gateway.cache_layer import CacheLayer
 from gateway.models import ModelRegistry
 from gateway.pricing import deployment_price
 from gateway.providers.base import Provider
 from gateway.providers.dispatcher import Dispatcher
 from gateway.providers.litellm_provider import LiteLLMProvider
 from gateway.providers.openai_compat import OpenAICompatProvider
+from gateway.route_service import RouteService
 from gateway.settings import Deployment, Settings
 from gateway.usage_recorder import UsageRecorder
 
@@ -38,6 +40,8 @@ class Services:
     prices: dict[str, Price | None]
     admission: Admission
     providers: dict[str, Provider] = field(default_factory=dict)
+    cache: CacheLayer | None = None
+    routes: RouteService | None = None
     jobs: Any = None  # the embedded Celery worker and beat (gateway.celery_app.EmbeddedJobs)
 
     def provider_for(self, deployment: Deployment) -> Provider:
@@ -79,6 +83,8 @@ class Services:
             prices=prices,
             admission=Admission.from_settings(settings, db, registry.all()),
             providers=providers,
+            cache=CacheLayer.from_settings(settings) if settings.cache.enabled else None,
+            routes=RouteService(settings, registry, prices, db) if settings.routing.routes or settings.routing.tenant_routes else None,
         )
         await services.recorder.start()
         await services.recorder.replay_spool()
@@ -92,6 +98,8 @@ class Services:
         if self.jobs is not None:
             await asyncio.to_thread(self.jobs.stop)
         await self.admission.close()
+        if self.cache is not None:
+            await self.cache.close()
         await self.recorder.close()
         for provider in self.providers.values():
             await provider.aclose()

@@ -157,6 +157,59 @@ class BillingSettings(BaseModel):
     reap_schedule_seconds: float = Field(default=15.0, gt=0, description="Celery beat's reaper interval")
 
 
+class CacheSettings(BaseModel):
+    """The response caches. Used for deterministic calls (temperature 0 or a seed), callers that send
+    `x-tokenmill-cache: on`, and keys whose cache_mode is `on`."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    enabled: bool = True
+    ttl_seconds: float = Field(default=3600.0, gt=0)
+    exact_max_entries: int = Field(default=10_000, ge=1, description="in-process exact cache (no Redis)")
+    exact_max_bytes: int = Field(default=256 * 1024 * 1024, ge=1024)
+    semantic: bool = True
+    semantic_backend: Literal["memory", "pgvector"] = "memory"
+    semantic_max_entries: int = Field(default=100_000, ge=1)
+    pgvector_url: str | None = Field(default=None, description="PostgreSQL with pgvector for the shared semantic index")
+    prompt_cache_hints: bool = Field(default=True, description="Anthropic cache_control breakpoints, OpenAI prompt_cache_key")
+
+    @model_validator(mode="after")
+    def _pgvector_needs_url(self) -> CacheSettings:
+        if self.semantic and self.semantic_backend == "pgvector" and not self.pgvector_url:
+            raise ValueError("semantic_backend pgvector needs pgvector_url")
+        return self
+
+
+class RouteSettings(BaseModel):
+    """A route such as `auto`: the router picks a tier per call, calibrated to a target."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default="auto", pattern=r"^auto(-[a-z0-9_-]+)?$", description="auto or auto-SOMETHING")
+    tiers: list[Tier] = Field(default_factory=lambda: ["local", "cheap", "strong"], min_length=1)
+    models: list[str] = Field(default_factory=list, description="public model names it may use; empty = every chat model of its tiers")
+    strong_share: float | None = Field(default=0.3, ge=0, le=1, description="target share of calls sent to the strong tier")
+    quality_floor: float | None = Field(default=None, ge=0, le=1, description="or: keep this share of the strong model's quality")
+    local_share: float | None = Field(default=None, ge=0, le=1, description="share of calls the local tier may take (unset: local only by fallback)")
+    budget_soft_limit: float = Field(default=0.5, gt=0, le=1, description="below this remaining budget share, calls step down a tier")
+    sticky_seconds: float = Field(default=300.0, ge=0, description="an agent run keeps its deployment while its prefix is warm")
+    cascade: bool = Field(default=False, description="answer on the local tier first; escalate when its confidence is low")
+    cascade_min_logprob: float = Field(default=-1.0, le=0, description="mean token logprob below which a local answer escalates")
+
+    @model_validator(mode="after")
+    def _one_target(self) -> RouteSettings:
+        if self.quality_floor is not None:
+            self.strong_share = None
+        return self
+
+
+class RoutingSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    routes: list[RouteSettings] = Field(default_factory=lambda: [RouteSettings()])
+    tenant_routes: dict[str, list[RouteSettings]] = Field(default_factory=dict, description="per-tenant routes by tenant name")
+
+
 def default_model_list() -> list[dict[str, Any]]:
     """The embedded default: the bundled local model, priced as a small share of a CPU's cost."""
     return [
@@ -200,6 +253,9 @@ class Settings(BaseSettings):
     model_list: list[Deployment] = Field(default_factory=lambda: [Deployment(**d) for d in default_model_list()])
     local_engine: LocalEngineSettings = Field(default_factory=LocalEngineSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
+    cache: CacheSettings = Field(default_factory=CacheSettings)
+    routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    web_session_secret: SecretStr | None = Field(default=None, description="signs admin UI sessions; set it when gateways share no admin key")
 
     @field_validator("model_list")
     @classmethod

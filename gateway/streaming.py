@@ -28,6 +28,9 @@ class StreamAccount:
     first_token_at: float | None = None
     saw_done: bool = False
     upstream_error: str | None = None
+    content: list[str] = field(default_factory=list)  # the visible answer, for the response cache
+    finish_reason: str | None = None
+    extra_choices: bool = False  # tool calls or n > 1: not rebuilt as a whole completion
     _buffer: bytes = b""
 
     def feed(self, piece: bytes) -> bytes:
@@ -78,6 +81,10 @@ class StreamAccount:
         return event
 
     def _note_choice(self, choice: dict) -> None:
+        if choice.get("finish_reason"):
+            self.finish_reason = choice["finish_reason"]
+        if choice.get("index", 0) != 0:
+            self.extra_choices = True
         delta = choice.get("delta")
         if delta is None:  # legacy completions stream
             text = choice.get("text")
@@ -90,7 +97,10 @@ class StreamAccount:
             if text:
                 self._mark_first()
                 self.generated.append(text)
+                if key == "content":
+                    self.content.append(text)
         for tool_call in delta.get("tool_calls") or ():
+            self.extra_choices = True
             function = tool_call.get("function") or {}
             self._mark_first()
             for key in ("name", "arguments"):
@@ -100,6 +110,19 @@ class StreamAccount:
     def _mark_first(self) -> None:
         if self.first_token_at is None:
             self.first_token_at = time.perf_counter()
+
+    def as_completion(self, completion_id: str, model: str) -> dict | None:
+        """The stream rebuilt as one chat.completion (plain text answers only), for the cache."""
+        if self.extra_choices or self.usage is None or self.finish_reason is None:
+            return None
+        return {
+            "id": completion_id,
+            "object": "chat.completion",
+            "created": int(time.time()),
+            "model": model,
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(self.content)}, "finish_reason": self.finish_reason, "logprobs": None}],
+            "usage": self.usage.to_openai(),
+        }
 
     def final_usage(self, prompt_tokens_estimate: int) -> TokenUsage:
         """The upstream's usage if it arrived, else a count of what was actually generated."""

@@ -17,6 +17,8 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 MAX_RETRY_AFTER = 30.0
+# Per-deployment changes to the upstream body (provider prompt-cache hints); must not mutate its input.
+Prepare = Callable[[Deployment, dict], dict]
 
 
 @dataclass
@@ -32,8 +34,10 @@ class Dispatcher:
         self._providers = providers
         self._backoff = backoff_seconds
 
-    def _call(self, deployment: Deployment, endpoint: Endpoint, body: dict, stream: bool, headers: dict[str, str]) -> Call:
-        upstream_body = dict(body)
+    def _call(self, deployment: Deployment, endpoint: Endpoint, body: dict, stream: bool, headers: dict[str, str], prepare: Prepare | None) -> Call:
+        upstream_body = prepare(deployment, body) if prepare is not None else dict(body)
+        if upstream_body is body:
+            upstream_body = dict(body)
         upstream_body["model"] = deployment.litellm_params.upstream_model
         return Call(deployment=deployment, endpoint=endpoint, body=upstream_body, stream=stream, extra_headers=headers)
 
@@ -68,17 +72,17 @@ class Dispatcher:
         return self._backoff * (2**attempt) * (0.5 + random.random())
 
     async def send(
-        self, candidates: list[Deployment], endpoint: Endpoint, body: dict, attempts: Attempts, headers: dict[str, str] | None = None
+        self, candidates: list[Deployment], endpoint: Endpoint, body: dict, attempts: Attempts,
+        headers: dict[str, str] | None = None, prepare: Prepare | None = None,
     ) -> tuple[Reply, Deployment]:
-        return await self._run(
-            candidates, attempts, lambda p, d: p.send(self._call(d, endpoint, body, False, headers or {}))
-        )
+        return await self._run(candidates, attempts, lambda p, d: p.send(self._call(d, endpoint, body, False, headers or {}, prepare)))
 
     async def open_stream(
-        self, candidates: list[Deployment], endpoint: Endpoint, body: dict, attempts: Attempts, headers: dict[str, str] | None = None
+        self, candidates: list[Deployment], endpoint: Endpoint, body: dict, attempts: Attempts,
+        headers: dict[str, str] | None = None, prepare: Prepare | None = None,
     ) -> tuple[ReplyStream, Deployment]:
         # Retries and fallbacks apply until the stream opens; after its first byte reaches the
         # client a failure can only end the stream.
         return await self._run(
-            candidates, attempts, lambda p, d: p.open_stream(self._call(d, endpoint, body, True, headers or {}))
+            candidates, attempts, lambda p, d: p.open_stream(self._call(d, endpoint, body, True, headers or {}, prepare))
         )

@@ -41,17 +41,15 @@ hot_routes = [
 @router.get("/models")
 async def list_models(principal: PrincipalDep, services: ServicesDep) -> Response:
     created = int(time.time())
-    data = [
-        {"id": name, "object": "model", "created": created, "owned_by": "tokenmill"}
-        for name in services.registry.names
-        if principal.may_use(name)
-    ]
+    names = services.registry.names + (services.routes.names_for(principal) if services.routes else [])
+    data = [{"id": name, "object": "model", "created": created, "owned_by": "tokenmill"} for name in names if principal.may_use(name)]
     return Response(orjson.dumps({"object": "list", "data": data}), media_type="application/json")
 
 
 @router.get("/models/{model_id:path}")
 async def get_model(model_id: str, principal: PrincipalDep, services: ServicesDep) -> Response:
-    services.registry.group(model_id)
+    if not (services.routes and services.routes.plan_for(principal, model_id)):
+        services.registry.group(model_id)
     principal.check_model(model_id)
     body = {"id": model_id, "object": "model", "created": int(time.time()), "owned_by": "tokenmill"}
     return Response(orjson.dumps(body), media_type="application/json")

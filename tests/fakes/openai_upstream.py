@@ -36,6 +36,7 @@ class Script:
     chunk_delay: float = 0.0
     die_after_chunks: int | None = None  # drop the connection mid-stream
     omit_usage: bool = False
+    logprob: float = -0.05  # every token's logprob when the request asks for logprobs
 
 
 def prompt_tokens_of(body: dict[str, Any]) -> int:
@@ -144,6 +145,10 @@ class FakeOpenAI:
             "model": body["model"],
             "choices": [{"index": i, "message": message, "finish_reason": "tool_calls" if tool_call else "stop", "logprobs": None} for i in range(n)],
         }
+        if body.get("logprobs") and not tool_call:
+            content = [{"token": w, "logprob": script.logprob, "bytes": list(w.encode()), "top_logprobs": []} for w in reply_words(text)]
+            for choice in reply["choices"]:
+                choice["logprobs"] = {"content": content}
         if not script.omit_usage:
             reply["usage"] = usage
         return web.Response(body=orjson.dumps(reply), content_type="application/json")

@@ -49,6 +49,12 @@ def model_list(fake: FakeOpenAI, anthropic: FakeAnthropic | None = None) -> list
         openai_model("slow", "slow-upstream", params={"first_byte_timeout": 0.3, "max_retries": 0}),
         openai_model("embedder", "text-embedding-3-small", info={"mode": "embedding"}),
         openai_model("instruct", "gpt-3.5-turbo-instruct"),
+        # A stand-in for a remote Tokenmill engine: the local tier, priced like one.
+        {
+            "model_name": "local-small",
+            "litellm_params": {"model": "tokenmill_engine/local-small", "api_base": fake.base_url, "api_key": fake.api_key, "max_retries": 0},
+            "model_info": {"tier": "local", "supports_tools": False, "input_cost_per_token": 1e-9, "output_cost_per_token": 1e-8},
+        },
     ]
     if anthropic is not None:
         models.append(

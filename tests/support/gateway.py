@@ -63,7 +63,15 @@ class GatewayUnderTest:
 
     @property
     def services(self) -> Any:
-        return self.server.server.config.loaded_app.app.state.services if hasattr(self.server.server.config, "loaded_app") else None
+        """The running gateway's Services (tests reach in only where no API exists)."""
+        app = self.server.server.config.loaded_app
+        while not hasattr(app, "state"):
+            app = app.app  # uvicorn wraps the FastAPI app in middleware
+        return app.state.services
+
+    def principal_tenant(self, key: str) -> str:
+        with db_session(self.db) as session:
+            return accounts.find_key_by_secret(session, key).tenant_id
 
     def new_key(self, tenant: str = "acme", **kwargs: Any) -> str:
         with db_session(self.db) as session:

@@ -1,0 +1,209 @@
+"""Running one chunk: claim it, release its budget hold, send its pending lines through the
+pipeline (several in flight), write each result with its ledger row, and hand the chunk back.
+
+The chunk stops taking new lines when its batch is cancelled or expires, when this process
+shuts down, or when it loses its lease; lines in flight always finish and are recorded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+
+import orjson
+from sqlalchemy.exc import SQLAlchemyError
+
+from billing.batch_models import Batch, BatchChunk, BatchLine
+from gateway.auth import Principal
+from gateway.batches import chunks, finalize, holds, principals
+from gateway.batches.chunks import LineResult
+from gateway.batches.config import BatchSettings, batch_settings
+from gateway.batches.dispatch import publish_chunks
+from gateway.batches.hints import BatchHint, reset_hint, set_hint
+from gateway.batches.jsonl import ENDPOINTS
+from gateway.batches.runtime import BatchRuntime
+from gateway.batches.store import line_request_id, load_batch
+from gateway.errors import APIError
+from gateway.pipeline import CallResult
+
+log = logging.getLogger(__name__)
+
+# Refusals that pass with time: the line waits and tries again (with a new request id).
+RETRYABLE_CODES = {"rate_limit_exceeded", "budget_store_unavailable", "auth_unavailable"}
+WRITE_ATTEMPTS = 5
+
+
+async def run_chunk(rt: BatchRuntime, batch_id: str, chunk_no: int) -> str:
+    cfg = batch_settings(rt.services.settings)
+    engine = rt.services.db
+    chunk = await asyncio.to_thread(chunks.claim, engine, batch_id, chunk_no, rt.owner, int(cfg.lease_seconds * 1000))
+    if chunk is None:  # done, held by a live worker, or its batch is no longer running
+        await finalize.maybe_finalize(rt, batch_id)
+        return "skipped"
+    batch = await asyncio.to_thread(load_batch, engine, batch_id)
+    assert batch is not None
+    run = _ChunkRun(rt, cfg, batch, chunk)
+    try:
+        await run.execute()
+    finally:
+        done = await asyncio.to_thread(chunks.release, engine, batch_id, chunk_no, rt.owner)
+    if not done and run.handed_back:
+        # This process is going away or lost the chunk: let another worker carry on now.
+        await asyncio.to_thread(publish_chunks, rt.services.settings, engine, batch_id, [chunk_no])
+    await finalize.maybe_finalize(rt, batch_id)
+    return "done" if done else "partial"
+
+
+@dataclass
+class _Stop:
+    reason: str | None = None
+
+    def set(self, reason: str) -> None:
+        self.reason = self.reason or reason
+
+
+class _ChunkRun:
+    def __init__(self, rt: BatchRuntime, cfg: BatchSettings, batch: Batch, chunk: BatchChunk):
+        self.rt, self.cfg, self.batch, self.chunk = rt, cfg, batch, chunk
+        self.engine = rt.services.db
+        self.kind = ENDPOINTS[batch.endpoint]
+        self.stop = _Stop()
+        self.results: asyncio.Queue[LineResult | None] = asyncio.Queue()
+
+    @property
+    def handed_back(self) -> bool:
+        return self.stop.reason in ("draining", "lease lost")
+
+    async def execute(self) -> None:
+        await holds.release_holds(self.rt.services.admission, self.chunk.holds)
+        principal = await asyncio.to_thread(principals.usable_principal, self.engine, self.batch)
+        if isinstance(principal, APIError):
+            await asyncio.to_thread(chunks.fail_pending, self.engine, self.batch.id, self.chunk.first_line, self.chunk.end_line, principal.status, orjson.dumps(principal.body()).decode())
+            return
+        lines = await asyncio.to_thread(chunks.pending_lines, self.engine, self.batch.id, self.chunk.first_line, self.chunk.end_line)
+        watcher = asyncio.create_task(self._watch())
+        writer = asyncio.create_task(self._write())
+        try:
+            await self._run_lines(principal, lines)
+        finally:
+            await self.results.put(None)
+            await writer
+            watcher.cancel()
+            await asyncio.gather(watcher, return_exceptions=True)
+
+    async def _run_lines(self, principal: Principal, lines: list[BatchLine]) -> None:
+        slots = asyncio.Semaphore(self.cfg.line_concurrency)
+        running: set[asyncio.Task] = set()
+
+        async def one(line: BatchLine) -> None:
+            try:
+                await self._line(principal, line)
+            finally:
+                slots.release()
+
+        for line in lines:
+            await slots.acquire()
+            if self.stop.reason or self.rt.draining.is_set():
+                slots.release()
+                break
+            task = asyncio.create_task(one(line))
+            running.add(task)
+            task.add_done_callback(running.discard)
+        if running:
+            await asyncio.gather(*running)
+
+    async def _line(self, principal: Principal, line: BatchLine) -> None:
+        attempt = line.attempt
+        while True:
+            request_id = line_request_id(self.batch.id, line.custom_id, attempt)
+            result = await self._call(principal, line, request_id)
+            if result is not None and _retryable(result):
+                attempt += 1  # durably first: the retry must not reuse this attempt's request id
+                await asyncio.to_thread(chunks.bump_attempt, self.engine, self.batch.id, line.line_no, attempt)
+                if attempt < self.cfg.max_line_attempts and not self.stop.reason:
+                    await asyncio.sleep(min(30.0, self.cfg.retry_backoff_seconds * 2 ** (attempt - 1)))
+                    if not self.stop.reason:
+                        continue
+                if self.stop.reason:
+                    return  # left pending: whoever runs the chunk next tries it again
+            await self.results.put(_result(line, request_id, result))
+            return
+
+    async def _call(self, principal: Principal, line: BatchLine, request_id: str) -> CallResult | None:
+        token = set_hint(BatchHint(self.batch.id, line.custom_id))
+        try:
+            return await self.rt.pipeline.call(principal, self.kind, orjson.loads(line.body), run_id=self.batch.id, request_id=request_id)
+        except Exception:  # noqa: BLE001 - call() never raises for a failed call; anything else is a bug to record, not to spread
+            log.exception("batch %s line %s (%s): the pipeline raised", self.batch.id, line.line_no, line.custom_id)
+            return None
+        finally:
+            reset_hint(token)
+
+    async def _write(self) -> None:
+        """Group commit: whatever finished while the last write ran goes in the next one."""
+        ended = False
+        while not ended:
+            item = await self.results.get()
+            group = []
+            while item is not None:
+                group.append(item)
+                if self.results.empty():
+                    break
+                item = self.results.get_nowait()
+            ended = item is None
+            if group:
+                await self._save(group)
+
+    async def _save(self, group: list[LineResult]) -> None:
+        for attempt in range(WRITE_ATTEMPTS):
+            try:
+                await asyncio.to_thread(chunks.save_results, self.engine, self.batch.id, group)
+                return
+            except SQLAlchemyError as exc:
+                if attempt == WRITE_ATTEMPTS - 1:
+                    self.stop.set("database unavailable")
+                    raise
+                log.warning("batch %s: writing %d results failed (%s); retrying", self.batch.id, len(group), exc.__class__.__name__)
+                await asyncio.sleep(0.2 * 2**attempt)
+
+    async def _watch(self) -> None:
+        """Renew the lease; notice cancellation, expiry and shutdown."""
+        lease_ms = int(self.cfg.lease_seconds * 1000)
+        tick = min(self.cfg.lease_seconds / 3, 1.0)
+        last_renew = time.monotonic()
+        while True:
+            await asyncio.sleep(tick)
+            if self.rt.draining.is_set():
+                self.stop.set("draining")
+            try:
+                if time.monotonic() - last_renew >= self.cfg.lease_seconds / 3:
+                    if not await asyncio.to_thread(chunks.renew, self.engine, self.batch.id, self.chunk.chunk_no, self.rt.owner, lease_ms):
+                        self.stop.set("lease lost")
+                    last_renew = time.monotonic()
+                batch = await asyncio.to_thread(load_batch, self.engine, self.batch.id)
+            except SQLAlchemyError as exc:
+                log.warning("batch %s: lease upkeep failed (%s)", self.batch.id, exc.__class__.__name__)
+                continue
+            if batch is None or batch.status != "in_progress":
+                self.stop.set("cancelled")
+            elif batch.expires_at is not None and time.time() >= batch.expires_at:
+                self.stop.set("expired")
+
+
+def _retryable(result: CallResult) -> bool:
+    error = result.body.get("error") if isinstance(result.body, dict) else None
+    return result.status_code in (429, 503) and isinstance(error, dict) and error.get("code") in RETRYABLE_CODES
+
+
+def _result(line: BatchLine, request_id: str, result: CallResult | None) -> LineResult:
+    if result is None:
+        envelope = APIError(500, "The server had an error while processing this request.", type="server_error", code="internal_error").body()
+        return LineResult(line.line_no, "error", 500, request_id, orjson.dumps(envelope).decode(), 0, 0, 0, None)
+    ctx = result.ctx
+    ok = 200 <= result.status_code < 300
+    return LineResult(
+        line.line_no, "ok" if ok else "error", result.status_code, request_id, orjson.dumps(result.body).decode(),
+        ctx.cost_nanos, ctx.usage.prompt_tokens, ctx.usage.completion_tokens, ctx.usage_row(),
+    )

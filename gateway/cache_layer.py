@@ -1,0 +1,114 @@
+"""The response caches as the pipeline sees them: built from settings, scoped by tenant and model."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+
+from billing.money import nanos_to_usd, usd_to_nanos
+from cache import (
+    CACHE_HEADER,
+    CacheLookup,
+    CacheMode,
+    CacheRequestError,
+    CacheScope,
+    KeyCachePolicy,
+    MatchParams,
+    MemoryExactBackend,
+    MemoryExactConfig,
+    MemorySemanticConfig,
+    MemorySemanticIndex,
+    ResponseCache,
+    SemanticCache,
+    decide,
+    replay_sse,
+    wants_usage_chunk,
+)
+from gateway.auth import Principal
+from gateway.errors import invalid_request
+from gateway.settings import Settings
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class CachedReply:
+    lookup: CacheLookup
+    body: bytes | None  # a whole JSON reply
+    stream: bytes | None  # or the same reply replayed as SSE
+    saved_nanos: int
+    deployment_id: str
+
+
+class CacheLayer:
+    def __init__(self, cache: ResponseCache):
+        self.cache = cache
+        self._pending: set[asyncio.Task] = set()
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> CacheLayer:
+        cfg = settings.cache
+        if settings.redis_url:
+            from cache.exact_redis import RedisExactBackend, RedisExactConfig
+
+            exact: Any = RedisExactBackend(RedisExactConfig(url=settings.redis_url, namespace="tokenmill:cache:", default_ttl_s=cfg.ttl_seconds))
+        else:
+            exact = MemoryExactBackend(MemoryExactConfig(max_entries=cfg.exact_max_entries, max_bytes=cfg.exact_max_bytes, default_ttl_s=cfg.ttl_seconds))
+        semantic = None
+        embed = None
+        if cfg.semantic:
+            from local_engine.embedder import get_embedder
+
+            params = MatchParams.load()
+            embedder = get_embedder(params.embedder)
+            if cfg.semantic_backend == "pgvector":
+                from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex
+
+                index: Any = PgvectorSemanticIndex(PgvectorSemanticConfig(url=cfg.pgvector_url, dim=embedder.dim, default_ttl_s=cfg.ttl_seconds))
+            else:
+                index = MemorySemanticIndex(MemorySemanticConfig(dim=embedder.dim, max_entries=cfg.semantic_max_entries, default_ttl_s=cfg.ttl_seconds))
+            semantic = SemanticCache(index, params)
+            embed = embedder.embed
+        return cls(ResponseCache(exact, semantic, embed=embed))
+
+    async def lookup(self, principal: Principal, body: dict[str, Any], header: str | None) -> CacheLookup:
+        policy = KeyCachePolicy(mode=CacheMode(principal.cache_mode), semantic=principal.semantic_cache)
+        try:
+            decision = decide(body, header, policy)
+        except CacheRequestError as exc:
+            raise invalid_request(str(exc), param=CACHE_HEADER) from None
+        return await self.cache.alookup(body, CacheScope(principal.tenant_id or "", body["model"]), decision)
+
+    def reply(self, lookup: CacheLookup, body: dict[str, Any], request_id: str) -> CachedReply:
+        """The cached answer, shaped as a fresh reply to this request (streamed if it asked to be)."""
+        answer = lookup.response.reply_body(response_id=request_id)
+        saved = usd_to_nanos(lookup.saved_usd)
+        if body.get("stream"):
+            stream = b"".join(replay_sse(answer, include_usage=wants_usage_chunk(body)))
+            return CachedReply(lookup, None, stream, saved, lookup.response.deployment)
+        return CachedReply(lookup, orjson.dumps(answer), None, saved, lookup.response.deployment)
+
+    def store_later(self, lookup: CacheLookup, reply_body: bytes | dict[str, Any], cost_nanos: int, deployment_id: str) -> None:
+        """Store after a miss without holding the reply back (embedding may take milliseconds)."""
+        if lookup.status.value != "miss":
+            return
+        try:
+            body = reply_body if isinstance(reply_body, dict) else orjson.loads(reply_body)
+        except orjson.JSONDecodeError:
+            return
+        task = asyncio.get_running_loop().create_task(self.cache.astore(lookup, body, nanos_to_usd(cost_nanos), deployment_id, 200))
+        self._pending.add(task)
+        task.add_done_callback(self._stored)
+
+    def _stored(self, task: asyncio.Task) -> None:
+        self._pending.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            log.error("response cache store failed: %r", task.exception())
+
+    async def close(self) -> None:
+        if self._pending:
+            await asyncio.gather(*self._pending, return_exceptions=True)

@@ -1,0 +1,146 @@
+"""Response caches through the gateway: exact and semantic hits, scoping, policies, SSE replay,
+and provider prompt-cache hints. Safety first: every 'must not hit' case is checked."""
+
+from __future__ import annotations
+
+import json
+
+import httpx
+import pytest
+import sqlalchemy as sa
+
+from billing.db import db_session
+
+
+def chat(gw, key, text, **kwargs):  # noqa: ANN001, ANN201
+    return gw.openai(key).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}], **kwargs)
+
+
+def test_a_deterministic_repeat_is_an_exact_hit_at_zero_cost(gateway, fake_openai):
+    key = gateway.new_key("cache-co")
+    first = chat(gateway, key, "Name three prime numbers.", temperature=0)
+    second = chat(gateway, key, "Name three prime numbers.", temperature=0)
+    assert first.headers["x-tokenmill-cache"] == "miss" and second.headers["x-tokenmill-cache"] == "hit-exact"
+    assert second.parse().choices[0].message.content == first.parse().choices[0].message.content
+    assert second.headers["x-request-id"] != first.headers["x-request-id"]
+    assert sum(1 for r in fake_openai.requests if r["messages"][0]["content"] == "Name three prime numbers.") == 1
+    paid = gateway.wait_for_usage(first.headers["x-request-id"])
+    hit = gateway.wait_for_usage(second.headers["x-request-id"])
+    assert hit.cache == "hit-exact" and hit.cost_nanos == 0 and hit.saved_nanos == paid.cost_nanos > 0
+    assert second.headers["x-tokenmill-cost-usd"] == "0.000000000"
+
+
+def test_a_cached_answer_is_replayed_as_sse_and_a_streamed_one_is_cached(gateway):
+    key = gateway.new_key("stream-cache-co")
+    client = gateway.openai(key)
+    text = "List the planets of the solar system."
+    chat(gateway, key, text, seed=3)
+    stream = client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}], seed=3, stream=True, stream_options={"include_usage": True})
+    chunks = list(stream)
+    assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices) == f"echo: {text}"
+    assert chunks[-1].usage is not None
+
+    streamed_first = "Which ocean is the largest?"
+    with client.chat.completions.with_streaming_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": streamed_first}], temperature=0, stream=True) as r:
+        assert r.headers["x-tokenmill-cache"] == "miss"
+        list(r.iter_lines())
+    gateway.wait_until(lambda: chat(gateway, key, streamed_first, temperature=0).headers["x-tokenmill-cache"] == "hit-exact")
+
+
+def test_what_is_cached_and_what_is_not(gateway):
+    key = gateway.new_key("policy-co")
+    assert chat(gateway, key, "Tell me a joke.", temperature=0.9).headers["x-tokenmill-cache"] == "bypass"
+    on = {"extra_headers": {"x-tokenmill-cache": "on"}}
+    assert chat(gateway, key, "Tell me a joke.", temperature=0.9, **on).headers["x-tokenmill-cache"] == "miss"
+    assert chat(gateway, key, "Tell me a joke.", temperature=0.9, **on).headers["x-tokenmill-cache"] == "hit-exact"
+    off = {"extra_headers": {"x-tokenmill-cache": "off"}}
+    assert chat(gateway, key, "Tell me a joke.", temperature=0, **off).headers["x-tokenmill-cache"] == "bypass"
+    with gateway.http(key) as http:
+        bad = http.post("/v1/chat/completions", json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "x"}]}, headers={"x-tokenmill-cache": "sometimes"})
+    assert bad.status_code == 400 and bad.json()["error"]["param"] == "x-tokenmill-cache"
+
+
+def test_the_cache_never_crosses_tenants_or_models(gateway):
+    text = "What is the boiling point of water at sea level?"
+    a, b = gateway.new_key("tenant-a"), gateway.new_key("tenant-b")
+    chat(gateway, a, text, temperature=0)
+    assert chat(gateway, a, text, temperature=0).headers["x-tokenmill-cache"] == "hit-exact"
+    assert chat(gateway, b, text, temperature=0).headers["x-tokenmill-cache"] == "miss"
+    other_model = gateway.openai(a).chat.completions.with_raw_response.create(model="gpt-4o", messages=[{"role": "user", "content": text}], temperature=0)
+    assert other_model.headers["x-tokenmill-cache"] == "miss"
+
+
+def test_a_key_whose_policy_is_off_never_uses_the_cache(gateway):
+    key = gateway.new_key("off-co")
+    with db_session(gateway.db) as session:
+        session.execute(sa.text("UPDATE api_keys SET cache_mode = 'off' WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'off-co')"))
+        session.commit()
+    for _ in range(2):
+        assert chat(gateway, key, "Cache me if you can.", temperature=0, extra_headers={"x-tokenmill-cache": "on"}).headers["x-tokenmill-cache"] == "bypass"
+
+
+def test_semantic_hits_for_paraphrases_only_when_the_facts_agree(gateway):
+    key = gateway.new_key("semantic-co")
+    chat(gateway, key, "How do I reverse a list in Python?", temperature=0)
+    paraphrase = chat(gateway, key, "How can I reverse a list in Python?", temperature=0)
+    assert paraphrase.headers["x-tokenmill-cache"] == "hit-semantic"
+    assert gateway.wait_for_usage(paraphrase.headers["x-request-id"]).cache == "hit-semantic"
+
+    chat(gateway, key, "What is the square root of 16?", temperature=0)
+    assert chat(gateway, key, "What is the square root of 18?", temperature=0).headers["x-tokenmill-cache"] == "miss"
+    chat(gateway, key, "Who won season 5 of the show?", temperature=0)
+    assert chat(gateway, key, "Who won season 6 of the show?", temperature=0).headers["x-tokenmill-cache"] == "miss"
+    chat(gateway, key, "Is coffee good for your health?", temperature=0)
+    assert chat(gateway, key, "Is coffee not good for your health?", temperature=0).headers["x-tokenmill-cache"] == "miss"
+
+
+def test_earlier_turns_must_match_exactly_for_a_semantic_hit(gateway):
+    key = gateway.new_key("context-co")
+    client = gateway.openai(key)
+
+    def ask(system: str, question: str) -> str:
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", temperature=0, messages=[{"role": "system", "content": system}, {"role": "user", "content": question}]
+        )
+        return raw.headers["x-tokenmill-cache"]
+
+    ask("You are a pirate.", "How do I reverse a list in Python?")
+    assert ask("You are a pirate.", "How can I reverse a list in Python?") == "hit-semantic"
+    assert ask("You are a poet.", "How can I reverse a list in Python?") == "miss"
+
+
+def test_calls_with_tools_are_never_answered_semantically(gateway):
+    key = gateway.new_key("tools-cache-co")
+    tool = {"type": "function", "function": {"name": "search", "parameters": {"type": "object", "properties": {}}}}
+    chat(gateway, key, "How do I reverse a list in Python?", temperature=0, tools=[tool])
+    assert chat(gateway, key, "How can I reverse a list in Python?", temperature=0, tools=[tool]).headers["x-tokenmill-cache"] == "miss"
+
+
+def test_openai_calls_carry_a_prompt_cache_key_per_tenant_and_run(gateway, fake_openai):
+    key = gateway.new_key("pck-co")
+    chat(gateway, key, "one", extra_headers={"x-tokenmill-run": "r1"})
+    chat(gateway, key, "two", extra_headers={"x-tokenmill-run": "r1"})
+    chat(gateway, key, "three", extra_headers={"x-tokenmill-run": "r2"})
+    keys = [r["prompt_cache_key"] for r in fake_openai.requests[-3:]]
+    assert keys[0] == keys[1] != keys[2] and keys[0].startswith("tm-")
+
+
+def test_anthropic_calls_get_cache_control_on_a_long_stable_prefix(gateway, fake_anthropic):
+    key = gateway.new_key("anthropic-cache-co")
+    system = "You are a meticulous assistant. " * 400  # about 2,400 tokens: above Anthropic's minimum
+    gateway.openai(key).chat.completions.create(
+        model="claude", max_tokens=50, messages=[{"role": "system", "content": system}, {"role": "user", "content": "hello"}]
+    )
+    sent = fake_anthropic.requests[-1]
+    assert "cache_control" in json.dumps(sent["system"])
+    gateway.openai(key).chat.completions.create(model="claude", max_tokens=50, messages=[{"role": "user", "content": "short"}])
+    assert "cache_control" not in json.dumps(fake_anthropic.requests[-1])
+
+
+def test_cached_streams_work_with_a_plain_http_client(gateway):
+    key = gateway.new_key("raw-sse-co")
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "ping"}], "temperature": 0}
+    with httpx.Client(base_url=gateway.base_url, headers={"Authorization": f"Bearer {key}"}) as http:
+        http.post("/chat/completions", json=body)
+        replay = http.post("/chat/completions", json={**body, "stream": True})
+    assert replay.headers["x-tokenmill-cache"] == "hit-exact" and replay.text.rstrip().endswith("data: [DONE]")

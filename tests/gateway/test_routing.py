@@ -1,0 +1,177 @@
+"""`model: "auto"`: difficulty routing through the gateway, with budgets, stickiness, fallback,
+cascade and feedback. The upstreams are fakes; the router and its shipped weights are real."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+
+import pytest
+import sqlalchemy as sa
+
+from billing.db import db_session
+from billing.feedback_models import RouteFeedback, TenantRouteThreshold
+from gateway.feedback import recalibrate
+from tests.fakes.openai_upstream import Failure
+from tests.gateway.conftest import model_list
+from tests.support.gateway import GatewayUnderTest, start_gateway
+
+EASY = "hi, how are you?"
+MEDIUM = "Write a bash script that renames all .txt files in a folder to .md."
+HARD = (
+    "A train leaves at 3:15pm traveling 62 mph; a second leaves 40 minutes later at 75 mph. When does the second overtake the first, "
+    "and how far from the station? Then compute the total fuel if each uses 3.2 gallons per 10 miles, and the cost at $4.19 per gallon."
+)
+ROUTES = {
+    "routes": [
+        {"name": "auto", "strong_share": 0.3, "local_share": 0.3, "models": ["local-small", "gpt-4o-mini", "gpt-4o"]},
+        {"name": "auto-cascade", "strong_share": 0.3, "local_share": 0.3, "cascade": True, "cascade_min_logprob": -1.0, "models": ["local-small", "gpt-4o-mini", "gpt-4o"]},
+    ]
+}
+
+
+@pytest.fixture(scope="module")
+def routed(fake_openai, tmp_path_factory) -> Iterator[GatewayUnderTest]:
+    tmp = tmp_path_factory.mktemp("routed")
+    gw = start_gateway(f"sqlite:///{tmp}/routed.db", str(tmp), model_list=model_list(fake_openai), routing=ROUTES, cache={"enabled": False})
+    yield gw
+    gw.stop()
+
+
+def ask(gw: GatewayUnderTest, text: str, key: str | None = None, model: str = "auto", **kwargs):  # noqa: ANN201
+    raw = gw.openai(key).chat.completions.with_raw_response.create(model=model, messages=[{"role": "user", "content": text}], **kwargs)
+    route = dict(part.split("=", 1) for part in raw.headers["x-tokenmill-route"].split("; "))
+    return raw, route
+
+
+def test_routes_are_listed_as_models(routed):
+    names = {m.id for m in routed.openai().models.list()}
+    assert {"auto", "auto-cascade", "gpt-4o"} <= names
+
+
+def test_difficulty_picks_the_tier_and_explains_itself(routed, fake_openai):
+    tiers, scores = {}, {}
+    local_threshold = routed.services.routes.routes["auto"].definition.local_threshold
+    for text in (EASY, MEDIUM, HARD):
+        raw, route = ask(routed, text)
+        tiers[text], scores[text] = route["tier"], float(route["score"])
+        assert 0 < float(route["score"]) < 1 and float(route["threshold"]) > 0 and route["reason"].startswith("route=auto;")
+        row = routed.wait_for_usage(raw.headers["x-request-id"])
+        assert row.tier == route["tier"] and row.route_score == pytest.approx(float(route["score"]), abs=1e-3)
+        assert row.route_reason == route["reason"] and row.model_requested == "auto"
+    assert scores[EASY] < scores[MEDIUM] < scores[HARD]
+    assert tiers[EASY] == "local" and tiers[HARD] == "strong"
+    # The middle prompt sits between the two thresholds of the shipped calibration.
+    assert tiers[MEDIUM] == ("cheap" if scores[MEDIUM] >= local_threshold else "local")
+    served = {"local": "local-small", "cheap": "gpt-4o-mini", "strong": "gpt-4o"}
+    assert [r["model"] for r in fake_openai.requests[-3:]] == [served[tiers[t]] for t in (EASY, MEDIUM, HARD)]
+
+
+def test_tools_required_never_go_to_the_local_tier(routed):
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    raw, route = ask(routed, EASY, tools=[tool], tool_choice="required")
+    assert route["tier"] == "cheap" and "tools-required" in route["reason"]
+
+
+def test_an_agent_run_sticks_to_its_deployment(routed):
+    key = routed.new_key("sticky-co")
+    _, first = ask(routed, HARD, key=key, extra_headers={"x-tokenmill-run": "run-sticky"})
+    _, second = ask(routed, EASY, key=key, extra_headers={"x-tokenmill-run": "run-sticky"})
+    assert first["tier"] == second["tier"] == "strong" and second["reason"].endswith("sticky")
+    _, other_run = ask(routed, EASY, key=key, extra_headers={"x-tokenmill-run": "run-other"})
+    assert other_run["tier"] == "local"
+
+
+def test_a_low_budget_steps_hard_calls_down(routed):
+    key = routed.new_key("thrifty-co")
+    tenant_id = routed.principal_tenant(key)
+    with routed.http(routed.admin_key) as admin:
+        assert admin.post("/admin/api/budgets", json={"tenant_id": tenant_id, "limit_usd": 0.005, "period": "none"}).status_code in (200, 201)
+    seen = []
+    for _ in range(20):  # the same hard call, again and again, as the budget drains
+        _, route = ask(routed, HARD, key=key, max_tokens=50)
+        seen.append(route)
+        if route["tier"] != "strong":
+            break
+    assert seen[0]["tier"] == "strong" and "budget-low" not in seen[0]["reason"]
+    assert seen[-1]["tier"] != "strong" and "budget-low" in seen[-1]["reason"], seen
+
+
+def test_upstream_failure_falls_back_along_the_tiers(routed, fake_openai):
+    fake_openai.script("gpt-4o-mini", failures=[Failure(503)] * 3)
+    raw, route = ask(routed, MEDIUM)
+    assert raw.headers["x-tokenmill-model"] != "gpt-4o-mini"
+    assert raw.parse().choices[0].message.content.startswith("echo:")
+
+
+def test_cascade_keeps_a_confident_local_answer(routed, fake_openai):
+    raw, route = ask(routed, MEDIUM, model="auto-cascade")
+    assert raw.headers["x-tokenmill-model"] == "local-small" and "cascade:kept-local" in route["reason"]
+    assert raw.parse().choices[0].logprobs is None  # the caller did not ask for them
+    row = routed.wait_for_usage(raw.headers["x-request-id"])
+    assert row.cost_nanos > 0 and row.deployment.startswith("local-small@")
+    assert routed.usage_rows(request_id=raw.headers["x-request-id"] + ".local") == []  # one row: the kept answer
+
+
+def test_cascade_escalates_a_doubtful_local_answer_and_bills_both(routed, fake_openai):
+    fake_openai.script("local-small", logprob=-3.0)
+    raw, route = ask(routed, MEDIUM, model="auto-cascade")
+    assert raw.headers["x-tokenmill-model"] == "gpt-4o-mini" and "cascade:low-confidence" in route["reason"]
+    request_id = raw.headers["x-request-id"]
+    main = routed.wait_for_usage(request_id)
+    local = routed.wait_for_usage(request_id + ".local")
+    assert local.deployment.startswith("local-small@") and local.cost_nanos > 0 and main.cost_nanos > 0
+    assert [r["model"] for r in fake_openai.requests[-2:]] == ["local-small", "gpt-4o-mini"]
+
+
+def test_feedback_is_stored_and_recalibrates_the_tenant_threshold(routed):
+    key = routed.new_key("feedback-co")
+    request_ids = [ask(routed, EASY, key=key)[0].headers["x-request-id"] for _ in range(3)]
+    for rid in request_ids:
+        routed.wait_for_usage(rid)
+    with routed.http(key) as http:
+        ok = http.post("/v1/feedback", json={"request_id": request_ids[0], "thumbs": "down", "label": "wrong"})
+        assert ok.status_code == 200 and ok.json()["score"] == 0.0
+        assert http.post("/v1/feedback", json={"request_id": "req_nope", "score": 1}).status_code == 404
+        assert http.post("/v1/feedback", json={"request_id": request_ids[1]}).status_code == 400
+    other = routed.new_key("nosy-co")
+    with routed.http(other) as http:
+        assert http.post("/v1/feedback", json={"request_id": request_ids[1], "score": 1}).status_code == 404
+
+    # Many failures among kept calls at low scores: the tenant's threshold must drop (more strong).
+    tenant_id = routed.principal_tenant(key)
+    with db_session(routed.db) as session:
+        rows = session.execute(sa.text("SELECT request_id FROM usage_records WHERE tenant_id = :t"), {"t": tenant_id}).scalars().all()
+        for i in range(60):
+            session.execute(
+                sa.text(
+                    "INSERT INTO usage_records (request_id, created_at, tenant_id, endpoint, model_requested, model_served, deployment, provider, tier, "
+                    "route_reason, route_score, cache, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos, "
+                    "saved_nanos, latency_ms, stream, status_code) VALUES (:r, CURRENT_TIMESTAMP, :t, 'chat', 'auto', 'm', 'd', 'openai', 'cheap', '', :s, "
+                    "'', 1, 1, 0, 0, 0, 1, 0, 1.0, 0, 200)"
+                ),
+                {"r": f"synthetic-{i}", "t": tenant_id, "s": 0.02 + i * 0.003},
+            )
+            session.add(RouteFeedback(request_id=f"synthetic-{i}", tenant_id=tenant_id, score=0.0 if i % 2 else 1.0))
+        session.commit()
+    assert len(rows) >= 3
+    default = routed.services.routes.routes["auto"].definition.strong_threshold
+    changes = recalibrate(routed.db, {"auto": default})
+    mine = [c for c in changes if c.tenant_id == tenant_id]
+    assert len(mine) == 1 and mine[0].new_threshold < default
+    with db_session(routed.db) as session:
+        stored = session.get(TenantRouteThreshold, (tenant_id, "auto"))
+    assert stored.threshold == pytest.approx(mine[0].new_threshold)
+    routed.services.routes._thresholds_loaded = 0.0  # reload now rather than within 30 s
+    _, route = ask(routed, MEDIUM, key=key)
+    assert float(route["threshold"]) == pytest.approx(stored.threshold, abs=1e-3)
+
+
+def test_routing_report_shows_the_tier_mix(routed):
+    from gateway.routing_report import routing_report
+
+    reports = {r.tenant: r for r in routing_report(routed.db)}
+    acme = reports["acme"]
+    assert acme.routed_calls > 0 and set(acme.tiers) >= {"local", "cheap", "strong"}
+    assert 0 < acme.strong_share < 1 and 0 < acme.expected_quality_kept <= 1
+    assert json.dumps([r.__dict__ for r in reports.values()])
