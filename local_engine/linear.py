@@ -1,0 +1,68 @@
+"""Matmul flavours for the decoder's weights, picked once after loading.
+
+- "torch": F.linear (CUDA, and the reference).
+- "mkl":   fp32 on CPU with the weight pre-packed for MKL's sgemm (F.linear repacks the
+           weight on every thin-batch call, which costs as much as the matmul itself).
+- "int8":  CPU, bf16 activations. Thin batches (decode, <= INT8_MAX_ROWS rows) use weight-only
+           int8 with per-output-channel scales: a quarter of fp32's weight bytes, which is what
+           decode speed is bound by. Wider ones (prefill, verification) use a bf16 copy of the
+           weight, where AMX/AVX512-bf16 matmuls are compute-efficient and int8 is not.
+- "dynint8": CPU, fbgemm dynamic quantization (int8 weights and per-batch int8 activations).
+           Fastest on CPU, but lossy: on SmolLM2-135M its next-token argmax agrees with fp32 on
+           only about half of the positions of a code text (bench/engine_bench.py prints it).
+"""
+
+from __future__ import annotations
+
+import warnings
+
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+LINEAR_MODES = ("torch", "mkl", "int8", "dynint8")
+INT8_MAX_ROWS = 3
+
+
+class Linear:
+    __slots__ = ("weight", "bias", "mode", "packed", "scales", "weight_bf16")
+
+    def __init__(self, weight: Tensor, bias: Tensor | None = None, mode: str = "torch"):
+        if mode not in LINEAR_MODES:
+            raise ValueError(f"linear mode {mode!r} is not one of {LINEAR_MODES}")
+        self.weight, self.bias, self.mode = weight, bias, mode
+        self.packed = self.scales = None
+        if mode == "mkl":
+            self.packed = torch.ops.mkl._mkl_reorder_linear_weight(weight, 8)
+        elif mode == "dynint8":
+            w = weight.float()
+            scales = (w.abs().amax(dim=1).clamp(min=1e-8) / 127.0).double()
+            with warnings.catch_warnings():  # quantized-tensor constructors warn of a future removal
+                warnings.simplefilter("ignore", UserWarning)
+                qweight = torch.quantize_per_channel(w, scales, torch.zeros(w.shape[0], dtype=torch.long), 0, torch.qint8)
+            self.packed = torch.ops.quantized.linear_prepack(qweight, None if bias is None else bias.float())
+        elif mode == "int8":
+            w = weight.float()
+            scales = w.abs().amax(dim=1).clamp(min=1e-8) / 127.0
+            self.packed = torch.round(w / scales[:, None]).clamp(-128, 127).to(torch.int8).contiguous()
+            self.scales = scales.to(torch.bfloat16)
+            self.bias = None if bias is None else bias.to(torch.bfloat16)
+            self.weight_bf16 = weight.to(torch.bfloat16)
+
+    def __call__(self, x: Tensor) -> Tensor:
+        if self.mode == "torch":
+            return F.linear(x, self.weight, self.bias)
+        if self.mode == "mkl":
+            return torch.ops.mkl._mkl_linear(x, self.packed, self.weight, self.bias, 8)
+        if self.mode == "dynint8":
+            return torch.ops.quantized.linear_dynamic(x, self.packed, True)
+        if x.shape[0] > INT8_MAX_ROWS:
+            return F.linear(x, self.weight_bf16, self.bias)
+        out = torch._weight_int8pack_mm(x, self.packed, self.scales)
+        return out if self.bias is None else out + self.bias
+
+
+def default_linear_mode(device: torch.device, dtype: torch.dtype) -> str:
+    if device.type == "cpu" and dtype == torch.float32 and torch.backends.mkl.is_available():
+        return "mkl"
+    return "torch"

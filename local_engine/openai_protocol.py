@@ -1,0 +1,149 @@
+"""OpenAI request fields -> SamplingParams, and engine results -> OpenAI response bodies."""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+import uuid
+from typing import Any
+
+from local_engine.engine import RequestError
+from local_engine.sequence import SamplingParams, TokenLogprob
+from local_engine.tokenizer import Tokenizer
+
+_TOOL_CALL = re.compile(r"<tool_call>\s*(\{.*?\})\s*</tool_call>", re.DOTALL)
+
+
+def _number(body: dict[str, Any], key: str, default: Any, kind: type = float) -> Any:
+    value = body.get(key)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise RequestError(f"'{key}' must be a number")
+    return kind(value)
+
+
+def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
+    """Validate and translate OpenAI sampling fields (plus top_k, repetition_penalty, ignore_eos)."""
+    if body.get("n", 1) != 1:
+        raise RequestError("only n=1 is supported")
+    max_tokens = body.get("max_completion_tokens") if chat else None
+    max_tokens = max_tokens if max_tokens is not None else body.get("max_tokens")
+    stop = body.get("stop") or []
+    if isinstance(stop, str):
+        stop = [stop]
+    if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
+        raise RequestError("'stop' must be a string or a list of non-empty strings")
+    logprobs = body.get("logprobs")
+    top_logprobs = body.get("top_logprobs") or 0
+    if not chat and isinstance(logprobs, int) and not isinstance(logprobs, bool):
+        top_logprobs, logprobs = logprobs, True  # legacy completions: logprobs=N
+    json_schema, json_object = None, False
+    fmt = body.get("response_format")
+    if fmt is not None:
+        kind = fmt.get("type") if isinstance(fmt, dict) else None
+        if kind == "json_object":
+            json_object = True
+        elif kind == "json_schema":
+            schema = (fmt.get("json_schema") or {}).get("schema")
+            if not isinstance(schema, dict):
+                raise RequestError("response_format.json_schema.schema must be a JSON schema object")
+            json_schema = json.dumps(schema)
+        elif kind != "text":
+            raise RequestError("response_format.type must be text, json_object or json_schema")
+    try:
+        return SamplingParams(
+            max_tokens=int(max_tokens) if max_tokens is not None else 512,
+            temperature=_number(body, "temperature", 1.0),
+            top_p=_number(body, "top_p", 1.0),
+            top_k=_number(body, "top_k", 0, int),
+            repetition_penalty=_number(body, "repetition_penalty", 1.0),
+            frequency_penalty=_number(body, "frequency_penalty", 0.0),
+            presence_penalty=_number(body, "presence_penalty", 0.0),
+            stop=stop,
+            stop_token_ids=list(body.get("stop_token_ids") or []),
+            ignore_eos=bool(body.get("ignore_eos", False)),
+            seed=body.get("seed"),
+            logprobs=bool(logprobs),
+            top_logprobs=int(top_logprobs),
+            json_schema=json_schema,
+            json_object=json_object,
+        )
+    except (TypeError, ValueError) as exc:
+        raise RequestError(str(exc)) from exc
+
+
+def parse_tool_calls(text: str) -> tuple[str, list[dict[str, Any]]]:
+    """Hermes/Qwen-style <tool_call>{"name":..,"arguments":..}</tool_call> blocks -> OpenAI tool_calls."""
+    calls = []
+    for m in _TOOL_CALL.finditer(text):
+        try:
+            obj = json.loads(m.group(1))
+        except json.JSONDecodeError:
+            continue
+        if not isinstance(obj, dict) or "name" not in obj:
+            continue
+        args = obj.get("arguments", {})
+        calls.append(
+            {
+                "id": f"call_{uuid.uuid4().hex[:24]}",
+                "type": "function",
+                "function": {"name": obj["name"], "arguments": args if isinstance(args, str) else json.dumps(args)},
+            }
+        )
+    if calls:
+        text = _TOOL_CALL.sub("", text).strip()
+    return text, calls
+
+
+def chat_logprobs(tokenizer: Tokenizer, items: list[TokenLogprob]) -> dict[str, Any]:
+    def entry(tid: int, lp: float) -> dict[str, Any]:
+        s = tokenizer.token_text(tid)
+        return {"token": s, "logprob": lp, "bytes": list(s.encode("utf-8"))}
+
+    return {"content": [{**entry(i.token_id, i.logprob), "top_logprobs": [entry(t, lp) for t, lp in i.top]} for i in items]}
+
+
+def completion_logprobs(tokenizer: Tokenizer, items: list[TokenLogprob]) -> dict[str, Any]:
+    return {
+        "tokens": [tokenizer.token_text(i.token_id) for i in items],
+        "token_logprobs": [i.logprob for i in items],
+        "top_logprobs": [{tokenizer.token_text(t): lp for t, lp in i.top} for i in items],
+        "text_offset": [],
+    }
+
+
+def usage(prompt_tokens: int, completion_tokens: int, cached_tokens: int) -> dict[str, Any]:
+    return {
+        "prompt_tokens": prompt_tokens,
+        "completion_tokens": completion_tokens,
+        "total_tokens": prompt_tokens + completion_tokens,
+        "prompt_tokens_details": {"cached_tokens": cached_tokens},
+    }
+
+
+def envelope(kind: str, request_id: str, model: str, choices: list[dict[str, Any]], created: int | None = None) -> dict[str, Any]:
+    return {"id": request_id, "object": kind, "created": created or int(time.time()), "model": model, "choices": choices}
+
+
+def flatten_messages(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """OpenAI messages with content parts -> messages with string content (what templates expect)."""
+    return [_flatten_content(m) for m in messages]
+
+
+def _flatten_content(message: dict[str, Any]) -> dict[str, Any]:
+    """OpenAI content parts [{type: text, text}] -> a string the chat template can render."""
+    content = message.get("content")
+    if isinstance(content, list):
+        parts = []
+        for part in content:
+            if not isinstance(part, dict) or part.get("type") != "text":
+                raise RequestError("only text content parts are supported")
+            parts.append(str(part.get("text", "")))
+        message = {**message, "content": "".join(parts)}
+    elif content is None:
+        message = {**message, "content": ""}
+    elif not isinstance(content, str):
+        raise RequestError("message content must be a string or a list of text parts")
+    return message

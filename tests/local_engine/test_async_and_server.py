@@ -1,0 +1,182 @@
+"""AsyncEngine streaming and cancellation, and the OpenAI-compatible HTTP surface (tiny model)."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+
+import httpx
+import pytest
+
+from local_engine.async_engine import AsyncEngine, GenerateRequest
+from local_engine.config import EngineConfig
+from local_engine.engine import RequestError
+from local_engine.sequence import SamplingParams
+from local_engine.server import build_app
+
+
+@pytest.fixture(scope="module")
+def engine(tiny_model_dir):
+    folder, _ = tiny_model_dir("llama")
+    eng = AsyncEngine(EngineConfig(model=str(folder), block_size=4, num_kv_blocks=128, served_model_name="tiny"))
+    yield eng
+    eng.shutdown()
+
+
+def _client(engine) -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=build_app(engine)), base_url="http://engine")
+
+
+def test_streams_token_by_token_and_matches_sync_result(engine):
+    params = SamplingParams(max_tokens=12, temperature=0, ignore_eos=True)
+
+    async def run():
+        deltas = [o async for o in engine.generate(GenerateRequest(params=params, prompt_token_ids=[5, 6, 7, 8]))]
+        whole = await engine.complete(GenerateRequest(params=params, prompt_token_ids=[5, 6, 7, 8]))
+        return deltas, whole
+
+    deltas, whole = asyncio.run(run())
+    assert deltas[-1].finished and deltas[-1].finish_reason == "length"
+    assert sum(len(d.token_ids) for d in deltas) == 12 == whole.completion_tokens
+    assert [t for d in deltas for t in d.token_ids] == whole.token_ids
+    assert "".join(d.text for d in deltas) == whole.text
+
+
+def test_concurrent_requests_are_batched(engine):
+    params = SamplingParams(max_tokens=8, temperature=0, ignore_eos=True)
+
+    async def run():
+        reqs = [GenerateRequest(params=params, prompt_token_ids=[i + 1] * (3 + i)) for i in range(6)]
+        return await asyncio.gather(*(engine.complete(r) for r in reqs))
+
+    results = asyncio.run(run())
+    assert [r.completion_tokens for r in results] == [8] * 6
+
+
+def test_cancelling_a_stream_frees_its_blocks(engine):
+    params = SamplingParams(max_tokens=400, temperature=0, ignore_eos=True)
+    total = engine.engine.block_manager.num_blocks
+
+    async def run():
+        stream = engine.generate(GenerateRequest(params=params, prompt_token_ids=list(range(1, 30))))
+        got = 0
+        async for out in stream:
+            got += len(out.token_ids)
+            if got >= 3:
+                break
+        await stream.aclose()
+        for _ in range(200):
+            if engine.num_requests() == 0:
+                break
+            await asyncio.sleep(0.01)
+
+    asyncio.run(run())
+    assert engine.num_requests() == 0
+    assert engine.engine.block_manager.num_free_blocks == total
+
+
+def test_request_errors_surface(engine):
+    async def run(req):
+        return [o async for o in engine.generate(req)]
+
+    with pytest.raises(RequestError, match="context"):
+        asyncio.run(run(GenerateRequest(prompt_token_ids=[1] * 600)))
+    with pytest.raises(RequestError, match="token ids"):
+        asyncio.run(run(GenerateRequest(prompt_token_ids=[10_000])))
+
+
+def test_chat_completion_with_tools_and_usage(engine):
+    tools = [{"type": "function", "function": {"name": "lookup_weather", "parameters": {"type": "object"}}}]
+
+    async def run():
+        async with _client(engine) as c:
+            return await c.post(
+                "/v1/chat/completions",
+                json={
+                    "model": "tiny",
+                    "messages": [{"role": "user", "content": "hi"}],
+                    "tools": tools,
+                    "max_tokens": 5,
+                    "temperature": 0,
+                    "logprobs": True,
+                    "top_logprobs": 2,
+                },
+            )
+
+    r = asyncio.run(run())
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["object"] == "chat.completion" and body["model"] == "tiny"
+    assert body["choices"][0]["finish_reason"] in ("length", "stop")
+    lp = body["choices"][0]["logprobs"]["content"]
+    assert len(lp) == body["usage"]["completion_tokens"] and len(lp[0]["top_logprobs"]) == 2
+    # the byte tokenizer's template ignores tools, so they were put in the system prompt: one token per byte
+    plain = engine.tokenizer.encode_chat([{"role": "user", "content": "hi"}])
+    assert body["usage"]["prompt_tokens"] > len(plain) + len("lookup_weather")
+
+
+def test_chat_stream_sse(engine):
+    async def run():
+        async with _client(engine) as c:
+            r = await c.post(
+                "/v1/chat/completions",
+                json={
+                    "messages": [{"role": "user", "content": [{"type": "text", "text": "hello"}]}],
+                    "stream": True,
+                    "max_tokens": 6,
+                    "temperature": 0,
+                    "stream_options": {"include_usage": True},
+                    "ignore_eos": True,
+                },
+            )
+            return r
+
+    r = asyncio.run(run())
+    lines = [ln[6:] for ln in r.text.split("\n\n") if ln.startswith("data: ")]
+    assert lines[-1] == "[DONE]"
+    chunks = [json.loads(x) for x in lines[:-1]]
+    assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
+    assert chunks[-2]["choices"][0]["finish_reason"] == "length"
+    assert chunks[-1]["usage"]["completion_tokens"] == 6
+
+
+def test_completions_models_health_and_errors(engine):
+    async def run():
+        async with _client(engine) as c:
+            comp = await c.post("/v1/completions", json={"prompt": "abc", "max_tokens": 4, "temperature": 0, "seed": 3})
+            models = await c.get("/v1/models")
+            health = await c.get("/healthz")
+            bad = await c.post("/v1/chat/completions", json={"messages": []})
+            bad_n = await c.post("/v1/completions", json={"prompt": "x", "n": 2})
+            bad_json = await c.post("/v1/completions", content=b"{nope")
+            bad_seed = await c.post("/v1/completions", json={"prompt": "x", "seed": "abc"})
+            bad_schema = await c.post(
+                "/v1/chat/completions",
+                json={
+                    "messages": [{"role": "user", "content": "x"}],
+                    "stream": True,
+                    "response_format": {"type": "json_schema", "json_schema": {"schema": {"type": "no-such-type"}}},
+                },
+            )
+            return comp, models, health, bad, bad_n, bad_json, bad_seed, bad_schema
+
+    comp, models, health, *errors = asyncio.run(run())
+    assert comp.status_code == 200 and comp.json()["usage"]["completion_tokens"] <= 4
+    assert models.json()["data"][0]["id"] == "tiny"
+    assert health.json()["status"] == "ok"
+    for r in errors:
+        assert r.status_code == 400 and r.json()["error"]["type"] == "invalid_request_error", r.text
+
+
+def test_embeddings_route(engine):
+    async def run():
+        async with _client(engine) as c:
+            ok = await c.post("/v1/embeddings", json={"input": ["a cat", "a dog"]})
+            bad = await c.post("/v1/embeddings", json={"input": ["x"], "model": "nope"})
+            return ok, bad
+
+    ok, bad = asyncio.run(run())
+    assert ok.status_code == 200, ok.text
+    vecs = [d["embedding"] for d in ok.json()["data"]]
+    assert len(vecs) == 2 and len(vecs[0]) == len(vecs[1]) > 0
+    assert bad.status_code == 400

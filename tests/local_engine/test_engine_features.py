@@ -1,0 +1,119 @@
+"""Engine-level request features on a tiny model: stop tokens, logprobs under speculation, seeds,
+length limits, tool-call parsing."""
+
+from __future__ import annotations
+
+import pytest
+
+from local_engine.config import EngineConfig
+from local_engine.engine import LLMEngine, RequestError
+from local_engine.openai_protocol import parse_tool_calls, sampling_params
+from local_engine.sequence import SamplingParams
+
+
+@pytest.fixture(scope="module")
+def folder(tiny_model_dir):
+    return tiny_model_dir("llama")[0]
+
+
+def _engine(folder, **kw) -> LLMEngine:
+    return LLMEngine(EngineConfig(model=str(folder), block_size=4, num_kv_blocks=128, **kw))
+
+
+def _run(engine: LLMEngine, prompt, params):
+    engine.add_request("r", prompt, params)
+    outs = []
+    while engine.has_unfinished():
+        outs.extend(engine.step())
+    return outs
+
+
+def test_stop_token_ids_end_the_output(folder):
+    engine = _engine(folder)
+    prompt = list(range(10, 30))
+    free = engine.generate([prompt], SamplingParams(max_tokens=20, temperature=0, ignore_eos=True))[0]
+    stop = free[5]
+    outs = _run(engine, prompt, SamplingParams(max_tokens=20, temperature=0, ignore_eos=True, stop_token_ids=[stop]))
+    tokens = [t for o in outs for t in o.token_ids]
+    assert tokens == free[: free.index(stop) + 1]
+    assert outs[-1].finish_reason == "stop"
+
+
+def test_logprobs_equal_with_and_without_speculation(folder):
+    prompt = [7, 8, 9, 10, 11, 12] * 5  # repetitive: drafts get proposed and accepted
+    params = SamplingParams(max_tokens=16, temperature=0, ignore_eos=True, logprobs=True, top_logprobs=3)
+    runs = []
+    for spec in (False, True):
+        engine = _engine(folder, speculative_ngram=spec)
+        outs = _run(engine, prompt, params)
+        runs.append([lp for o in outs for lp in o.logprobs])
+        if spec:
+            assert engine.stats["draft_tokens"] > 0
+    off, on = runs
+    assert [x.token_id for x in off] == [x.token_id for x in on] and len(off) == 16
+    for a, b in zip(off, on, strict=True):
+        assert a.logprob == pytest.approx(b.logprob, abs=1e-4)
+        assert [t for t, _ in a.top] == [t for t, _ in b.top] and len(a.top) == 3
+        assert a.top[0][1] >= a.logprob - 1e-6
+
+
+def test_seeded_sampling_is_independent_of_batch_and_penalties_apply(folder):
+    params = SamplingParams(max_tokens=12, temperature=0.9, top_p=0.9, seed=7, ignore_eos=True)
+    prompt = [3, 1, 4, 1, 5, 9, 2, 6]
+    alone = _engine(folder).generate([prompt], params)[0]
+    crowd = _engine(folder).generate(
+        [[1, 2, 3], prompt, [9] * 20], [SamplingParams(max_tokens=5, temperature=1.0), params, SamplingParams(max_tokens=7, temperature=0)]
+    )
+    assert crowd[1] == alone
+    plain = _engine(folder).generate([prompt], SamplingParams(max_tokens=12, temperature=0, ignore_eos=True))[0]
+    penalised = _engine(folder).generate(
+        [prompt], SamplingParams(max_tokens=12, temperature=0, ignore_eos=True, presence_penalty=5.0, frequency_penalty=5.0)
+    )[0]
+    assert len(set(plain)) < 12, "precondition: the tiny model repeats itself greedily"
+    assert len(set(penalised)) > len(set(plain))
+
+
+def test_context_limit_and_bad_requests(folder):
+    engine = _engine(folder, max_model_len=40)
+    outs = _run(engine, list(range(1, 31)), SamplingParams(max_tokens=100, temperature=0, ignore_eos=True))
+    assert outs[-1].finish_reason == "length" and outs[-1].completion_tokens == 10
+    with pytest.raises(RequestError, match="context"):
+        engine.add_request("long", list(range(1, 41)), SamplingParams())
+    with pytest.raises(RequestError, match="empty"):
+        engine.add_request("empty", [], SamplingParams())
+
+
+def test_openai_fields_translate_and_validate():
+    p = sampling_params(
+        {
+            "max_tokens": 7,
+            "temperature": 0,
+            "stop": "END",
+            "seed": 1,
+            "logprobs": True,
+            "top_logprobs": 2,
+            "response_format": {"type": "json_object"},
+        },
+        chat=True,
+    )
+    assert (p.max_tokens, p.greedy, p.stop, p.top_logprobs, p.json_object) == (7, True, ["END"], 2, True)
+    schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
+    p = sampling_params({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}, chat=True)
+    assert '"integer"' in p.json_schema
+    for bad in ({"n": 3}, {"temperature": "hot"}, {"top_p": 0}, {"response_format": {"type": "yaml"}}, {"stop": [""]}):
+        with pytest.raises(RequestError):
+            sampling_params(bad, chat=True)
+
+
+def test_tool_call_blocks_become_openai_tool_calls():
+    text = 'Let me check.\n<tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>'
+    rest, calls = parse_tool_calls(text)
+    assert rest == "Let me check."
+    assert calls[0]["function"] == {"name": "get_weather", "arguments": '{"city": "Paris"}'}
+    assert parse_tool_calls("no calls <tool_call>not json</tool_call>")[1] == []
+
+
+def test_many_seeds_give_varied_samples(folder):
+    prompt = [5, 5, 5]
+    outs = [_engine(folder).generate([prompt], SamplingParams(max_tokens=4, temperature=1.5, seed=s))[0] for s in range(4)]
+    assert len({tuple(o) for o in outs}) > 1
