@@ -86,6 +86,8 @@ class Services:
             cache=CacheLayer.from_settings(settings) if settings.cache.enabled else None,
             routes=RouteService(settings, registry, prices, db) if settings.routing.routes or settings.routing.tenant_routes else None,
         )
+        if "local" in providers:
+            providers["local"].start()
         await services.recorder.start()
         await services.recorder.replay_spool()
         await services.admission.start()

@@ -1,0 +1,162 @@
+"""OpenAI request bodies in, OpenAI response bodies and SSE bytes out, over an AsyncEngine.
+
+Shared by the engine's own HTTP server (`tokenmill engine serve`) and the gateway's in-process
+local provider, so both speak exactly the same protocol. Validation happens in the `*_request`
+methods, before any output: a RequestError there is a client error (HTTP 400).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import orjson
+
+from local_engine import openai_protocol as proto
+from local_engine.async_engine import AsyncEngine, GenerateRequest
+from local_engine.engine import RequestError
+
+
+def sse(obj: dict[str, Any] | str) -> bytes:
+    return b"data: " + (obj.encode() if isinstance(obj, str) else orjson.dumps(obj)) + b"\n\n"
+
+
+@dataclass(frozen=True)
+class Prepared:
+    gen: GenerateRequest
+    include_usage: bool
+    tools: bool
+
+
+class OpenAIServing:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+        self.tok = engine.tokenizer
+
+    @property
+    def model_name(self) -> str:
+        return self.engine.model_name
+
+    # -- chat ----------------------------------------------------------------------------
+
+    def chat_request(self, body: dict[str, Any]) -> Prepared:
+        messages = body.get("messages")
+        if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
+            raise RequestError("'messages' must be a non-empty list of message objects")
+        tools = body.get("tools")
+        if tools is not None and not isinstance(tools, list):
+            raise RequestError("'tools' must be a list")
+        gen = GenerateRequest(
+            params=proto.sampling_params(body, chat=True),
+            messages=proto.flatten_messages(messages),
+            tools=tools or None,
+            request_id=f"chatcmpl-{uuid.uuid4().hex}",
+        )
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return Prepared(self.engine.prepare(gen), include_usage, bool(tools))
+
+    async def chat(self, prepared: Prepared) -> dict[str, Any]:
+        result = await self.engine.complete(prepared.gen)
+        text, calls = proto.parse_tool_calls(result.text) if prepared.tools else (result.text, [])
+        message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
+        if calls:
+            message["tool_calls"] = calls
+        choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls" if calls else result.finish_reason}
+        if result.logprobs is not None:
+            choice["logprobs"] = proto.chat_logprobs(self.tok, result.logprobs)
+        out = proto.envelope("chat.completion", prepared.gen.request_id, self.model_name, [choice])
+        out["usage"] = proto.usage(result.prompt_tokens, result.completion_tokens, result.cached_tokens)
+        return out
+
+    async def chat_stream(self, prepared: Prepared) -> AsyncIterator[bytes]:
+        gen, created, model = prepared.gen, int(time.time()), self.model_name
+
+        def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> dict[str, Any]:
+            choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
+            return proto.envelope("chat.completion.chunk", gen.request_id, model, [choice], created)
+
+        yield sse(chunk({"role": "assistant", "content": ""}))
+        last = None
+        async for out in self.engine.generate(gen):
+            last = out
+            lp = proto.chat_logprobs(self.tok, out.logprobs) if out.logprobs else None
+            if out.text or lp:
+                yield sse(chunk({"content": out.text}, None, lp))
+        yield sse(chunk({}, last.finish_reason))
+        if prepared.include_usage:
+            final = proto.envelope("chat.completion.chunk", gen.request_id, model, [], created)
+            final["usage"] = proto.usage(last.prompt_tokens, last.completion_tokens, last.cached_tokens)
+            yield sse(final)
+        yield sse("[DONE]")
+
+    # -- completions ---------------------------------------------------------------------
+
+    def completion_request(self, body: dict[str, Any]) -> Prepared:
+        prompt = body.get("prompt")
+        if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], (str, list)):
+            prompt = prompt[0]
+        gen = GenerateRequest(params=proto.sampling_params(body, chat=False), request_id=f"cmpl-{uuid.uuid4().hex}")
+        if isinstance(prompt, str):
+            gen.prompt = prompt
+        elif isinstance(prompt, list) and prompt and all(isinstance(t, int) and not isinstance(t, bool) for t in prompt):
+            gen.prompt_token_ids = prompt
+        else:
+            raise RequestError("'prompt' must be a string or a list of token ids (one prompt per request)")
+        if body.get("echo"):
+            raise RequestError("'echo' is not supported")
+        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        return Prepared(self.engine.prepare(gen), include_usage, False)
+
+    async def completion(self, prepared: Prepared) -> dict[str, Any]:
+        result = await self.engine.complete(prepared.gen)
+        choice = {"index": 0, "text": result.text, "finish_reason": result.finish_reason, "logprobs": None}
+        if result.logprobs is not None:
+            choice["logprobs"] = proto.completion_logprobs(self.tok, result.logprobs)
+        out = proto.envelope("text_completion", prepared.gen.request_id, self.model_name, [choice])
+        out["usage"] = proto.usage(result.prompt_tokens, result.completion_tokens, result.cached_tokens)
+        return out
+
+    async def completion_stream(self, prepared: Prepared) -> AsyncIterator[bytes]:
+        gen, created, model = prepared.gen, int(time.time()), self.model_name
+        last = None
+        async for out in self.engine.generate(gen):
+            last = out
+            if out.text or out.finished:
+                lp = proto.completion_logprobs(self.tok, out.logprobs) if out.logprobs else None
+                choice = {"index": 0, "text": out.text, "finish_reason": out.finish_reason, "logprobs": lp}
+                yield sse(proto.envelope("text_completion", gen.request_id, model, [choice], created))
+        if prepared.include_usage and last is not None:
+            final = proto.envelope("text_completion", gen.request_id, model, [], created)
+            final["usage"] = proto.usage(last.prompt_tokens, last.completion_tokens, last.cached_tokens)
+            yield sse(final)
+        yield sse("[DONE]")
+
+
+@lru_cache(maxsize=1)
+def _piece_counter() -> Any:
+    from local_engine.embedder_tokenizer import load_minilm_tokenizer
+
+    return load_minilm_tokenizer()
+
+
+def embeddings(body: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
+    """OpenAI embeddings from the shared embedder (`kind` "static" or "minilm"; default from body)."""
+    from local_engine.embedder import KINDS, get_embedder
+
+    texts = body.get("input")
+    if isinstance(texts, str):
+        texts = [texts]
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise RequestError("'input' must be a string or a non-empty list of strings")
+    kind = kind or body.get("model") or "static"
+    if kind not in KINDS:
+        raise RequestError(f"embedding model {kind!r} is not served here (choose one of {', '.join(KINDS)})")
+    embedder = get_embedder(kind)
+    vectors = embedder.embed(texts)
+    tokens = sum(len(e.ids) for e in _piece_counter().encode_batch(texts))
+    data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]
+    return {"object": "list", "data": data, "model": embedder.name, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
