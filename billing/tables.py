@@ -1,5 +1,6 @@
 """Import point for every SQLModel table of the project (used by Alembic and tests)."""
 
+from billing.batch_models import Batch, BatchChunk, BatchLine, FileBlob, StoredFile
 from billing.budget_models import Budget, BudgetAlert, RateLimitRule
 from billing.feedback_models import RouteFeedback, TenantRouteThreshold
 from billing.models import ApiKey, Tenant, UsageRecord
@@ -7,5 +8,5 @@ from billing.rollup_models import RollupState, UsageDaily
 
 __all__ = [
     "ApiKey", "Budget", "BudgetAlert", "RateLimitRule", "RollupState", "RouteFeedback", "Tenant", "TenantRouteThreshold", "UsageDaily",
-    "UsageRecord",
+    "UsageRecord", "Batch", "BatchChunk", "BatchLine", "FileBlob", "StoredFile",
 ]

@@ -73,3 +73,17 @@ def count_chat_tokens(messages: list[dict[str, Any]], model: str = "", tools: li
     if tools:
         total += len(enc.encode(orjson.dumps(tools).decode(), disallowed_special=()))
     return total
+
+
+def count_request_tokens(endpoint: str, body: dict[str, Any], model: str = "") -> int:
+    """The offline count of what an OpenAI request sends: chat messages, a prompt, or inputs."""
+    if endpoint == "chat":
+        return count_chat_tokens(body.get("messages") or [], model, body.get("tools"))
+    value: Any = body.get("prompt") if endpoint == "completions" else body.get("input")
+    if isinstance(value, str):
+        return count_text_tokens(value, model)
+    if isinstance(value, list) and value and isinstance(value[0], str):
+        return sum(count_text_tokens(v, model) for v in value)
+    if isinstance(value, list) and value and isinstance(value[0], list):
+        return sum(len(v) for v in value)
+    return len(value) if isinstance(value, list) else 0

@@ -4,12 +4,18 @@ A plain library: no web framework, no task queue. The gateway composes it per re
 
     from cache import (CACHE_HEADER, CacheScope, ResponseCache, decide, replay_sse, wants_usage_chunk)
 
+    cache = ResponseCache(exact_backend, SemanticCache(index, MatchParams.load()))  # index: verify_dim=384
     decision = decide(request, headers.get(CACHE_HEADER), key_policy)         # 400 on CacheRequestError
-    lookup = await cache.alookup(request, CacheScope(tenant, request["model"]), decision, embedding)
+    lookup = await cache.alookup(request, CacheScope(tenant, request["model"]), decision,
+                                 search_embedding=router_static_vec, search_text=summary.task_text)
     response header: CACHE_HEADER = lookup.status.value                       # hit-exact/hit-semantic/miss/bypass
     if lookup.response: reply lookup.response.reply_body(request_id) or replay_sse(...) when streaming;
                         usage row at zero upstream cost, saved = lookup.saved_usd
     else:               call upstream; await cache.astore(lookup, body, cost_usd, deployment, status_code)
+
+The semantic layer finds candidates with the free static vector and checks them lexically; it
+computes the question's MiniLM vector only when a candidate survives (lookup) or after the answer
+went out (astore, in a worker thread).
 """
 
 from cache.canonical import CacheRequestError, CacheScope, exact_key

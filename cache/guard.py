@@ -4,8 +4,9 @@ Embeddings put "square root of 16" next to "square root of 18" and "season 5" ne
 "season 6"; this guard refuses such pairs whatever their cosine. It extracts, from each text:
 numbers (digits, number words, ordinals, roman numerals, normalised so "5", "five" and "fifth"
 agree), units and currencies, negations (counted), words from a curated antonym list, named
-entities (capitalised or mixed-case words not starting a sentence, acronyms), quoted strings and
-code (backtick spans and code-like tokens). Every one of these must agree exactly.
+entities (capitalised or mixed-case words not starting a sentence, acronyms), quoted strings,
+code (backtick spans and code-like tokens), and words of other scripts or unusual symbols
+("What does 才 mean?"). Every one of these must agree exactly.
 The check is cheap (regexes over two short texts) and runs only on ANN candidates.
 """
 
@@ -48,6 +49,12 @@ _NEGATIONS = {
     "couldnt", "hasnt", "havent", "hadnt", "mustnt", "neednt", "aint", "lack", "lacks", "unable",
     "fail", "fails", "failed", "except", "instead",
 }
+# Words that turn a question into its opposite without a negation: "How do I stop lying to my
+# parents?" is not "How do I lie to my parents?". Counted on both sides, like negations.
+_POLARITY = {
+    "stop", "stops", "stopping", "stopped", "quit", "quits", "quitting", "avoid", "avoids", "avoiding",
+    "prevent", "prevents", "preventing", "cease", "ceasing", "ban", "banned", "banning", "anti", "against",
+}
 # Curated antonym groups: each group lists its poles ("|" separates poles, spaces separate words of
 # one pole). Two questions disagree when both use a group but not its poles equally often, so
 # "best" vs "worst" is refused, and so is "a woman attracted to women" vs "a man attracted to
@@ -60,7 +67,7 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "male|female", "man|woman", "men|women", "boy|girl", "boys|girls", "husband|wife", "father|mother",
     "son|daughter", "rich wealthy|poor", "positive|negative", "cheap cheaper cheapest|expensive costly costliest",
     "start starting begin beginning|stop stopping end ending finish quit", "import|export", "win winning|lose losing",
-    "gain|loss", "love|hate", "like|dislike", "easy easier easiest|hard harder hardest difficult",
+    "gain|loss", "love loves like likes|hate hates dislike dislikes", "easy easier easiest|hard harder hardest difficult",
     "legal|illegal", "possible|impossible", "true|false", "right|wrong", "safe safer safest|unsafe dangerous",
     "fast faster fastest quick quickly|slow slower slowest slowly", "old older oldest|new newer newest|young younger youngest",
     "big bigger biggest large larger largest|small smaller smallest little tiny",
@@ -102,10 +109,18 @@ _CODE_TOKEN = re.compile(
     r"(?<!\w)[/~][\w.\-]+(?:/[\w.\-]+)+|\b[A-Za-z]+\+\+|\b[A-Za-z]#"
 )
 _PART_SPLIT = re.compile(r"[-'’]")
+# Names made of letters and digits ("iPhone 6s", "PS4", "i7", "1990s") must agree exactly;
+# ordinals ("5th") and amounts with a unit ("4kg", "8GB") are left to the number and unit rules.
+_ALNUM = re.compile(r"\b(?=[A-Za-z]*\d)(?=\d*[A-Za-z])[A-Za-z0-9]+\b")
+_AMOUNT = re.compile(r"^\d+(?:st|nd|rd|th|([a-z]+))$")
+# Characters prose rarely uses: other scripts, emoji, and symbols such as "#", "&" or "^". Two
+# questions that differ only in them ("What does 才 mean?" vs "What does 竟然 mean?", "# vs ##")
+# embed alike, so they must agree exactly. Typographic quotes, dashes and ellipses are prose.
+_SYMBOLS = re.compile(r"[^\x00-\x7f‘’“”–—…•·«»]+|[#*+/<=>@\[\]^_{|}~\\&]+")
 _SENTENCE_END = re.compile(r"[.!?:;\n]\s*$")
 
 
-def _number_value(token: str) -> str | None:
+def number_value(token: str) -> str | None:
     low = token.lower()
     m = _NUMBER.match(low)
     if m:
@@ -118,6 +133,11 @@ def _number_value(token: str) -> str | None:
     return None
 
 
+def _is_amount(token: str) -> bool:
+    m = _AMOUNT.match(token)
+    return m is not None and (m.group(1) is None or m.group(1) in _UNITS)
+
+
 @dataclass(frozen=True)
 class Facts:
     """The hard facts of one question that another must share to get its answer."""
@@ -125,11 +145,13 @@ class Facts:
     numbers: tuple[str, ...]
     units: frozenset[str]
     negations: int
+    polarity: int  # words such as "stop", "avoid", "against"
     antonyms: tuple[tuple[int, int, int], ...]  # (group, pole, occurrences), sorted
     entities: frozenset[str]
     words: frozenset[str]  # every word, lower-cased: an entity of one text must occur in the other
     quoted: frozenset[str]
     code: frozenset[str]
+    symbols: tuple[str, ...]  # runs of other scripts and of unusual symbols, sorted
 
 
 def _norm_word(word: str) -> str:
@@ -141,18 +163,19 @@ def extract_facts(text: str) -> Facts:
     code = {re.sub(r"\s+", " ", (a or b).strip()) for a, b in _BACKTICK.findall(text)}
     prose = _BACKTICK.sub(" ", text)
     code |= {m.group(0).strip() for m in _CODE_TOKEN.finditer(prose)}
+    code |= {t for t in (m.group(0).lower() for m in _ALNUM.finditer(prose)) if not _is_amount(t)}
     quoted = {re.sub(r"\s+", " ", next(g for g in groups if g)).strip().lower() for groups in _QUOTED.findall(prose)}
 
     numbers: list[str] = []
     units: set[str] = set()
-    negations = 0
+    negations = polarity = 0
     antonyms: Counter[tuple[int, int]] = Counter()
     entities: set[str] = set()
     words: set[str] = set()
     for match in _WORD.finditer(prose):
         token = match.group(0)
         word = _norm_word(token)
-        value = _number_value(token)
+        value = number_value(token)
         if value is not None:
             numbers.append(value)
         compact = word.replace("'", "")
@@ -160,6 +183,7 @@ def extract_facts(text: str) -> Facts:
             units.add(compact or token)
         if compact in _NEGATIONS or word.endswith("n't"):
             negations += 1
+        polarity += compact in _POLARITY
         words.add(compact)
         # "25-year-old", "ice-cold", "today's", "man's": look at each part of the token.
         for part in _PART_SPLIT.split(word):
@@ -171,8 +195,9 @@ def extract_facts(text: str) -> Facts:
         mixed = any(c.isupper() for c in token[1:]) and any(c.islower() for c in token)  # iPhone, GitHub
         if (is_named or mixed) and value is None:
             entities.add(compact)
-    return Facts(tuple(sorted(numbers)), frozenset(units), negations, tuple(sorted((g, p, n) for (g, p), n in antonyms.items())),
-                 frozenset(entities), frozenset(words), frozenset(quoted), frozenset(code))
+    symbols = tuple(sorted(m.group(0).lower() for m in _SYMBOLS.finditer(text)))
+    return Facts(tuple(sorted(numbers)), frozenset(units), negations, polarity, tuple(sorted((g, p, n) for (g, p), n in antonyms.items())),
+                 frozenset(entities), frozenset(words), frozenset(quoted), frozenset(code), symbols)
 
 
 def _poles(counts: tuple[tuple[int, int, int], ...]) -> dict[int, dict[int, int]]:
@@ -190,6 +215,8 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "units"
     if a.negations != b.negations:
         return "negation"
+    if a.polarity != b.polarity:
+        return "polarity"
     poles_a, poles_b = _poles(a.antonyms), _poles(b.antonyms)
     if any(poles_a[g] != poles_b[g] for g in poles_a.keys() & poles_b.keys()):
         return "antonyms"
@@ -199,6 +226,8 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "quoted"
     if a.code != b.code:
         return "code"
+    if a.symbols != b.symbols:
+        return "symbols"
     return None
 
 

@@ -1,57 +1,62 @@
 """The semantic match rule: may the answer cached for one question serve another?
 
-Yes only when all hold: the cosine of their embeddings reaches the calibrated threshold; their
-hard facts agree (cache.guard: numbers, negations, antonyms, entities, quotes, code); and,
-when enabled by calibration, the content words they share come in the same order ("convert A to
-B" is not "convert B to A"), they speak of the same grammatical persons ("my website" is not
-"your website") and ask with the same question words ("how does DNA split" is not "why"). Calibration (cache/calibration/calibrate.py) and the live cache use this one
-function, so the figures it reports are the rule that runs.
+The rule runs in two stages so that a miss rarely pays for a MiniLM embedding:
+
+1. Lexical stage (no neural network; the question's free static vector found the candidate):
+   - the static cosine reaches `search_floor`;
+   - their hard facts agree (cache.guard: numbers, negations, antonyms, entities, quotes, code,
+     other scripts and symbols);
+   - the content words they share come in the same order ("convert A to B" is not "convert B
+     to A") and voice ("influenced by X" is not "influenced X"), they speak of the same grammatical persons ("my website" is not "your website")
+     and ask the same kind of question ("Is X humble?" is not "Why is X humble?");
+   - every content word of one that the other lacks has a counterpart there (cache.alignment):
+     none may be left over on both sides ("learn python" vs "learn java"); at most one on one
+     side ("restaurants in downtown Vancouver"), and then a higher MiniLM cosine is needed.
+2. Verify stage: the MiniLM cosine reaches `threshold` (or `unaligned_threshold` when one word
+   was left unaligned).
+
+Calibration (cache/calibration/calibrate.py) and the live cache use these functions, so the
+figures it reports are the rule that runs.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from dataclasses import asdict, dataclass
 from importlib import resources
 from typing import Any
 
+from cache.alignment import WordAligner, default_aligner
 from cache.guard import disagreement, extract_facts
+from cache.lexical import same_order, same_persons, same_question_type, same_voice
 
 PARAMS_FILE = "semantic_params.json"
-
-_STOPWORDS = frozenset(
-    "a an the of to in on for is are was were be been being do does did doing done how what why which who whom "
-    "where when can could should would will shall may might must am if so such some any and or with at by from "
-    "as about into than there their they them he she his her have has had i my me you your we our it its this "
-    "that these those one ones get got way ways really very just also much many".split()
-)
-_PERSONS = (
-    frozenset("i me my mine myself".split()),
-    frozenset("you your yours yourself yourselves".split()),
-    frozenset("he him his himself she her hers herself".split()),
-    frozenset("we us our ours ourselves".split()),
-    frozenset("they them their theirs themselves".split()),
-)
-_TOKEN = re.compile(r"[a-z0-9]+")
-# Question words; "what"/"which" are one class, and "what" and "how" may stand for each other
-# ("What is the best way to X?" = "How do I X?"), but "how" is not "why", "when" or "where".
-_QUESTION_WORDS = {"how": "how", "why": "why", "when": "when", "where": "where", "who": "who", "whom": "who",
-                   "whose": "who", "what": "what", "which": "what"}
 
 
 @dataclass(frozen=True)
 class MatchParams:
-    threshold: float
+    threshold: float  # MiniLM cosine needed when every content word is aligned
     check_order: bool = True
     check_person: bool = True
     check_question_word: bool = True
-    embedder: str = ""  # name of the embedder the threshold was calibrated for
+    embedder: str = ""  # embedder kind the thresholds were calibrated for (verify stage)
     dim: int = 0
+    check_alignment: bool = True
+    word_similarity: float = 0.7  # static word-vector cosine that makes two words counterparts
+    unaligned_threshold: float | None = None  # MiniLM cosine needed with one unaligned word; None: refuse
+    what_is_how: bool = True  # "what" and "how" questions may stand for each other
+    search_embedder: str = ""  # embedder kind of the candidate search (lexical stage)
+    search_dim: int = 0
+    search_floor: float = -1.0  # static cosine a candidate needs before anything else is checked
 
     def __post_init__(self) -> None:
-        if not -1.0 <= self.threshold <= 1.0:
-            raise ValueError("threshold must be a cosine similarity in [-1, 1]")
+        for name in ("threshold", "search_floor"):
+            if not -1.0 <= getattr(self, name) <= 1.0:
+                raise ValueError(f"{name} must be a cosine similarity in [-1, 1]")
+        if self.unaligned_threshold is not None and not -1.0 <= self.unaligned_threshold <= 1.0:
+            raise ValueError("unaligned_threshold must be a cosine similarity in [-1, 1] or None")
+        if not 0.0 < self.word_similarity <= 1.0:
+            raise ValueError("word_similarity must be in (0, 1]")
 
     @classmethod
     def load(cls, kind: str | None = None) -> MatchParams:
@@ -63,52 +68,77 @@ class MatchParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-
-def _stem(word: str) -> str:
-    for suffix in ("ing", "ed", "es", "s", "ly"):
-        if len(word) > 4 and word.endswith(suffix):
-            return word[: -len(suffix)]
-    return word
-
-
-def _content_words(text: str) -> list[str]:
-    return [_stem(w) for w in _TOKEN.findall(text.lower()) if w not in _STOPWORDS]
+    def required_similarity(self, unaligned: int) -> float | None:
+        """The verify-stage cosine a pair with `unaligned` unaligned words needs (None: refused)."""
+        if unaligned == 0:
+            return self.threshold
+        if unaligned == 1 and self.unaligned_threshold is not None:
+            return max(self.threshold, self.unaligned_threshold)
+        return None
 
 
-def same_order(a: str, b: str) -> bool:
-    """The content words both questions use appear in the same relative order."""
-    wa, wb = _content_words(a), _content_words(b)
-    shared = set(wa) & set(wb)
-    return [w for w in dict.fromkeys(wa) if w in shared] == [w for w in dict.fromkeys(wb) if w in shared]
+@dataclass(frozen=True)
+class LexicalVerdict:
+    reason: str | None  # why the pair is refused, None when it may go on to the verify stage
+    required_similarity: float  # the MiniLM cosine it then needs
+    unaligned: int = 0  # content words left without a counterpart
+
+    @property
+    def passed(self) -> bool:
+        return self.reason is None
 
 
-def same_persons(a: str, b: str) -> bool:
-    ta, tb = set(_TOKEN.findall(a.lower())), set(_TOKEN.findall(b.lower()))
-    return [bool(ta & p) for p in _PERSONS] == [bool(tb & p) for p in _PERSONS]
-
-
-def same_question_words(a: str, b: str) -> bool:
-    def classes(text: str) -> set[str]:
-        return {_QUESTION_WORDS[w] for w in _TOKEN.findall(text.lower()) if w in _QUESTION_WORDS} - {"what", "how"}
-
-    return classes(a) == classes(b)
-
-
-def rejection(cached_question: str, new_question: str, similarity: float, params: MatchParams) -> str | None:
-    """None when the cached answer may serve the new question, else the reason it may not."""
-    if similarity < params.threshold:
-        return "below threshold"
+def lexical_verdict(
+    cached_question: str, new_question: str, params: MatchParams, aligner: WordAligner | None = None
+) -> LexicalVerdict:
+    """Stage 1 of the rule: everything but the embeddings."""
     fact = disagreement(extract_facts(cached_question), extract_facts(new_question))
     if fact is not None:
-        return f"{fact} differ"
+        return LexicalVerdict(f"{fact} differ", 1.0)
     if params.check_order and not same_order(cached_question, new_question):
-        return "word order differs"
+        return LexicalVerdict("word order differs", 1.0)
+    if params.check_order and not same_voice(cached_question, new_question):
+        return LexicalVerdict("voice differs", 1.0)
     if params.check_person and not same_persons(cached_question, new_question):
-        return "persons differ"
-    if params.check_question_word and not same_question_words(cached_question, new_question):
-        return "question words differ"
+        return LexicalVerdict("persons differ", 1.0)
+    if params.check_question_word and not same_question_type(cached_question, new_question, params.what_is_how):
+        return LexicalVerdict("question words differ", 1.0)
+    left: list[str] = []
+    right: list[str] = []
+    if params.check_alignment:
+        left, right = (aligner or default_aligner()).unaligned(cached_question, new_question, params.word_similarity)
+        if left and right:  # a word replaced by one that is not a near-synonym: another question
+            return LexicalVerdict(f"words differ: {', '.join(left)} / {', '.join(right)}", 1.0, len(left) + len(right))
+    unaligned = len(left) + len(right)
+    required = params.required_similarity(unaligned)
+    if required is None:
+        return LexicalVerdict(f"unaligned words: {', '.join(left + right)}", 1.0, unaligned)
+    return LexicalVerdict(None, required, unaligned)
+
+
+def rejection(
+    cached_question: str,
+    new_question: str,
+    similarity: float,
+    params: MatchParams,
+    search_similarity: float | None = None,
+    aligner: WordAligner | None = None,
+) -> str | None:
+    """None when the cached answer may serve the new question, else the reason it may not.
+    `similarity` is the verify-stage (MiniLM) cosine, `search_similarity` the static one."""
+    if search_similarity is not None and search_similarity < params.search_floor:
+        return "below search floor"
+    if similarity < params.threshold:
+        return "below threshold"
+    verdict = lexical_verdict(cached_question, new_question, params, aligner)
+    if verdict.reason is not None:
+        return verdict.reason
+    if similarity < verdict.required_similarity:
+        return "below threshold for an unaligned word"
     return None
 
 
-def is_match(cached_question: str, new_question: str, similarity: float, params: MatchParams) -> bool:
-    return rejection(cached_question, new_question, similarity, params) is None
+def is_match(
+    cached_question: str, new_question: str, similarity: float, params: MatchParams, search_similarity: float | None = None
+) -> bool:
+    return rejection(cached_question, new_question, similarity, params, search_similarity) is None

@@ -1,4 +1,5 @@
-"""In-process semantic index: one usearch HNSW index per partition, TTL and an LRU bound on entries."""
+"""In-process semantic index: one usearch HNSW index per partition (on the search vectors), each
+entry's verify vector kept beside it in half precision, TTL and an LRU bound on entries."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ import numpy as np
 from usearch.index import Index
 
 from cache.entry import CachedResponse
-from cache.semantic_index import Partition, SemanticCandidate, as_unit_vector
+from cache.semantic_index import Partition, SemanticCandidate, as_unit_vector, checked_verify_vector
 
 
 @dataclass(frozen=True)
@@ -26,10 +27,13 @@ class MemorySemanticConfig:
     # Half precision: half the memory, about 2.5x faster search and inserts here, and cosine
     # errors near 1e-3, far below the calibration grid's 0.005 steps.
     dtype: str = "f16"
+    verify_dim: int = 0  # dimension of the verify vectors kept with entries (0: none)
 
     def __post_init__(self) -> None:
         if self.dim < 1 or self.max_entries < 1 or self.default_ttl_s <= 0:
             raise ValueError("dim, max_entries and default_ttl_s must be positive")
+        if self.verify_dim < 0:
+            raise ValueError("verify_dim must be 0 (no verify vectors) or positive")
         if self.dtype not in ("f32", "f16"):
             raise ValueError("dtype must be 'f32' or 'f16'")
 
@@ -40,6 +44,11 @@ class _Entry:
     question: str
     response: CachedResponse
     expires_at: float
+    verify: np.ndarray | None  # float16: 768 bytes for a MiniLM vector
+
+
+def _verify_f32(entry: _Entry) -> np.ndarray | None:
+    return None if entry.verify is None else entry.verify.astype(np.float32)
 
 
 class MemorySemanticIndex:
@@ -48,6 +57,7 @@ class MemorySemanticIndex:
     def __init__(self, config: MemorySemanticConfig, clock: Callable[[], float] = time.monotonic):
         self.config = config
         self.dim = config.dim
+        self.verify_dim = config.verify_dim
         self._clock = clock
         self._indexes: dict[Partition, Index] = {}
         self._entries: OrderedDict[int, _Entry] = OrderedDict()  # LRU order, oldest first
@@ -71,30 +81,48 @@ class MemorySemanticIndex:
         )
 
     def add(
-        self, partition: Partition, question: str, vector: np.ndarray, response: CachedResponse, ttl_s: float | None = None
+        self,
+        partition: Partition,
+        question: str,
+        vector: np.ndarray,
+        response: CachedResponse,
+        ttl_s: float | None = None,
+        verify_vector: np.ndarray | None = None,
     ) -> str:
         ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
         if ttl <= 0:
             raise ValueError("ttl_s must be positive")
         unit = as_unit_vector(vector, self.dim)
+        verify = checked_verify_vector(verify_vector, self.verify_dim)
         with self._lock:
             key = next(self._ids)
             index = self._indexes.get(partition)
             if index is None:
                 index = self._indexes[partition] = self._new_index()
             index.add(key, unit, threads=1)
-            self._entries[key] = _Entry(partition, question, response, self._clock() + ttl)
+            half = None if verify is None else verify.astype(np.float16)
+            self._entries[key] = _Entry(partition, question, response, self._clock() + ttl, half)
             while len(self._entries) > self.config.max_entries:
                 self._remove(next(iter(self._entries)))
         return str(key)
 
     def add_many(
-        self, partition: Partition, questions: list[str], vectors: np.ndarray, responses: list[CachedResponse], ttl_s: float | None = None
+        self,
+        partition: Partition,
+        questions: list[str],
+        vectors: np.ndarray,
+        responses: list[CachedResponse],
+        ttl_s: float | None = None,
+        verify_vectors: np.ndarray | None = None,
     ) -> list[str]:
         """Bulk insert into one partition (warm-up, benchmarks): one usearch call for all vectors."""
         ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
         if not len(questions) == len(responses) == len(vectors):
             raise ValueError("questions, vectors and responses must have the same length")
+        verify_rows = [None] * len(questions) if verify_vectors is None else list(verify_vectors)
+        if len(verify_rows) != len(questions):
+            raise ValueError("verify_vectors must have one row per question")
+        verifies = [checked_verify_vector(v, self.verify_dim) for v in verify_rows]
         units = np.stack([as_unit_vector(v, self.dim) for v in vectors]) if len(vectors) else np.zeros((0, self.dim), np.float32)
         with self._lock:
             keys = np.array([next(self._ids) for _ in questions], dtype=np.uint64)
@@ -103,8 +131,8 @@ class MemorySemanticIndex:
                 index = self._indexes[partition] = self._new_index()
             index.add(keys, units)
             expires = self._clock() + ttl
-            for key, q, r in zip(keys.tolist(), questions, responses, strict=True):
-                self._entries[key] = _Entry(partition, q, r, expires)
+            for key, q, r, v in zip(keys.tolist(), questions, responses, verifies, strict=True):
+                self._entries[key] = _Entry(partition, q, r, expires, None if v is None else v.astype(np.float16))
             while len(self._entries) > self.config.max_entries:
                 self._remove(next(iter(self._entries)))
         return [str(k) for k in keys.tolist()]
@@ -128,7 +156,9 @@ class MemorySemanticIndex:
                     self._remove(key)
                     continue
                 self._entries.move_to_end(key)
-                out.append(SemanticCandidate(entry.partition, entry.question, 1.0 - float(distance), entry.response, str(key)))
+                out.append(
+                    SemanticCandidate(entry.partition, entry.question, 1.0 - float(distance), entry.response, str(key), _verify_f32(entry))
+                )
         return out
 
     def delete(self, partition: Partition, entry_id: str) -> None:

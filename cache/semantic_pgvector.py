@@ -1,8 +1,9 @@
 """PostgreSQL + pgvector semantic index, shared by every gateway replica.
 
 One table; the partition (scope digest, context hash) is two indexed columns that every query
-filters on, so tenants never meet. An HNSW index (cosine) serves large partitions; pgvector 0.8's
-iterative index scan keeps filtered searches complete. Expired rows are never returned and are
+filters on, so tenants never meet. An HNSW index (cosine) on the search vectors serves large
+partitions; pgvector 0.8's iterative index scan keeps filtered searches complete. With
+`verify_dim`, each row also keeps its verify vector (a `halfvec`, returned with the candidate). Expired rows are never returned and are
 deleted by `purge_expired()` (a periodic job's work).
 """
 
@@ -14,10 +15,11 @@ from dataclasses import dataclass
 
 import numpy as np
 import psycopg
+from pgvector import HalfVector
 from pgvector.psycopg import register_vector
 
 from cache.entry import CachedResponse
-from cache.semantic_index import Partition, SemanticCandidate, as_unit_vector
+from cache.semantic_index import Partition, SemanticCandidate, as_unit_vector, checked_verify_vector
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")
 
@@ -30,12 +32,15 @@ class PgvectorSemanticConfig:
     default_ttl_s: float = 3600.0
     ef_search: int = 64
     connect_timeout_s: int = 5
+    verify_dim: int = 0  # dimension of the verify vectors kept with rows (0: none)
 
     def __post_init__(self) -> None:
         if not _IDENT.match(self.table):
             raise ValueError(f"table name {self.table!r} must be a lower-case SQL identifier")
         if self.dim < 1 or self.default_ttl_s <= 0:
             raise ValueError("dim and default_ttl_s must be positive")
+        if self.verify_dim < 0:
+            raise ValueError("verify_dim must be 0 (no verify vectors) or positive")
 
 
 def _libpq_url(url: str) -> str:
@@ -49,16 +54,22 @@ class PgvectorSemanticIndex:
     def __init__(self, config: PgvectorSemanticConfig):
         self.config = config
         self.dim = config.dim
+        self.verify_dim = config.verify_dim
         self._lock = threading.Lock()
         self._conn = psycopg.connect(_libpq_url(config.url), autocommit=True, connect_timeout=config.connect_timeout_s)
-        self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-        register_vector(self._conn)
-        self._create_schema()
-        self._conn.execute(f"SET hnsw.ef_search = {int(config.ef_search)}")
-        self._conn.execute("SET hnsw.iterative_scan = strict_order")
+        try:
+            self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+            register_vector(self._conn)
+            self._create_schema()
+            self._conn.execute(f"SET hnsw.ef_search = {int(config.ef_search)}")
+            self._conn.execute("SET hnsw.iterative_scan = strict_order")
+        except BaseException:
+            self._conn.close()
+            raise
 
     def _create_schema(self) -> None:
         t = self.config.table
+        verify_column = f"verify_embedding halfvec({self.verify_dim}) NOT NULL," if self.verify_dim else ""
         self._conn.execute(
             f"""CREATE TABLE IF NOT EXISTS {t} (
                 id BIGSERIAL PRIMARY KEY,
@@ -66,6 +77,7 @@ class PgvectorSemanticIndex:
                 context TEXT NOT NULL,
                 question TEXT NOT NULL,
                 embedding vector({self.dim}) NOT NULL,
+                {verify_column}
                 response BYTEA NOT NULL,
                 created_at TIMESTAMPTZ NOT NULL DEFAULT now(),
                 expires_at TIMESTAMPTZ NOT NULL)"""
@@ -73,65 +85,94 @@ class PgvectorSemanticIndex:
         self._conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_partition ON {t} (scope, context)")
         self._conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_hnsw ON {t} USING hnsw (embedding vector_cosine_ops)")
         self._conn.execute(f"CREATE INDEX IF NOT EXISTS {t}_expires ON {t} (expires_at)")
-        row = self._conn.execute(
-            "SELECT format_type(atttypid, atttypmod) FROM pg_attribute "
-            "WHERE attrelid = %s::regclass AND attname = 'embedding'",
-            (t,),
-        ).fetchone()
-        if row is None or row[0] != f"vector({self.dim})":
-            raise ValueError(f"table {t} holds embeddings of type {row[0] if row else None}, expected vector({self.dim})")
+        columns = dict(
+            self._conn.execute(
+                "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+                "WHERE attrelid = %s::regclass AND attname IN ('embedding', 'verify_embedding') AND NOT attisdropped",
+                (t,),
+            ).fetchall()
+        )
+        expected = {"embedding": f"vector({self.dim})"} | ({"verify_embedding": f"halfvec({self.verify_dim})"} if self.verify_dim else {})
+        if columns != expected:
+            raise ValueError(f"table {t} holds vector columns {columns}, this configuration expects {expected}; "
+                             "use another table name or drop the old table")
 
     def __len__(self) -> int:
         with self._lock:
             return int(self._conn.execute(f"SELECT count(*) FROM {self.config.table} WHERE expires_at > now()").fetchone()[0])
 
+    def _columns(self) -> str:
+        return "scope, context, question, embedding, response, expires_at" + (", verify_embedding" if self.verify_dim else "")
+
     def add(
-        self, partition: Partition, question: str, vector: np.ndarray, response: CachedResponse, ttl_s: float | None = None
+        self,
+        partition: Partition,
+        question: str,
+        vector: np.ndarray,
+        response: CachedResponse,
+        ttl_s: float | None = None,
+        verify_vector: np.ndarray | None = None,
     ) -> str:
         ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
         if ttl <= 0:
             raise ValueError("ttl_s must be positive")
         unit = as_unit_vector(vector, self.dim)
+        verify = checked_verify_vector(verify_vector, self.verify_dim)
+        values = (partition.scope, partition.context, question, unit, response.to_bytes(), float(ttl))
+        if verify is not None:
+            values += (HalfVector(verify),)
+        placeholders = "%s, %s, %s, %s, %s, now() + make_interval(secs => %s)" + (", %s" if verify is not None else "")
         with self._lock:
             row = self._conn.execute(
-                f"INSERT INTO {self.config.table} (scope, context, question, embedding, response, expires_at) "
-                "VALUES (%s, %s, %s, %s, %s, now() + make_interval(secs => %s)) RETURNING id",
-                (partition.scope, partition.context, question, unit, response.to_bytes(), float(ttl)),
+                f"INSERT INTO {self.config.table} ({self._columns()}) VALUES ({placeholders}) RETURNING id", values
             ).fetchone()
         return str(row[0])
 
     def add_many(
-        self, partition: Partition, questions: list[str], vectors: np.ndarray, responses: list[CachedResponse], ttl_s: float | None = None
+        self,
+        partition: Partition,
+        questions: list[str],
+        vectors: np.ndarray,
+        responses: list[CachedResponse],
+        ttl_s: float | None = None,
+        verify_vectors: np.ndarray | None = None,
     ) -> None:
         """Bulk insert into one partition (warm-up, benchmarks) with COPY."""
         ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
         if not len(questions) == len(responses) == len(vectors):
             raise ValueError("questions, vectors and responses must have the same length")
-        t = self.config.table
+        verify_rows = [None] * len(questions) if verify_vectors is None else list(verify_vectors)
+        if len(verify_rows) != len(questions):
+            raise ValueError("verify_vectors must have one row per question")
+        types = ["text", "text", "text", "vector", "bytea", "timestamptz"] + (["halfvec"] if self.verify_dim else [])
         with self._lock, self._conn.transaction():
             expires = self._conn.execute("SELECT now() + make_interval(secs => %s)", (float(ttl),)).fetchone()[0]
-            with self._conn.cursor().copy(
-                f"COPY {t} (scope, context, question, embedding, response, expires_at) FROM STDIN WITH (FORMAT BINARY)"
-            ) as copy:
-                copy.set_types(["text", "text", "text", "vector", "bytea", "timestamptz"])
-                for q, v, r in zip(questions, vectors, responses, strict=True):
-                    copy.write_row((partition.scope, partition.context, q, as_unit_vector(v, self.dim), r.to_bytes(), expires))
+            with self._conn.cursor().copy(f"COPY {self.config.table} ({self._columns()}) FROM STDIN WITH (FORMAT BINARY)") as copy:
+                copy.set_types(types)
+                for q, v, r, w in zip(questions, vectors, responses, verify_rows, strict=True):
+                    row = (partition.scope, partition.context, q, as_unit_vector(v, self.dim), r.to_bytes(), expires)
+                    verify = checked_verify_vector(w, self.verify_dim)
+                    copy.write_row(row if verify is None else (*row, HalfVector(verify)))
 
     def search(self, partition: Partition, vector: np.ndarray, k: int = 4) -> list[SemanticCandidate]:
         if k < 1:
             raise ValueError("k must be positive")
         unit = as_unit_vector(vector, self.dim)
+        verify = "verify_embedding" if self.verify_dim else "NULL"
         with self._lock:
             rows = self._conn.execute(
-                f"SELECT id, scope, context, question, response, embedding <=> %(v)s AS distance "
+                f"SELECT id, scope, context, question, response, embedding <=> %(v)s AS distance, {verify} "
                 f"FROM {self.config.table} "
                 "WHERE scope = %(s)s AND context = %(c)s AND expires_at > now() "
                 "ORDER BY embedding <=> %(v)s LIMIT %(k)s",
                 {"v": unit, "s": partition.scope, "c": partition.context, "k": k},
             ).fetchall()
         return [
-            SemanticCandidate(Partition(scope, context), question, 1.0 - float(distance), CachedResponse.from_bytes(bytes(resp)), str(i))
-            for i, scope, context, question, resp, distance in rows
+            SemanticCandidate(
+                Partition(scope, context), question, 1.0 - float(distance), CachedResponse.from_bytes(bytes(resp)), str(i),
+                None if w is None else np.asarray(w.to_numpy(), dtype=np.float32),
+            )
+            for i, scope, context, question, resp, distance, w in rows
         ]
 
     def delete(self, partition: Partition, entry_id: str) -> None:

@@ -26,7 +26,7 @@ from billing.budgets.definitions import BudgetBook, BudgetDef, load_definitions
 from billing.budgets.ledger_sums import CounterSpec, spec_for
 from billing.budgets.memory_store import MemoryStore
 from billing.budgets.redis_store import RedisStore
-from billing.budgets.sizing import OutputBound, Rates, choices, output_bound, prompt_tokens, reserved_prompt_tokens
+from billing.budgets.sizing import OutputBound, Rates, choices, output_bound, reserved_prompt_tokens
 from billing.budgets.store import (
     NO_LIMIT,
     AdmitRequest,
@@ -46,6 +46,7 @@ from billing.periods import PeriodError, WindowCache
 from billing.prices import Price
 from billing.ratelimit.buckets import TOKENS, Bucket, buckets_for, format_reset, ratelimit_headers
 from billing.ratelimit.rules import RuleBook, load_rules
+from billing.tokens import count_request_tokens
 from billing.usage import TokenUsage
 from gateway.auth import Principal
 from gateway.context import RequestContext
@@ -137,7 +138,7 @@ class Admission:
 
         counted = ctx.scratch.get("prompt_tokens")
         if counted is None:
-            counted = ctx.scratch["prompt_tokens"] = prompt_tokens(ctx.endpoint, body, candidates[0].litellm_params.upstream_model)
+            counted = ctx.scratch["prompt_tokens"] = count_request_tokens(ctx.endpoint, body, candidates[0].litellm_params.upstream_model)
         rates, limits = self._pricing(candidates, prices, p.markup)
         bound = output_bound(ctx.endpoint, body, limits, self.cfg.default_max_output_tokens)
         n = choices(body)

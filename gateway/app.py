@@ -1,4 +1,5 @@
-"""The FastAPI application: routers, error envelope, and the lifespan that owns the services."""
+"""The application: the hot-path ASGI entry in front of the FastAPI app (routers, error
+envelope, and the lifespan that owns the services)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from fastapi import FastAPI
 import web
 from gateway.bootstrap import ensure_admin_key
 from gateway.errors import install_error_handlers
+from gateway.hot_path import HotPathApp
 from gateway.pipeline import Pipeline
 from gateway.routes import admin_api, admin_billing, feedback_api, files_batches, health, openai_api
 from gateway.services import Services
@@ -23,7 +25,7 @@ log = logging.getLogger(__name__)
 PREPARED_ENV = "TOKENMILL_DATABASE_PREPARED"
 
 
-def create_app(settings: Settings | None = None) -> FastAPI:
+def create_app(settings: Settings | None = None) -> HotPathApp:
     settings = settings or load_settings()
 
     @asynccontextmanager
@@ -41,7 +43,6 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     app = FastAPI(title="Tokenmill", version="0.1.0", lifespan=lifespan, docs_url="/docs", redoc_url=None)
     install_error_handlers(app)
-    app.router.routes.extend(openai_api.hot_routes)
     app.include_router(openai_api.router)
     app.include_router(feedback_api.router)
     app.include_router(health.router)
@@ -49,9 +50,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(admin_billing.router)
     app.include_router(files_batches.router)
     web.mount(app, settings)
-    return app
+    return HotPathApp(app)
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> HotPathApp:
     """Factory for uvicorn workers: settings come from TOKENMILL_CONFIG and TOKENMILL_*."""
     return create_app(load_settings())

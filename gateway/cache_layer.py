@@ -59,29 +59,35 @@ class CacheLayer:
         else:
             exact = MemoryExactBackend(MemoryExactConfig(max_entries=cfg.exact_max_entries, max_bytes=cfg.exact_max_bytes, default_ttl_s=cfg.ttl_seconds))
         semantic = None
-        embed = None
         if cfg.semantic:
-            from local_engine.embedder import get_embedder
-
+            # Two vectors per entry: the cheap static one finds candidates; MiniLM verifies the
+            # few that survive the lexical checks (see cache/semantic_cache.py).
             params = MatchParams.load()
-            embedder = get_embedder(params.embedder)
             if cfg.semantic_backend == "pgvector":
                 from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex
 
-                index: Any = PgvectorSemanticIndex(PgvectorSemanticConfig(url=cfg.pgvector_url, dim=embedder.dim, default_ttl_s=cfg.ttl_seconds))
+                index: Any = PgvectorSemanticIndex(
+                    PgvectorSemanticConfig(url=cfg.pgvector_url, dim=params.search_dim, verify_dim=params.dim, default_ttl_s=cfg.ttl_seconds)
+                )
             else:
-                index = MemorySemanticIndex(MemorySemanticConfig(dim=embedder.dim, max_entries=cfg.semantic_max_entries, default_ttl_s=cfg.ttl_seconds))
+                index = MemorySemanticIndex(
+                    MemorySemanticConfig(dim=params.search_dim, verify_dim=params.dim, max_entries=cfg.semantic_max_entries, default_ttl_s=cfg.ttl_seconds)
+                )
             semantic = SemanticCache(index, params)
-            embed = embedder.embed
-        return cls(ResponseCache(exact, semantic, embed=embed))
+        return cls(ResponseCache(exact, semantic))
 
-    async def lookup(self, principal: Principal, body: dict[str, Any], header: str | None) -> CacheLookup:
+    async def lookup(self, principal: Principal, body: dict[str, Any], header: str | None, scratch: dict[str, Any]) -> CacheLookup:
+        """Exact, then semantic. The question's static vector is left in `scratch` for routing."""
         policy = KeyCachePolicy(mode=CacheMode(principal.cache_mode), semantic=principal.semantic_cache)
         try:
             decision = decide(body, header, policy)
         except CacheRequestError as exc:
             raise invalid_request(str(exc), param=CACHE_HEADER) from None
-        return await self.cache.alookup(body, CacheScope(principal.tenant_id or "", body["model"]), decision)
+        lookup = await self.cache.alookup(body, CacheScope(principal.tenant_id or "", body["model"]), decision)
+        question = getattr(lookup.semantic, "question", None)
+        if question is not None and lookup.search_embedding is not None:
+            scratch["static_embedding"] = (question, lookup.search_embedding)
+        return lookup
 
     def reply(self, lookup: CacheLookup, body: dict[str, Any], request_id: str) -> CachedReply:
         """The cached answer, shaped as a fresh reply to this request (streamed if it asked to be)."""
@@ -103,6 +109,10 @@ class CacheLayer:
         task = asyncio.get_running_loop().create_task(self.cache.astore(lookup, body, nanos_to_usd(cost_nanos), deployment_id, 200))
         self._pending.add(task)
         task.add_done_callback(self._stored)
+
+    def idle(self) -> bool:
+        """No store in flight (a semantic entry appears a few milliseconds after its answer)."""
+        return not self._pending
 
     def _stored(self, task: asyncio.Task) -> None:
         self._pending.discard(task)

@@ -31,3 +31,26 @@ def render() -> tuple[bytes, str]:
         multiprocess.MultiProcessCollector(registry)
         return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(), CONTENT_TYPE_LATEST
+
+
+class TenantModelCounters:
+    """The per-(tenant, model) counter children, looked up once instead of on every call."""
+
+    def __init__(self) -> None:
+        self._children: dict[tuple[str, str], tuple[Counter, Counter, Counter]] = {}
+
+    def add(self, tenant: str, model: str, prompt_tokens: int, completion_tokens: int, cost_usd: float) -> None:
+        children = self._children.get((tenant, model))
+        if children is None:
+            children = self._children[(tenant, model)] = (
+                TOKENS.labels(tenant=tenant, model=model, kind="prompt"),
+                TOKENS.labels(tenant=tenant, model=model, kind="completion"),
+                COST.labels(tenant=tenant, model=model),
+            )
+        prompt, completion, cost = children
+        prompt.inc(prompt_tokens)
+        completion.inc(completion_tokens)
+        cost.inc(cost_usd)
+
+
+TENANT_MODEL = TenantModelCounters()

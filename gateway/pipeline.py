@@ -18,11 +18,13 @@ from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
 from billing.money import format_usd
-from billing.tokens import count_chat_tokens, count_text_tokens
+from billing.tokens import count_request_tokens, count_text_tokens
 from billing.usage import TokenUsage
 from cache import CACHE_HEADER, CacheLookup, add_anthropic_cache_breakpoints, with_prompt_cache_key
 from gateway import metrics
+from gateway.answer_checks import mean_logprob, valid_json, valid_tool_call
 from gateway.auth import Principal
+from gateway.batches.hints import BatchHint
 from gateway.body import read_json, validate
 from gateway.context import RequestContext
 from gateway.errors import APIError, invalid_request
@@ -83,10 +85,14 @@ class Pipeline:
             return StreamingResponse(outcome.stream, media_type="text/event-stream", headers=ctx.headers(streaming=True))
         return Response(outcome.body, media_type="application/json", headers=ctx.headers())
 
-    async def call(self, principal: Principal, endpoint: Endpoint, body: dict, *, run_id: str | None = None, request_id: str | None = None) -> CallResult:
+    async def call(
+        self, principal: Principal, endpoint: Endpoint, body: dict, *, run_id: str | None = None, request_id: str | None = None, batch: BatchHint | None = None
+    ) -> CallResult:
         """The same pipeline without HTTP, for batch jobs: never streams, never raises for a
         failed call (the error envelope comes back as the body), always leaves one usage row."""
         ctx = RequestContext(principal=principal, endpoint=endpoint)
+        if batch is not None:
+            ctx.scratch["batch"] = batch
         if request_id:
             ctx.request_id = request_id
         ctx.run_id = run_id or _run_id(None, body)
@@ -116,7 +122,7 @@ class Pipeline:
 
         lookup = None
         if self.s.cache is not None and endpoint == "chat":
-            lookup = await self.s.cache.lookup(ctx.principal, body, ctx.cache_header)
+            lookup = await self.s.cache.lookup(ctx.principal, body, ctx.cache_header, ctx.scratch)
             ctx.cache_status = lookup.status.value
             if lookup.hit:
                 return self._serve_cached(ctx, lookup, body)
@@ -212,8 +218,8 @@ class Pipeline:
         self._bill(attempt, reply.usage or _count_usage("chat", body, reply.body, deployment))
         answer = orjson.loads(reply.body)
         verdict = cascade_verdict(
-            _mean_logprob(answer), CascadeBar(plan.settings.cascade_min_logprob),
-            valid_json=_valid_json(answer, body), valid_tool_call=_valid_tool_call(answer, body),
+            mean_logprob(answer), CascadeBar(plan.settings.cascade_min_logprob),
+            valid_json=valid_json(answer, body), valid_tool_call=valid_tool_call(answer, body),
         )
         if verdict.escalate:
             attempt.route_reason = verdict.reason
@@ -282,7 +288,7 @@ class Pipeline:
     def _settle_stream(self, ctx: RequestContext, account: StreamAccount, body: dict) -> None:
         prompt_estimate = 0
         if account.usage is None:
-            prompt_estimate = _prompt_tokens(ctx.endpoint, body, account.count_model)
+            prompt_estimate = count_request_tokens(ctx.endpoint, body, account.count_model)
         self._bill(ctx, account.final_usage(prompt_estimate))
         self._finish(ctx)
 
@@ -312,11 +318,9 @@ class Pipeline:
         if ctx.first_token_at is not None:
             metrics.TTFT.observe(ctx.first_token_at - ctx.started)
         if ctx.deployment is not None and ctx.usage.total_tokens:
-            tenant = ctx.principal.tenant_name or ""
-            model = ctx.deployment.model_name
-            metrics.TOKENS.labels(tenant=tenant, model=model, kind="prompt").inc(ctx.usage.prompt_tokens)
-            metrics.TOKENS.labels(tenant=tenant, model=model, kind="completion").inc(ctx.usage.completion_tokens)
-            metrics.COST.labels(tenant=tenant, model=model).inc(ctx.cost_nanos / 1e9)
+            metrics.TENANT_MODEL.add(
+                ctx.principal.tenant_name or "", ctx.deployment.model_name, ctx.usage.prompt_tokens, ctx.usage.completion_tokens, ctx.cost_nanos / 1e9
+            )
 
 
 def _run_id(header: str | None, body: dict) -> str | None:
@@ -340,23 +344,10 @@ def _upstream_body(body: dict) -> dict:
     return out
 
 
-def _prompt_tokens(endpoint: str, body: dict, model: str) -> int:
-    if endpoint == "chat":
-        return count_chat_tokens(body.get("messages") or [], model, body.get("tools"))
-    value: Any = body.get("prompt") if endpoint == "completions" else body.get("input")
-    if isinstance(value, str):
-        return count_text_tokens(value, model)
-    if isinstance(value, list) and value and isinstance(value[0], str):
-        return sum(count_text_tokens(v, model) for v in value)
-    if isinstance(value, list) and value and isinstance(value[0], list):
-        return sum(len(v) for v in value)
-    return len(value) if isinstance(value, list) else 0
-
-
 def _count_usage(endpoint: str, body: dict, reply: bytes, deployment: Deployment) -> TokenUsage:
     """For upstreams that return no usage: count both sides with tiktoken."""
     model = deployment.litellm_params.upstream_model
-    prompt = _prompt_tokens(endpoint, body, model)
+    prompt = count_request_tokens(endpoint, body, model)
     if endpoint == "embeddings":
         return TokenUsage(prompt_tokens=prompt)
     try:
@@ -378,38 +369,3 @@ def _unchanged(_deployment: Deployment, body: dict) -> dict:
 
 async def _once(payload: bytes) -> AsyncIterator[bytes]:
     yield payload
-
-
-def _mean_logprob(answer: dict) -> float | None:
-    choices = answer.get("choices") or []
-    content = ((choices[0].get("logprobs") or {}).get("content") or []) if choices else []
-    values = [item["logprob"] for item in content if isinstance(item, dict) and "logprob" in item]
-    return sum(values) / len(values) if values else None
-
-
-def _message(answer: dict) -> dict:
-    choices = answer.get("choices") or []
-    return (choices[0].get("message") or {}) if choices else {}
-
-
-def _valid_json(answer: dict, body: dict) -> bool:
-    fmt = body.get("response_format") or {}
-    if fmt.get("type") not in ("json_object", "json_schema"):
-        return True
-    try:
-        orjson.loads(_message(answer).get("content") or "")
-    except orjson.JSONDecodeError:
-        return False
-    return True
-
-
-def _valid_tool_call(answer: dict, body: dict) -> bool:
-    choice = body.get("tool_choice")
-    required = choice == "required" or isinstance(choice, dict)
-    if not body.get("tools") or not required:
-        return True
-    calls = _message(answer).get("tool_calls") or []
-    try:
-        return bool(calls) and all(isinstance(orjson.loads(c["function"]["arguments"]), dict) for c in calls)
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        return False

@@ -176,8 +176,8 @@ class RouteService:
     # -- agent runs ----------------------------------------------------------------------
 
     def _run(self, ctx: RequestContext) -> _Run | None:
-        if not ctx.run_id:
-            return None
+        if not ctx.run_id or ctx.scratch.get("batch") is not None:
+            return None  # batch lines share a run id but no prompt prefix: never sticky
         key = (ctx.principal.tenant_id or "", ctx.run_id)
         run = self._runs.get(key)
         if run is None:

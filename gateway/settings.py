@@ -7,12 +7,15 @@ so a config moves over with few edits; Tokenmill adds `tier` and `fallbacks`.
 from __future__ import annotations
 
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from gateway.batches.config import BatchSettings
 
 Tier = Literal["local", "cheap", "strong"]
 
@@ -52,11 +55,11 @@ class UpstreamParams(BaseModel):
     tpm: int | None = Field(default=None, ge=1)
     extra_headers: dict[str, str] = Field(default_factory=dict)
 
-    @property
+    @cached_property
     def provider(self) -> str:
         return self.model.split("/", 1)[0] if "/" in self.model else "openai"
 
-    @property
+    @cached_property
     def upstream_model(self) -> str:
         return self.model.split("/", 1)[1] if "/" in self.model else self.model
 
@@ -96,11 +99,11 @@ class Deployment(BaseModel):
     fallbacks: list[str] = Field(default_factory=list, description="public model names tried next")
     deployment_id: str | None = None
 
-    @property
+    @cached_property
     def id(self) -> str:
         return self.deployment_id or f"{self.model_name}@{self.litellm_params.model}"
 
-    @property
+    @cached_property
     def provider(self) -> str:
         return self.litellm_params.provider
 
@@ -245,7 +248,7 @@ class Settings(BaseSettings):
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
     spool_dir: Path = Path("var/spool")
     key_cache_seconds: float = Field(default=10.0, ge=0)
-    usage_flush_interval: float = Field(default=0.05, gt=0)
+    usage_flush_interval: float = Field(default=0.25, gt=0, description="seconds between batched ledger writes")
     usage_batch_size: int = Field(default=500, ge=1)
     usage_replay_interval: float = Field(default=5.0, gt=0, description="seconds between spool replays")
     retry_backoff_seconds: float = Field(default=0.25, ge=0)
@@ -255,6 +258,7 @@ class Settings(BaseSettings):
     billing: BillingSettings = Field(default_factory=BillingSettings)
     cache: CacheSettings = Field(default_factory=CacheSettings)
     routing: RoutingSettings = Field(default_factory=RoutingSettings)
+    batches: BatchSettings = Field(default_factory=BatchSettings)
     web_session_secret: SecretStr | None = Field(default=None, description="signs admin UI sessions; set it when gateways share no admin key")
 
     @field_validator("model_list")

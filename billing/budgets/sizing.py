@@ -5,26 +5,11 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from billing.prices import Price
-from billing.tokens import count_chat_tokens, count_text_tokens
 
 NANOS = 1_000_000_000
 
-
-def prompt_tokens(endpoint: str, body: dict, model: str) -> int:
-    """The offline (tiktoken) count of what the request sends."""
-    if endpoint == "chat":
-        return count_chat_tokens(body.get("messages") or [], model, body.get("tools"))
-    value: Any = body.get("prompt") if endpoint == "completions" else body.get("input")
-    if isinstance(value, str):
-        return count_text_tokens(value, model)
-    if isinstance(value, list) and value and isinstance(value[0], str):
-        return sum(count_text_tokens(v, model) for v in value)
-    if isinstance(value, list) and value and isinstance(value[0], list):
-        return sum(len(v) for v in value)
-    return len(value) if isinstance(value, list) else 0
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Adversarial question pairs: the same question with one number changed, a negation inserted or
-a word swapped for its antonym. The semantic cache must serve none of them."""
+a word swapped for its antonym, plus hand-written swaps. The semantic cache must serve none of them."""
 
 from __future__ import annotations
 
@@ -21,6 +21,16 @@ HANDWRITTEN: tuple[tuple[str, str, str], ...] = (
     ("antonym", "How do I increase my credit score?", "How do I decrease my credit score?"),
     ("antonym", "What is the best programming language?", "What is the worst programming language?"),
     ("antonym", "How do I convert Celsius to Fahrenheit easily?", "How do I convert Fahrenheit to Celsius easily?"),
+    # Swaps the embeddings barely see: lower-case names, near-domain words, question type, voice.
+    ("substitution", "how do i learn python quickly?", "how do i learn java quickly?"),
+    ("substitution", "What jobs are there for mechanical engineers?", "What jobs are there for electrical engineers?"),
+    ("substitution", "what is the capital of france?", "what is the capital of germany?"),
+    ("substitution", "What does 才 mean in English?", "What does 竟然 mean in English?"),
+    ("substitution", "Which is the better iPhone, 6 plus or 6s?", "Which is the better iPhone, 6 plus or 6?"),
+    ("polarity", "How do I stop lying to my parents?", "How do I lie to my parents?"),
+    ("question", "Is Jackie Chan humble?", "Why is Jackie Chan humble?"),
+    ("question", "How is energy transferred in a food chain?", "How much energy is transferred in a food chain?"),
+    ("voice", "Which directors have influenced Werner Herzog?", "Which directors have been influenced by Werner Herzog?"),
 )
 
 _INT = re.compile(r"(?<![\d.])(\d{1,4})(?![\d.])")

@@ -1,4 +1,4 @@
-"""Batch settings: `batches:` in the config once Settings carries it, else TOKENMILL_BATCHES__* variables."""
+"""Batch settings: `batches:` in the config file, or TOKENMILL_BATCHES__* variables."""
 
 from __future__ import annotations
 
@@ -16,8 +16,8 @@ class BatchSettings(BaseSettings):
     max_file_bytes: int = Field(default=100 * 1024 * 1024, ge=1024, description="largest file POST /v1/files accepts")
     max_lines: int = Field(default=50_000, ge=1, description="most requests in one batch")
     max_custom_id_chars: int = Field(default=512, ge=1)
-    chunk_size: int = Field(default=100, ge=1, description="lines per Celery task")
-    line_concurrency: int = Field(default=16, ge=1, description="lines in flight per running chunk")
+    chunk_size: int = Field(default=250, ge=1, description="lines per Celery task (a few times line_concurrency: a chunk's tail runs below it)")
+    line_concurrency: int = Field(default=64, ge=1, description="lines in flight per running chunk")
     lease_seconds: float = Field(default=30.0, gt=0, description="a chunk whose worker stops renewing it is redone after this")
     sweep_seconds: float = Field(default=5.0, gt=0, description="how often each worker looks for stalled, cancelled and expired batches")
     stall_seconds: float = Field(default=60.0, gt=0, description="a batch without progress for this long has its waiting chunks sent again")
@@ -27,6 +27,4 @@ class BatchSettings(BaseSettings):
 
 
 def batch_settings(settings: Any) -> BatchSettings:
-    """The gateway Settings' `batches` section if it has one, else the environment's."""
-    found = getattr(settings, "batches", None)
-    return found if isinstance(found, BatchSettings) else BatchSettings()
+    return settings.batches

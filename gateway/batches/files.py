@@ -19,7 +19,8 @@ OUTPUT_PURPOSE = "batch_output"
 
 
 def new_file_id() -> str:
-    return "file-" + secrets.token_hex(12)
+    """Time first (fixed-width hex milliseconds), so ids of one second still list in order."""
+    return f"file-{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
 
 
 def file_row(*, tenant_id: str | None, key_id: str | None, purpose: str, filename: str, data: bytes, line_count: int) -> tuple[StoredFile, FileBlob]:

@@ -21,7 +21,7 @@ from gateway.batches import chunks, finalize, holds, principals
 from gateway.batches.chunks import LineResult
 from gateway.batches.config import BatchSettings, batch_settings
 from gateway.batches.dispatch import publish_chunks
-from gateway.batches.hints import BatchHint, reset_hint, set_hint
+from gateway.batches.hints import BatchHint
 from gateway.batches.jsonl import ENDPOINTS
 from gateway.batches.runtime import BatchRuntime
 from gateway.batches.store import line_request_id, load_batch
@@ -30,8 +30,9 @@ from gateway.pipeline import CallResult
 
 log = logging.getLogger(__name__)
 
-# Refusals that pass with time: the line waits and tries again (with a new request id).
-RETRYABLE_CODES = {"rate_limit_exceeded", "budget_store_unavailable", "auth_unavailable"}
+# Refusals that pass with time: the line waits and tries again (with a new request id). A 429
+# is a rate limit (ours or the upstream's) unless it is a budget refusal, which waiting won't fix.
+UNAVAILABLE_CODES = {"budget_store_unavailable", "auth_unavailable"}
 WRITE_ATTEMPTS = 5
 
 
@@ -132,14 +133,12 @@ class _ChunkRun:
             return
 
     async def _call(self, principal: Principal, line: BatchLine, request_id: str) -> CallResult | None:
-        token = set_hint(BatchHint(self.batch.id, line.custom_id))
+        hint = BatchHint(self.batch.id, line.custom_id)
         try:
-            return await self.rt.pipeline.call(principal, self.kind, orjson.loads(line.body), run_id=self.batch.id, request_id=request_id)
+            return await self.rt.pipeline.call(principal, self.kind, orjson.loads(line.body), run_id=self.batch.id, request_id=request_id, batch=hint)
         except Exception:  # noqa: BLE001 - call() never raises for a failed call; anything else is a bug to record, not to spread
             log.exception("batch %s line %s (%s): the pipeline raised", self.batch.id, line.line_no, line.custom_id)
             return None
-        finally:
-            reset_hint(token)
 
     async def _write(self) -> None:
         """Group commit: whatever finished while the last write ran goes in the next one."""
@@ -194,7 +193,8 @@ class _ChunkRun:
 
 def _retryable(result: CallResult) -> bool:
     error = result.body.get("error") if isinstance(result.body, dict) else None
-    return result.status_code in (429, 503) and isinstance(error, dict) and error.get("code") in RETRYABLE_CODES
+    code = error.get("code") if isinstance(error, dict) else None
+    return (result.status_code == 429 and code != "insufficient_quota") or (result.status_code == 503 and code in UNAVAILABLE_CODES)
 
 
 def _result(line: BatchLine, request_id: str, result: CallResult | None) -> LineResult:

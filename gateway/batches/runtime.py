@@ -68,11 +68,18 @@ def gateway_runtime() -> BatchRuntime | None:
     return _gateway
 
 
-def current() -> BatchRuntime:
+def current(wait: float = GATEWAY_WAIT_SECONDS) -> BatchRuntime:
     """The runtime for a task running in this process."""
+    found = available(wait)
+    if found is None:
+        raise RuntimeError("the gateway did not register its pipeline for batch jobs")
+    return found
+
+
+def available(wait: float = 0.0) -> BatchRuntime | None:
+    """This process's runtime; inside a gateway, None until (or after) the gateway holds one."""
     if task_runtime.local_admission() is not None:  # the embedded worker, inside a gateway
-        if not _gateway_ready.wait(GATEWAY_WAIT_SECONDS) or _gateway is None:
-            raise RuntimeError("the gateway did not register its pipeline for batch jobs")
+        _gateway_ready.wait(wait)
         return _gateway
     return worker_runtime()
 

@@ -23,7 +23,8 @@ BATCHES = Batch.__table__
 
 
 def new_batch_id() -> str:
-    return "batch_" + secrets.token_hex(12)
+    """Time first (fixed-width hex milliseconds), so batches of one second still list in order."""
+    return f"batch_{int(time.time() * 1000):012x}{secrets.token_hex(6)}"
 
 
 def line_request_id(batch_id: str, custom_id: str, attempt: int) -> str:

@@ -6,7 +6,8 @@ redelivers a message its consumer took; Redis only after its visibility timeout)
 database's chunk leases, not the broker, decide when a chunk is redone:
 - a chunk whose lease expired (its worker died) is sent again at once;
 - a chunk never started is sent again when its batch made no progress for `stall_seconds`
-  and nobody holds a lease in it (its message was lost with a worker that had prefetched it).
+  and nobody holds a lease in it (its message was lost with a worker that had prefetched it),
+  each further time after twice as long (a batch merely queued behind others gets few copies).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ def sweep(rt: BatchRuntime) -> dict[str, int]:
     engine = rt.services.db
     done = {"finalized": 0, "redispatched": 0}
     for batch_id in active_batch_ids(engine):
-        if rt.run(finalize.maybe_finalize(rt, batch_id)) is not None:
+        if rt.run(finalize.maybe_finalize(rt, batch_id), timeout=300) is not None:
             done["finalized"] += 1
             continue
         done["redispatched"] += redispatch(rt, batch_id)
@@ -51,7 +52,11 @@ def redispatch(rt: BatchRuntime, batch_id: str) -> int:
         last = progress(engine, [batch_id]).get(batch_id)
         moved_ms = max((last.last_finished_ms or 0) if last else 0, (batch.in_progress_at or 0) * 1000)
         if now - moved_ms > stall_ms:
-            resend += [c.chunk_no for c in chunks if c.owner is None and c.dispatched_at_ms is not None and now - c.dispatched_at_ms > stall_ms]
+            # Backing off per chunk: behind a long queue the same chunk is not sent again and again.
+            resend += [
+                c.chunk_no for c in chunks
+                if c.owner is None and c.dispatched_at_ms is not None and now - c.dispatched_at_ms > stall_ms * 2 ** min(max(c.dispatches - 1, 0), 6)
+            ]
     if resend:
         log.warning("batch %s: sending %d chunks again (orphaned %s, unsent %d)", batch_id, len(resend), orphaned, len(unsent))
         publish_chunks(rt.services.settings, engine, batch_id, sorted(set(resend)))
@@ -61,7 +66,7 @@ def redispatch(rt: BatchRuntime, batch_id: str) -> int:
 class Supervisor:
     """A daemon thread running `sweep` every `sweep_seconds` on this process's batch runtime."""
 
-    def __init__(self, runtime_of, interval: float):  # noqa: ANN001 - () -> BatchRuntime
+    def __init__(self, runtime_of, interval: float):  # noqa: ANN001 - () -> BatchRuntime | None
         self._runtime_of = runtime_of
         self._interval = interval
         self._stop = threading.Event()
@@ -80,7 +85,7 @@ class Supervisor:
         while not self._stop.wait(self._interval):
             try:
                 rt = self._runtime_of()
-                if not rt.draining.is_set():
+                if rt is not None and not rt.draining.is_set():
                     sweep(rt)
             except Exception:  # noqa: BLE001 - the sweep must outlive a bad pass; the traceback is logged
                 log.exception("batch sweep failed; trying again in %.1fs", self._interval)

@@ -11,7 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing.budgets.sizing import Rates, choices, output_bound, prompt_tokens, reserved_prompt_tokens
+from billing.budgets.sizing import Rates, choices, output_bound, reserved_prompt_tokens
+from billing.tokens import count_request_tokens
 from gateway.auth import Principal
 from gateway.batches.jsonl import ENDPOINTS, InputLine, LineError, ParsedInput
 from gateway.body import validate
@@ -109,9 +110,9 @@ def _model_cost(services: Services, principal: Principal, kind: str, model: str)
 
 
 def worst_case(services: Services, cost: _ModelCost, kind: str, body: dict[str, Any]) -> tuple[int, int]:
-    """Nano-dollars and tokens admission would reserve for this body (billing.budgets.sizing)."""
+    """Nano-dollars and tokens admission would reserve for this body (the same sizing functions)."""
     cfg = services.settings.billing
-    counted = prompt_tokens(kind, body, cost.candidates[0].litellm_params.upstream_model)
+    counted = count_request_tokens(kind, body, cost.candidates[0].litellm_params.upstream_model)
     prompt = reserved_prompt_tokens(counted, cfg.prompt_margin, cfg.prompt_margin_tokens)
     out = output_bound(kind, body, cost.limits, cfg.default_max_output_tokens).tokens * choices(body)
     return cost.rates.prompt_nanos(prompt) + math.ceil(out * cost.rates.output_nanos) + 1, prompt + out

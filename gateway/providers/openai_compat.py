@@ -12,7 +12,7 @@ import orjson
 
 from billing.usage import TokenUsage
 from gateway.providers.base import ENDPOINT_PATHS, Call, Reply, UpstreamError
-from gateway.settings import OPENAI_COMPATIBLE_BASES, Deployment
+from gateway.settings import OPENAI_COMPATIBLE_BASES
 
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 
@@ -43,6 +43,7 @@ class OpenAICompatProvider:
     def __init__(self, max_connections: int = 1000):
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
+        self._targets: dict[tuple[str, str], tuple[str, dict[str, str], aiohttp.ClientTimeout]] = {}
 
     def _client(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
@@ -54,27 +55,28 @@ class OpenAICompatProvider:
         if self._session is not None:
             await self._session.close()
 
-    @staticmethod
-    def _url(deployment: Deployment, endpoint: str) -> str:
-        base = deployment.litellm_params.api_base or OPENAI_COMPATIBLE_BASES[deployment.provider]
-        return base.rstrip("/") + ENDPOINT_PATHS[endpoint]
-
-    @staticmethod
-    def _headers(call: Call) -> dict[str, str]:
-        headers = {"Content-Type": "application/json", **call.deployment.litellm_params.extra_headers, **call.extra_headers}
-        key = call.deployment.litellm_params.resolved_api_key()
-        if key:
-            headers["Authorization"] = f"Bearer {key}"
-        return headers
+    def _target(self, call: Call) -> tuple[str, dict[str, str], aiohttp.ClientTimeout]:
+        """URL, headers and timeouts of a deployment's endpoint, built once per deployment."""
+        key = (call.deployment.id, call.endpoint)
+        target = self._targets.get(key)
+        if target is None:
+            d, params = call.deployment, call.deployment.litellm_params
+            base = params.api_base or OPENAI_COMPATIBLE_BASES[d.provider]
+            headers = {"Content-Type": "application/json", **params.extra_headers}
+            api_key = params.resolved_api_key()
+            if api_key:
+                headers["Authorization"] = f"Bearer {api_key}"
+            # sock_read bounds the wait for the first byte and every later read; total bounds all.
+            timeout = aiohttp.ClientTimeout(total=params.timeout, connect=params.connect_timeout, sock_read=params.first_byte_timeout)
+            target = self._targets[key] = (base.rstrip("/") + ENDPOINT_PATHS[call.endpoint], headers, timeout)
+        return target
 
     async def _post(self, call: Call) -> aiohttp.ClientResponse:
-        params = call.deployment.litellm_params
-        timeout = aiohttp.ClientTimeout(total=params.timeout, connect=params.connect_timeout, sock_read=params.first_byte_timeout)
+        url, headers, timeout = self._target(call)
+        if call.extra_headers:
+            headers = {**headers, **call.extra_headers}
         try:
-            # sock_read bounds the wait for the first byte and every later read; total bounds all.
-            response = await self._client().post(
-                self._url(call.deployment, call.endpoint), data=orjson.dumps(call.body), headers=self._headers(call), timeout=timeout
-            )
+            response = await self._client().post(url, data=orjson.dumps(call.body), headers=headers, timeout=timeout)
         except (TimeoutError, aiohttp.ServerTimeoutError) as exc:
             raise UpstreamError(504, f"upstream {call.deployment.id} timed out", type="timeout", code="upstream_timeout", retryable=True) from exc
         except aiohttp.ClientError as exc:

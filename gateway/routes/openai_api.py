@@ -1,41 +1,17 @@
-"""The OpenAI-compatible surface under /v1."""
+"""The OpenAI-compatible surface under /v1 that is not on the hot path (chat, completions and
+embeddings are served by gateway/hot_path.py)."""
 
 from __future__ import annotations
 
 import time
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter
 from starlette.responses import Response
-from starlette.routing import Route
 
-from gateway.deps import PrincipalDep, ServicesDep, principal_of
+from gateway.deps import PrincipalDep, ServicesDep
 
 router = APIRouter(prefix="/v1")
-
-
-# The three hot endpoints are plain Starlette routes taking only the request: FastAPI's
-# per-call dependency solving and response handling cost more than the rest of the fast path.
-# Auth runs as a plain call (the same code as PrincipalDep).
-
-
-async def chat_completions(request: Request) -> Response:
-    return await request.app.state.pipeline.handle(request, await principal_of(request), "chat")
-
-
-async def completions(request: Request) -> Response:
-    return await request.app.state.pipeline.handle(request, await principal_of(request), "completions")
-
-
-async def embeddings(request: Request) -> Response:
-    return await request.app.state.pipeline.handle(request, await principal_of(request), "embeddings")
-
-
-hot_routes = [
-    Route("/v1/chat/completions", chat_completions, methods=["POST"]),
-    Route("/v1/completions", completions, methods=["POST"]),
-    Route("/v1/embeddings", embeddings, methods=["POST"]),
-]
 
 
 @router.get("/models")

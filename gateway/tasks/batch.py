@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-from celery.signals import worker_ready, worker_shutdown, worker_shutting_down
+from celery.signals import worker_init, worker_shutdown, worker_shutting_down
 
 from gateway.batches import runner, runtime, supervisor
 from gateway.batches.config import batch_settings
@@ -33,12 +33,12 @@ def sweep_batches() -> dict[str, int]:
     return supervisor.sweep(runtime.current())
 
 
-@worker_ready.connect
+@worker_init.connect
 def _start_supervisor(**_kwargs: object) -> None:
     global _supervisor
     if _supervisor is not None:
         _supervisor.stop()
-    _supervisor = supervisor.Supervisor(runtime.current, batch_settings(task_runtime.settings()).sweep_seconds).start()
+    _supervisor = supervisor.Supervisor(runtime.available, batch_settings(task_runtime.settings()).sweep_seconds).start()
 
 
 @worker_shutting_down.connect

@@ -33,18 +33,30 @@ def pgvector_url() -> Iterator[str]:
 
 
 @pytest.fixture(params=["memory", "pgvector"])
-def semantic_index(request):
-    """Each semantic backend in turn, empty, with TEST_DIM-dimensional vectors."""
-    if request.param == "memory":
-        yield make_memory_index()
-        return
-    from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex
+def index_factory(request):
+    """Each semantic backend in turn: a function (dim, verify_dim) -> a new empty index."""
+    made = []
 
-    url = request.getfixturevalue("pgvector_url")
-    index = PgvectorSemanticIndex(PgvectorSemanticConfig(url=url, dim=TEST_DIM, table=f"tm_sc_{uuid.uuid4().hex[:10]}"))
-    yield index
-    index._conn.execute(f"DROP TABLE IF EXISTS {index.config.table}")
-    index.close()
+    def make(dim: int = TEST_DIM, verify_dim: int = 0):
+        if request.param == "memory":
+            return make_memory_index(dim, verify_dim=verify_dim)
+        from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex
+
+        url = request.getfixturevalue("pgvector_url")
+        config = PgvectorSemanticConfig(url=url, dim=dim, verify_dim=verify_dim, table=f"tm_sc_{uuid.uuid4().hex[:10]}")
+        made.append(PgvectorSemanticIndex(config))
+        return made[-1]
+
+    yield make
+    for index in made:
+        index._conn.execute(f"DROP TABLE IF EXISTS {index.config.table}")
+        index.close()
+
+
+@pytest.fixture
+def semantic_index(index_factory):
+    """Each semantic backend in turn, empty, with TEST_DIM-dimensional vectors."""
+    return index_factory()
 
 
 @pytest.fixture(scope="session")

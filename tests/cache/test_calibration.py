@@ -4,6 +4,7 @@ import json
 from importlib import resources
 
 import numpy as np
+import pytest
 
 from cache.calibration.adversarial import HANDWRITTEN, adversarial_pairs, change_number, insert_negation, swap_antonym
 from cache.calibration.calibrate import Pair, score, split
@@ -38,7 +39,7 @@ def test_perturbations():
     assert insert_negation("Why do cats purr when they are happy?") == "Why do not cats purr when they are happy?"
     assert swap_antonym("What are the advantages of online learning?") == "What are the disadvantages of online learning?"
     kinds = {kind for kind, _, _ in adversarial_pairs(QUESTIONS)}
-    assert kinds == {"number", "negation", "antonym"}
+    assert kinds == {"number", "negation", "antonym", "substitution", "polarity", "question", "voice"}
 
 
 def test_shipped_rule_serves_no_adversarial_pair_even_at_perfect_similarity():
@@ -47,11 +48,26 @@ def test_shipped_rule_serves_no_adversarial_pair_even_at_perfect_similarity():
     assert [(a, b) for _, a, b in pairs if is_match(a, b, 1.0, params)] == []
 
 
+def test_label_audit_flips_labels_with_reasons_and_refuses_stale_rows():
+    from cache.calibration.labels import apply_audit, load_audit, pair_id
+
+    audit = load_audit()
+    assert len(audit) > 0 and set(audit.values()) == {True, False}  # flips in both directions
+    pairs = [Pair("Which laptop I should buy?", "Which laptop should I buy?", False), Pair("a", "b", True)]
+    audited = apply_audit(pairs, {pair_id("Which laptop I should buy?", "Which laptop should I buy?"): True})
+    assert [p.duplicate for p in audited] == [True, True]
+    with pytest.raises(ValueError, match="match no pair"):
+        apply_audit(pairs, {pair_id("x", "y"): True})
+
+
 def test_shipped_params_file_is_complete():
     raw = json.loads((resources.files("cache.calibration") / "semantic_params.json").read_text())
     assert raw["default_kind"] in raw["params"]
     params = MatchParams.load()
     assert params.embedder == raw["default_kind"] and 0.8 <= params.threshold < 1.0 and params.check_order
-    held = raw["figures"][raw["default_kind"]]["held_out"]
+    figures = raw["figures"][raw["default_kind"]]
+    held = figures["held_out"]
     assert held["recall"] >= 0.15
+    assert len(figures["seeds"]) >= 3 and all(seed["held_out"]["recall"] >= 0.15 for seed in figures["seeds"])
+    assert params.search_embedder == "static" and params.search_dim == 128 and params.dim == 384
     assert all(row["hits"] == 0 for row in raw["figures"][raw["default_kind"]]["adversarial"].values())

@@ -3,7 +3,8 @@
 import pytest
 
 from cache.guard import disagreement, extract_facts, facts_agree
-from cache.semantic_match import MatchParams, rejection, same_order, same_persons
+from cache.lexical import same_order, same_persons
+from cache.semantic_match import MatchParams, rejection
 
 
 def why(a: str, b: str):
@@ -94,6 +95,56 @@ def test_quoted_strings_and_code_must_agree():
     assert why("What does `ls -la` print?", "What does `ls -la` print?") is None
 
 
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How do I stop lying to my parents?", "How do I lie to my parents?"),
+        ("How can I avoid paying taxes?", "How can I pay taxes?"),
+        ("What are the arguments against nuclear power?", "What are the arguments for nuclear power?"),
+    ],
+)
+def test_polarity_words_must_agree(a, b):
+    assert why(a, b) == "polarity"
+
+
+def test_polarity_words_of_the_same_sense_agree():
+    assert why("How do I stop smoking?", "How can I quit smoking?") is None
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Which is the better iPhone, 6 plus or 6s?", "Which is better, the iPhone 6 or 6 Plus?"),
+        ("What was the music of the 1990s like?", "What was the music of 1990 like?"),
+        ("Is the i7 fast enough?", "Is the i5 fast enough?"),
+    ],
+)
+def test_letter_and_digit_names_must_agree(a, b):
+    assert why(a, b) in ("code", "numbers")
+    assert why("Which is the better iPhone, 6 plus or 6s?", "Which is the better iPhone, 6 plus or 6s?") is None
+
+
+def test_ordinals_and_amounts_are_not_names():
+    assert why("Is 8GB of RAM enough?", "Is 8 GB of RAM enough?") is None
+    assert why("What is the 5th planet?", "What is the fifth planet?") is None
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What does それでもまだ mean in English?", "What does 骚客 mean in English?"),
+        ("What is the difference between # and ## in Python?", "What is the difference between () and (,) in Python?"),
+        ("What is a café?", "What is a cafe?"),
+    ],
+)
+def test_other_scripts_and_symbols_must_agree(a, b):
+    assert why(a, b) == "symbols"
+
+
+def test_typographic_punctuation_is_not_a_symbol():
+    assert why("Is “this” ok — really…?", 'Is "this" ok - really...?') is None
+
+
 def test_word_order_and_persons():
     assert not same_order("How do I convert benzene into toluene?", "How do I convert toluene into benzene?")
     assert same_order("How can I improve my English?", "What should I do to improve my English?")
@@ -101,7 +152,8 @@ def test_word_order_and_persons():
 
 
 def test_rejection_reports_the_first_failed_rule():
-    params = MatchParams(threshold=0.9)
+    params = MatchParams(threshold=0.9, unaligned_threshold=0.95, search_floor=0.7)
+    assert rejection("a b", "a b", 0.99, params, search_similarity=0.6) == "below search floor"
     assert rejection("a b", "a b", 0.5, params) == "below threshold"
     assert rejection("Season 5 plot?", "Season 6 plot?", 0.99, params) == "numbers differ"
     assert rejection("How do I cook rice?", "How do I cook rice?", 0.99, params) is None

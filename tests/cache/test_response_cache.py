@@ -31,10 +31,13 @@ def params() -> MatchParams:
     return MatchParams.load("minilm")
 
 
+def two_vector_index(minilm, params) -> MemorySemanticIndex:
+    return MemorySemanticIndex(MemorySemanticConfig(dim=params.search_dim, verify_dim=minilm.dim))
+
+
 @pytest.fixture
 def cache(minilm, params) -> ResponseCache:
-    index = MemorySemanticIndex(MemorySemanticConfig(dim=minilm.dim))
-    return ResponseCache(MemoryExactBackend(), SemanticCache(index, params), embed=minilm.embed)
+    return ResponseCache(MemoryExactBackend(), SemanticCache(two_vector_index(minilm, params), params), embed=minilm.embed)
 
 
 def serve(cache: ResponseCache, request: dict, scope=TENANT_A, answer="cached answer", header=None, **store_kw):
@@ -177,7 +180,7 @@ def test_caller_supplied_embedding_is_used_and_reused_for_store(minilm, params):
         calls.append(list(texts))
         return minilm.embed(texts)
 
-    cache = ResponseCache(MemoryExactBackend(), SemanticCache(MemorySemanticIndex(MemorySemanticConfig(dim=minilm.dim)), params), embed=counting_embed)
+    cache = ResponseCache(MemoryExactBackend(), SemanticCache(two_vector_index(minilm, params), params), embed=counting_embed)
     request = ask(QUESTION)
     text = cache.semantic_text(request)
     assert text == QUESTION

@@ -1,6 +1,7 @@
 """One suite, run against every semantic backend (in-process usearch and PostgreSQL + pgvector)."""
 
 import time
+import uuid
 
 import numpy as np
 import pytest
@@ -85,3 +86,39 @@ def test_stored_response_round_trips_exactly(semantic_index):
     semantic_index.add(A, "q", unit(8), CachedResponse(body, 0.123, "dep-1", 42.0))
     got = semantic_index.search(A, unit(8))[0].response
     assert got == CachedResponse(body, 0.123, "dep-1", 42.0)
+
+
+def test_verify_vectors_round_trip(index_factory):
+    index = index_factory(dim=TEST_DIM, verify_dim=8)
+    verify = np.arange(1, 9, dtype=np.float32)
+    index.add(A, "q", unit(9), answer("x"), verify_vector=verify)
+    index.add_many(A, ["r"], unit(10)[None, :], [answer("y")], verify_vectors=-verify[None, :])
+    found = {c.question: c.verify_vector for c in index.search(A, unit(9), k=2)}
+    expected = verify / np.linalg.norm(verify)
+    assert found["q"] == pytest.approx(expected, abs=2e-3)  # kept in half precision
+    assert found["r"] == pytest.approx(-expected, abs=2e-3)
+
+
+def test_verify_vectors_are_required_exactly_when_configured(index_factory):
+    with_verify = index_factory(dim=TEST_DIM, verify_dim=8)
+    with pytest.raises(ValueError, match="needs a verify vector"):
+        with_verify.add(A, "q", unit(1), answer("x"))
+    with pytest.raises(ValueError, match="verify vector has dimension"):
+        with_verify.add(A, "q", unit(1), answer("x"), verify_vector=np.ones(9))
+    without = index_factory(dim=TEST_DIM)
+    with pytest.raises(ValueError, match="keeps no verify vectors"):
+        without.add(A, "q", unit(1), answer("x"), verify_vector=np.ones(8))
+    assert without.search(A, unit(1)) == []
+
+
+def test_pgvector_refuses_a_table_of_another_shape(pgvector_url):
+    from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex
+
+    table = f"tm_sc_shape_{uuid.uuid4().hex[:8]}"
+    first = PgvectorSemanticIndex(PgvectorSemanticConfig(url=pgvector_url, dim=TEST_DIM, table=table))
+    try:
+        with pytest.raises(ValueError, match="use another table name"):
+            PgvectorSemanticIndex(PgvectorSemanticConfig(url=pgvector_url, dim=TEST_DIM, verify_dim=8, table=table))
+    finally:
+        first._conn.execute(f"DROP TABLE {table}")
+        first.close()

@@ -31,3 +31,14 @@ def answer(text: str) -> CachedResponse:
 
 def make_memory_index(dim: int = TEST_DIM, **config) -> MemorySemanticIndex:
     return MemorySemanticIndex(MemorySemanticConfig(dim=dim, **config))
+
+
+def semantic_cache_for(index, params=None, embed=None, search_embed=None, k: int = 8):
+    """A ResponseCache over an in-memory exact backend and `index`, with the real shared embedders
+    unless counting wrappers are passed."""
+    from cache.exact_memory import MemoryExactBackend
+    from cache.response_cache import ResponseCache
+    from cache.semantic_cache import SemanticCache
+    from cache.semantic_match import MatchParams
+
+    return ResponseCache(MemoryExactBackend(), SemanticCache(index, params or MatchParams.load(), k=k), embed=embed, search_embed=search_embed)

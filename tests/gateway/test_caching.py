@@ -6,14 +6,20 @@ from __future__ import annotations
 import json
 
 import httpx
-import pytest
 import sqlalchemy as sa
 
 from billing.db import db_session
 
 
 def chat(gw, key, text, **kwargs):  # noqa: ANN001, ANN201
-    return gw.openai(key).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}], **kwargs)
+    raw = gw.openai(key).chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=[{"role": "user", "content": text}], **kwargs)
+    stored(gw)
+    return raw
+
+
+def stored(gw) -> None:  # noqa: ANN001
+    """Entries are stored just after the answer goes out; wait for that before the next call."""
+    gw.wait_until(gw.services.cache.idle)
 
 
 def test_a_deterministic_repeat_is_an_exact_hit_at_zero_cost(gateway, fake_openai):
@@ -102,6 +108,7 @@ def test_earlier_turns_must_match_exactly_for_a_semantic_hit(gateway):
         raw = client.chat.completions.with_raw_response.create(
             model="gpt-4o-mini", temperature=0, messages=[{"role": "system", "content": system}, {"role": "user", "content": question}]
         )
+        stored(gateway)
         return raw.headers["x-tokenmill-cache"]
 
     ask("You are a pirate.", "How do I reverse a list in Python?")

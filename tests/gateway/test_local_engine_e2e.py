@@ -10,7 +10,7 @@ from tests.support.gateway import start_gateway
 @pytest.fixture(scope="module")
 def embedded(tmp_path_factory):  # noqa: ANN201
     tmp = tmp_path_factory.mktemp("embedded")
-    gw = start_gateway(f"sqlite:///{tmp}/embedded.db", str(tmp), cache={"semantic": False})  # no model_list: the embedded default
+    gw = start_gateway(f"sqlite:///{tmp}/embedded.db", str(tmp))  # no model_list: the embedded default
     yield gw
     gw.stop()
 

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from types import ModuleType
 
-from web.routes import budgets, invoices, keys, overview, runs, signin, tenants, usage
+from web.routes import batches, budgets, invoices, keys, overview, runs, signin, tenants, usage
 
 
 def page_modules() -> list[ModuleType]:
     """In menu order."""
-    return [signin, overview, usage, runs, budgets, invoices, tenants, keys]
+    return [signin, overview, usage, runs, batches, budgets, invoices, tenants, keys]

@@ -1,0 +1,120 @@
+"""Word alignment: every content word one question has and the other lacks must have a counterpart.
+
+Lower-case names escape the guard's entity rule ("how do i learn python" / "... java"), and in a
+long question one swapped word barely moves the sentence vector (a 20-word question about a
+"flask" app and the same about a "django" app: MiniLM cosine 0.92). The words tell them apart.
+A content word of one question (see cache.lexical) that the other question lacks is accepted
+only when it is
+- a light word (filler or grading word: "really", "some", "best"), or
+- the same word in another form (same Snowball stem), a one-letter typo of a word there
+  ("contries"/"countries"), or two of its words written as one ("cyber security"/"cybersecurity"), or
+- a near-synonym: its static word vector (the shared static embedder, one word at a time) has
+  cosine >= `min_similarity` with one of the other question's content words ("buy"/"purchase",
+  "movie"/"film"); co-hyponyms ("python"/"java", "mechanical"/"electrical") sit well below.
+What is left are unaligned words: the match rule refuses a pair with unaligned words on both
+sides (a substitution) or more than one on one side, and asks a higher MiniLM cosine for one.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+from cache.lexical import is_light, lexical_view, words
+
+WordVectors = Callable[[Sequence[str]], np.ndarray]
+
+
+def _one_insertion_apart(a: str, b: str) -> bool:
+    """True when the longer word is the shorter with one letter inserted (shorter word >= 6 letters)."""
+    if len(a) > len(b):
+        a, b = b, a
+    if len(b) != len(a) + 1 or len(a) < 6:
+        return False
+    i = 0
+    while i < len(a) and a[i] == b[i]:
+        i += 1
+    return a[i:] == b[i + 1 :]
+
+
+def _joined_pairs(text: str) -> frozenset[str]:
+    tokens = words(text)
+    return frozenset(x + y for x, y in zip(tokens, tokens[1:], strict=False))
+
+
+def _split_compound_parts(src_text: str, dst_words: list[str]) -> frozenset[str]:
+    """Words of `src_text` that, joined with a neighbour, make a word of the other question."""
+    tokens, targets = words(src_text), set(dst_words)
+    return frozenset(w for x, y in zip(tokens, tokens[1:], strict=False) if x + y in targets for w in (x, y))
+
+
+class WordAligner:
+    """Finds the content words of two questions that have no counterpart in the other one."""
+
+    def __init__(self, word_vectors: WordVectors, max_cached_words: int = 200_000):
+        self._embed = word_vectors
+        self._vectors: dict[str, np.ndarray] = {}
+        self._max_cached = max_cached_words
+        self._lock = threading.Lock()
+
+    def vectors(self, items: Sequence[str]) -> list[np.ndarray]:
+        """Unit word vectors (all-zero for a word the embedder has no pieces for), cached per word."""
+        known = self._vectors  # a full cache is replaced, never mutated under a reader
+        missing = [w for w in dict.fromkeys(items) if w not in known]
+        fresh: dict[str, np.ndarray] = {}
+        if missing:
+            fresh = dict(zip(missing, np.asarray(self._embed(missing), dtype=np.float32), strict=True))
+            with self._lock:
+                if len(self._vectors) + len(fresh) > self._max_cached:
+                    self._vectors = {}
+                self._vectors.update(fresh)
+        return [fresh[w] if w in fresh else known[w] for w in items]
+
+    def best_counterpart(self, word: str, candidates: Sequence[str]) -> float:
+        """Highest word-vector cosine between `word` and any of `candidates` (0.0 when none)."""
+        if not candidates:
+            return 0.0
+        vs = self.vectors([word, *candidates])
+        return float(max(vs[0] @ v for v in vs[1:]))
+
+    def unaligned(self, a: str, b: str, min_similarity: float) -> tuple[list[str], list[str]]:
+        """(words of `a` without a counterpart in `b`, words of `b` without one in `a`)."""
+        if not 0.0 < min_similarity <= 1.0:
+            raise ValueError("min_similarity must be in (0, 1]")
+        return self._one_way(a, b, min_similarity), self._one_way(b, a, min_similarity)
+
+    def _one_way(self, src_text: str, dst_text: str, min_similarity: float) -> list[str]:
+        src, dst = lexical_view(src_text).content, lexical_view(dst_text).content
+        dst_words = list(dst.values())
+        joined: frozenset[str] | None = None
+        out: list[str] = []
+        for stem_, word in src.items():
+            if stem_ in dst or is_light(word) or any(_one_insertion_apart(word, w) for w in dst_words):
+                continue
+            if joined is None:
+                joined = _joined_pairs(dst_text) | _split_compound_parts(src_text, dst_words)
+            if word in joined or self.best_counterpart(word, dst_words) >= min_similarity:
+                continue
+            out.append(word)
+        return out
+
+
+_default: WordAligner | None = None
+_default_lock = threading.Lock()
+
+
+def static_word_vectors(items: Sequence[str]) -> np.ndarray:
+    from local_engine.embedder import get_embedder
+
+    return get_embedder("static").embed(list(items))
+
+
+def default_aligner() -> WordAligner:
+    """The process-wide aligner over the shared static embedder (one word-vector cache for all)."""
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = WordAligner(static_word_vectors)
+        return _default

@@ -1,0 +1,240 @@
+"""Word-level views of a question that the semantic match rule compares.
+
+- content words: lower-cased words minus function words, each with its Snowball stem, so
+  "companies" meets "company" and "learning" meets "learn";
+- light words: words that do not change what is asked ("really", "exactly", "some") or only
+  grade it ("good", "best", "top": one class, while "best" vs "worst" is the guard's antonym rule);
+- question type: the wh-words a question asks with, or "yes/no" and its mood for one that opens
+  with an auxiliary verb ("Is X humble?" is not "Why is X humble?", "Can dogs eat grapes?" is not
+  "Do dogs eat grapes?");
+- grammatical persons ("my website" is not "your website"), the order of shared content words
+  ("convert A to B" is not "convert B to A") and the voice ("directors influenced by Herzog" is
+  not "directors who influenced Herzog").
+All of it is plain string work on two short texts (tens of microseconds), cached per text.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+import threading
+from dataclasses import dataclass
+
+import snowballstemmer
+
+from cache.guard import number_value
+
+_TOKEN = re.compile(r"[a-z0-9]+")
+# A passive with its agent ("directors who were influenced by Herzog") reverses who does what
+# compared with the active form ("directors who influenced Herzog") while keeping the word order.
+_PASSIVE_AGENT = re.compile(r"\b(?:is|are|was|were|be|been|being|get|gets|got|gotten)\s+(?:\w+ly\s+)?\w+(?:ed|en|wn|ne|lt|ht)\s+by\b")
+_APOSTROPHE = re.compile(r"['’]")
+
+# Function words: determiners, pronouns (persons are compared separately), auxiliaries,
+# prepositions, conjunctions, question words (compared as question types).
+FUNCTION_WORDS = frozenset(
+    """a an the this that these those there here it its itself i me my mine myself you your yours yourself
+    yourselves he him his himself she her hers herself we us our ours ourselves they them their theirs
+    themselves one ones someone somebody anyone anybody something anything
+    is are was were be been being am do does did doing done have has had having can could should would will
+    shall may might must ought let lets s t d ll m re ve
+    of to in on for at by from with as about into onto than then so if or and but nor yet also too
+    how what why which who whom whose where when whether
+    per via vs versus upon within among amongst between through throughout during across around towards toward
+    while whilst because since until unless though although
+    get gets got getting
+    im ive id ill youre youve youll youd hes shes weve theyre theyve theyll thats theres heres whos
+    not no never dont doesnt didnt isnt arent wasnt werent cant cannot couldnt shouldnt wouldnt wont
+    hasnt havent hadnt""".split()
+)  # negations are the guard's business: it counts them on both sides
+# Words that leave the question asked unchanged: fillers, intensifiers, vague quantifiers, and
+# the frame a question is put in ("what do you think", "can you tell me", "in the world").
+FILLER_WORDS = frozenset(
+    """really actually actual exactly exact basically truly literally just very much many lot lots
+    quite rather pretty simply ever still even already always generally usually typically honestly
+    some any all every each several various certain particular specific
+    please kindly like possible possibly probably likely
+    thing things stuff way ways kind kinds sort sorts type types
+    think opinion opinions view views feel know tell explain describe suggest suggestion suggestions
+    recommend recommendation recommendations advice tip tips world""".split()
+)
+# Grading words that questions use interchangeably ("good", "best" and "top" games); one class.
+GRADE_WORDS = frozenset("good best top great greatest better nice finest excellent awesome amazing ideal most".split())
+
+# A yes/no question opens with an auxiliary; its mood is part of what is asked ("Can dogs eat
+# grapes?" is not "Do dogs eat grapes?", "Should AAP form a government?" is not "Will it?").
+_YES_NO_MOODS = {
+    **dict.fromkeys("is are was were am do does did has have had isnt arent wasnt werent dont doesnt didnt "
+                    "hasnt havent hadnt".split(), "fact"),
+    **dict.fromkeys("can could cant couldnt cannot".split(), "ability"),
+    **dict.fromkeys("should must ought shall shouldnt mustnt".split(), "obligation"),
+    **dict.fromkeys("will would wont wouldnt".split(), "future"),
+    **dict.fromkeys("may might".split(), "possibility"),
+}
+_QUESTION_WORDS = {"how": "how", "why": "why", "when": "when", "where": "where", "who": "who", "whom": "who",
+                   "whose": "who", "what": "what", "which": "what", "whats": "what"}
+# After "how", these words make it a question of manner ("how do I", "how can we", "how to").
+_HOW_MANNER_FOLLOWERS = frozenset(
+    "do does did can could should would will shall may might must is are was were am has have had to the a an "
+    "i you he she we they it one people someone this that these those my your our their his her its".split()
+)
+_COORDINATORS = frozenset("and or vs versus".split())
+_PROCEDURE_AUXILIARIES = frozenset("do does can could should would will shall may might must".split())
+_GENERIC_SUBJECTS = {
+    "i": frozenset("i me my mine myself".split()),
+    "you": frozenset("you your yours yourself".split()),
+    "we": frozenset("we us our ours ourselves".split()),
+    "one": frozenset("one ones oneself".split()),
+}
+_MEANS_WORDS = frozenset("way ways method methods step steps tip tips do process procedure strategy strategies "
+                         "approach technique techniques".split())
+_PERSONS = (
+    frozenset("i me my mine myself im ive id".split()),
+    frozenset("you your yours yourself yourselves youre youve".split()),
+    frozenset("he him his himself she her hers herself".split()),
+    frozenset("we us our ours ourselves".split()),
+    frozenset("they them their theirs themselves".split()),
+)
+
+_stemmer = snowballstemmer.stemmer("english")
+_stemmer_lock = threading.Lock()  # a Snowball stemmer keeps its state on the object while it works
+
+
+@functools.lru_cache(maxsize=262_144)
+def stem(word: str) -> str:
+    with _stemmer_lock:
+        return _stemmer.stemWord(word)
+
+
+def words(text: str) -> list[str]:
+    """Lower-cased word tokens; apostrophes are dropped inside words ("what's" -> "whats")."""
+    return _TOKEN.findall(_APOSTROPHE.sub("", text.lower()))
+
+
+def _split_contraction(word: str) -> str:
+    """"whats" -> "what", "hows" -> "how" (the apostrophe is gone by now)."""
+    if word.endswith("s") and word[:-1] in _QUESTION_WORDS:
+        return word[:-1]
+    return word
+
+
+@dataclass(frozen=True)
+class LexicalView:
+    content: dict[str, str]  # stem -> first surface form, function words and numbers left out
+    order: tuple[str, ...]  # content stems in the order they first appear
+    coordinated: frozenset[frozenset[str]]  # stems joined by "and", "or", "vs": their order carries no meaning
+    question_types: frozenset[str]
+    asks_for_means: bool  # "what is the best way to...", "what should I do to...": a "how" question
+    persons: tuple[bool, ...]
+    passive_agent: bool  # "... was made by ...": see _PASSIVE_AGENT
+
+
+def _question_types(tokens: list[str]) -> set[str]:
+    """The wh-words a question asks with. "how" followed by an adjective or adverb ("how much",
+    "how long", "how effective") asks for a degree, not a manner; "how come" asks why."""
+    types = set()
+    for i, w in enumerate(tokens):
+        kind = _QUESTION_WORDS.get(w)
+        if kind == "how" and i + 1 < len(tokens):
+            after = tokens[i + 1]
+            if after == "come":
+                kind = "why"
+            elif after not in _HOW_MANNER_FOLLOWERS:
+                kind = "how-degree"
+        if kind is not None:
+            types.add(kind)
+    if not types and tokens and tokens[0] in _YES_NO_MOODS:
+        types.add(f"yes/no ({_YES_NO_MOODS[tokens[0]]})")
+    return types
+
+
+def _content_stem(tokens: list[str], start: int, step: int) -> str | None:
+    """The first content word's stem from `start` going by `step`, over at most one function word."""
+    for i in (start, start + step):
+        if 0 <= i < len(tokens):
+            w = tokens[i]
+            if w not in FUNCTION_WORDS and w not in _QUESTION_WORDS and number_value(w) is None:
+                return stem(w)
+    return None
+
+
+def _coordinated(tokens: list[str]) -> frozenset[frozenset[str]]:
+    pairs = set()
+    for i, w in enumerate(tokens):
+        if w in _COORDINATORS:
+            left, right = _content_stem(tokens, i - 1, -1), _content_stem(tokens, i + 1, 1)
+            if left and right and left != right:
+                pairs.add(frozenset((left, right)))
+    return frozenset(pairs)
+
+
+def _persons(tokens: list[str], types: set[str]) -> tuple[bool, ...]:
+    """Which grammatical persons a question speaks of. In a question asking how or where to do
+    something, the agent is generic ("How do I / you / we fix a bike?"): that subject and its
+    possessives are left out, so "How do I fix my bike?" meets "How do you fix your bike?", while
+    "How do I add a search box to your website?" still differs from "... to my website?", and
+    "How did you become X?" (an experience) or "Why do you love cats?" keep their person."""
+    generic: frozenset[str] = frozenset()
+    procedural = types <= {"how", "where", "what"} and bool(types & {"how", "where"} or set(tokens) & _MEANS_WORDS)
+    if procedural:
+        for i, w in enumerate(tokens[:5]):
+            if w in _GENERIC_SUBJECTS and i > 0 and tokens[i - 1] in _PROCEDURE_AUXILIARIES:
+                generic = _GENERIC_SUBJECTS[w]
+                break
+    present = set(tokens) - generic
+    return tuple(bool(present & p) for p in _PERSONS)
+
+
+@functools.lru_cache(maxsize=65_536)
+def lexical_view(text: str) -> LexicalView:
+    tokens = [_split_contraction(w) for w in words(text)]
+    content: dict[str, str] = {}
+    for w in tokens:
+        if w in FUNCTION_WORDS or w in _QUESTION_WORDS or number_value(w) is not None:
+            continue
+        content.setdefault(stem(w), w)
+    present = set(tokens)
+    types = _question_types(tokens)
+    return LexicalView(content, tuple(content), _coordinated(tokens), frozenset(types), bool(present & _MEANS_WORDS),
+                       _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))))
+
+
+def is_light(word: str) -> bool:
+    return word in FILLER_WORDS or word in GRADE_WORDS
+
+
+def same_question_type(a: str, b: str, what_is_how: bool = True) -> bool:
+    """Both ask with the same wh-words (or both are yes/no questions). With `what_is_how`, a
+    "what" question that asks for a means counts as a "how" question ("What is the best way to
+    X?" = "What should I do to X?" = "How do I X?"), while "What is X?" stays apart from "How is X?"."""
+    va, vb = lexical_view(a), lexical_view(b)
+    ta, tb = va.question_types, vb.question_types
+    if what_is_how:
+        ta = frozenset("how" if t == "what" and va.asks_for_means else t for t in ta)
+        tb = frozenset("how" if t == "what" and vb.asks_for_means else t for t in tb)
+    return ta == tb
+
+
+def same_persons(a: str, b: str) -> bool:
+    return lexical_view(a).persons == lexical_view(b).persons
+
+
+def same_voice(a: str, b: str) -> bool:
+    """Both or neither use a passive with its agent ("influenced by X" is not "influenced X")."""
+    return lexical_view(a).passive_agent == lexical_view(b).passive_agent
+
+
+def same_order(a: str, b: str) -> bool:
+    """The content words both questions use appear in the same relative order, except two words
+    that both questions coordinate ("bridge and culvert" / "culvert and a bridge", "Python or Java")."""
+    va, vb = lexical_view(a), lexical_view(b)
+    symmetric = {w for pair in va.coordinated & vb.coordinated for w in pair}
+    shared = (set(va.order) & set(vb.order)) - symmetric
+    return [w for w in va.order if w in shared] == [w for w in vb.order if w in shared]
+
+
+def content_overlap(a: str, b: str) -> float:
+    """Jaccard overlap of the two questions' content stems (1.0 when both have none)."""
+    ca, cb = lexical_view(a).content.keys(), lexical_view(b).content.keys()
+    union = ca | cb
+    return len(ca & cb) / len(union) if union else 1.0

@@ -1,0 +1,77 @@
+"""Word alignment over the real static embedder: substitutions are caught, near-synonyms,
+other word forms, typos and split compounds are not."""
+
+import numpy as np
+import pytest
+
+from cache.alignment import WordAligner, default_aligner
+from cache.semantic_match import MatchParams, lexical_verdict
+
+SIMILARITY = 0.7
+
+
+def unaligned(a: str, b: str):
+    return default_aligner().unaligned(a, b, SIMILARITY)
+
+
+@pytest.mark.parametrize(
+    "a,b,left,right",
+    [
+        ("how do i learn python quickly?", "how do i learn java quickly?", ["python"], ["java"]),
+        ("What jobs are there for mechanical engineers?", "What jobs are there for electrical engineers?", ["mechanical"], ["electrical"]),
+        ("what is the capital of france?", "what is the capital of germany?", ["france"], ["germany"]),
+        ("Why do men like funny women?", "Why do men like funny cats?", ["women"], ["cats"]),
+    ],
+)
+def test_a_replaced_content_word_stays_unaligned(a, b, left, right):
+    assert unaligned(a, b) == (left, right)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Where can I buy a used car?", "Where can I purchase a used automobile?"),  # near-synonyms
+        ("What is the best movie of 2010?", "What is the best film of 2010?"),
+        ("How do big companies hire?", "How does a large company hire?"),  # synonym + plural
+        ("Which contries provide financial help to India?", "Which countries provide financial help to India?"),  # typo
+        ("How can I get a job in cyber security?", "How can I get a job in cybersecurity?"),  # split compound
+        ("What are some really good action games?", "What are the top action games?"),  # light words
+    ],
+)
+def test_counterparts_align(a, b):
+    assert unaligned(a, b) == ([], [])
+
+
+def test_an_added_word_is_unaligned_on_one_side():
+    assert unaligned("What are the best restaurants in downtown Vancouver?", "What are the best restaurants in Vancouver?") == (
+        ["downtown"],
+        [],
+    )
+
+
+def test_word_vectors_are_cached_and_bad_similarity_is_refused():
+    calls = []
+
+    def vectors(words):
+        calls.append(list(words))
+        return np.eye(4, dtype=np.float32)[[hash(w) % 4 for w in words]]
+
+    aligner = WordAligner(vectors)
+    aligner.unaligned("learn python", "learn java", 0.7)
+    aligner.unaligned("learn python", "learn java", 0.7)
+    assert len(calls) == 1
+    with pytest.raises(ValueError):
+        aligner.unaligned("a", "b", 0.0)
+
+
+def test_rule_refuses_substitutions_and_prices_one_added_word():
+    params = MatchParams(threshold=0.85, unaligned_threshold=0.93)
+    swap = lexical_verdict("how do i learn python?", "how do i learn java?", params)
+    assert swap.reason == "words differ: python / java"
+    added = lexical_verdict("What are the best restaurants in downtown Vancouver?", "What are the best restaurants in Vancouver?", params)
+    assert added.passed and added.unaligned == 1 and added.required_similarity == 0.93
+    strict = MatchParams(threshold=0.85, unaligned_threshold=None)
+    refused = lexical_verdict("What are the best restaurants in downtown Vancouver?", "What are the best restaurants in Vancouver?", strict)
+    assert refused.reason == "unaligned words: downtown"
+    two_added = lexical_verdict("How do I learn Python?", "How do I learn Python online for free?", params)
+    assert not two_added.passed

@@ -1,0 +1,83 @@
+"""Word-level rules of the semantic match: question types, content words, light words."""
+
+import pytest
+
+from cache.lexical import content_overlap, is_light, lexical_view, same_question_type
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Is Jackie Chan humble?", "Why is Jackie Chan so humble?"),  # yes/no vs why
+        ("Can Islam be reformed?", "How can Islam be reformed?"),
+        ("Why did carrier pigeons become extinct?", "When did carrier pigeons become extinct?"),
+        ("How do I learn HTML?", "Where can I learn HTML?"),
+        ("How is energy transferred in a food chain?", "How much energy is transferred through the food chain?"),
+        ("How effective is the Great Firewall of China?", "What is the Great Firewall of China?"),
+        ("How is cement made?", "What is cement made of?"),  # "what" without a means is not "how"
+        ("Can dogs eat grapes?", "Do dogs eat grapes?"),  # the mood of a yes/no question
+        ("Should the AAP form a government in Delhi?", "Will AAP form government in Delhi?"),
+    ],
+)
+def test_question_types_must_agree(a, b):
+    assert not same_question_type(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is the best way to learn Python?", "How do I learn Python?"),
+        ("What should I do to start a tutoring business?", "How can I start a tutoring business?"),
+        ("How come the sky is blue?", "Why is the sky blue?"),
+        ("Which laptop should I buy?", "What laptop should I buy?"),
+        ("Can dogs eat grapes?", "Could dogs eat grapes?"),
+        ("Is it safe to swim after eating?", "Does swimming after eating hurt?"),
+    ],
+)
+def test_equivalent_question_types_agree(a, b):
+    assert same_question_type(a, b)
+
+
+def test_what_stands_for_how_only_when_allowed():
+    a, b = "What is the best way to learn Python?", "How do I learn Python?"
+    assert not same_question_type(a, b, what_is_how=False)
+
+
+def test_content_words_are_stemmed_and_skip_function_words_and_numbers():
+    view = lexical_view("What's the best way for companies to hire 5 engineers?")
+    assert set(view.content.values()) == {"best", "way", "companies", "hire", "engineers"}
+    assert "compani" in view.content and "engin" in view.content
+    assert content_overlap("How do companies hire?", "How does a company hire?") == 1.0
+
+
+def test_light_words():
+    assert is_light("really") and is_light("best") and is_light("top")
+    assert not is_light("python") and not is_light("downtown")
+
+
+def test_voice_must_agree():
+    from cache.lexical import same_voice
+
+    assert not same_voice("Which directors have influenced Werner Herzog?", "Which directors have been influenced by Werner Herzog?")
+    assert same_voice("Was the iPhone designed by Apple?", "Is the iPhone designed by Apple?")
+
+
+def test_generic_subject_of_a_how_question_is_no_person():
+    from cache.lexical import same_persons
+
+    assert same_persons("How do I fix my bike?", "How do you fix your bike?")
+    assert same_persons("What should I do to improve my English?", "How can you improve your English?")
+    assert not same_persons("How do I add a search box to your website?", "How do I add a search box to my website?")
+    assert not same_persons("Do you have a photographic memory?", "Does everyone have a photographic memory?")
+    assert not same_persons("What does love mean to you?", "What does love mean?")
+    assert not same_persons("How did you become an introvert?", "How do I become an introvert?")
+    assert not same_persons("Why do you love cats?", "Why do we love cats?")
+
+
+def test_coordinated_words_may_swap_but_relations_may_not():
+    from cache.lexical import same_order
+
+    assert same_order("What is the difference between a bridge and a culvert?", "What is the difference between a culvert and a bridge?")
+    assert same_order("Which should I learn first, Python or Java?", "Python or Java: which one should I learn first?")
+    assert not same_order("Should I learn Python before Java or not?", "Should I learn Java before Python or not?")
+    assert not same_order("Why is Messi better than Ronaldo?", "Why is Ronaldo better than Messi?")
