@@ -91,6 +91,18 @@ def list_keys(session: Session, tenant_id: str | None = None) -> list[ApiKey]:
     return list(session.exec(query))
 
 
+def update_key(session: Session, key: ApiKey, *, allowed_models: list[str] | None = None, name: str | None = None) -> ApiKey:
+    """Change what a key may use (empty list = every model) or its label."""
+    if allowed_models is not None:
+        key.allowed_models = list(allowed_models)
+    if name is not None:
+        key.name = name
+    session.add(key)
+    session.commit()
+    session.refresh(key)
+    return key
+
+
 def revoke_key(session: Session, key_id: str) -> ApiKey:
     key = session.get(ApiKey, key_id)
     if key is None:

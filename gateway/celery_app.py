@@ -22,7 +22,7 @@ from gateway.tasks import runtime
 
 log = logging.getLogger(__name__)
 
-INCLUDE = ["gateway.tasks.billing", "gateway.tasks.routing", "gateway.tasks.batch"]
+INCLUDE = ["gateway.tasks.billing", "gateway.tasks.routing", "gateway.tasks.maintenance", "gateway.tasks.batch"]
 
 app = Celery("tokenmill", include=INCLUDE)
 app.conf.update(
@@ -59,6 +59,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
         # A new period's counters start from the ledger (and a day's first call does not pay for it).
         "open-periods": {"task": "tokenmill.billing.open_periods", "schedule": 300.0},
         "recalibrate-routes": {"task": "tokenmill.routing.recalibrate", "schedule": 3600.0},
+        "purge-broker": {"task": "tokenmill.broker.purge_delivered", "schedule": 900.0},
     }
 
 

@@ -145,14 +145,7 @@ def revoke_key(key_id: str, principal: AdminDep, services: ServicesDep) -> dict[
 @router.patch("/keys/{key_id}")
 def update_key(key_id: str, body: KeyPatch, principal: AdminDep, services: ServicesDep) -> dict[str, Any]:
     with db_session(services.db) as session:
-        key = _owned_key(session, principal, key_id)
-        if body.allowed_models is not None:
-            key.allowed_models = list(body.allowed_models)
-        if body.name is not None:
-            key.name = body.name
-        session.add(key)
-        session.commit()
-        session.refresh(key)
+        key = accounts.update_key(session, _owned_key(session, principal, key_id), allowed_models=body.allowed_models, name=body.name)
         services.keys.forget(key.key_hash)
         return key_out(key)
 

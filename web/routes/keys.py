@@ -127,11 +127,6 @@ def set_models(request: Request, key_id: str, viewer: ViewerDep, form: FormDep) 
     except ValueError as exc:
         return _page(request, viewer, status=400, error=str(exc))
     with db_session(services.db) as session:
-        key = _owned_key(session, viewer, key_id)
-        # billing.accounts has no setter yet; the admin JSON API updates the row the same way.
-        key.allowed_models = allowed
-        session.add(key)
-        session.commit()
-        session.refresh(key)
+        key = accounts.update_key(session, _owned_key(session, viewer, key_id), allowed_models=allowed)
     services.keys.forget(key.key_hash)
     return secure(RedirectResponse(f"{PREFIX}/keys?done=models&key={key.id}", status_code=303))
