@@ -14,6 +14,8 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+import orjson
+
 KEY_VERSION = "tm-cache-v1"
 
 # Request fields that change what the model answers. Anything not listed here (stream,
@@ -148,8 +150,9 @@ def canonical_request(request: dict[str, Any]) -> dict[str, Any]:
 
 
 def _sha256(parts: list[Any]) -> str:
-    data = json.dumps(parts, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(data.encode("utf-8")).hexdigest()
+    # orjson: compact UTF-8 with sorted keys, the same canonical bytes as json.dumps(sort_keys=True,
+    # separators=(",", ":"), ensure_ascii=False) for these values, several times faster.
+    return hashlib.sha256(orjson.dumps(parts, option=orjson.OPT_SORT_KEYS)).hexdigest()
 
 
 def exact_key(scope: CacheScope, request: dict[str, Any]) -> str:

@@ -33,6 +33,24 @@ def render() -> tuple[bytes, str]:
     return generate_latest(), CONTENT_TYPE_LATEST
 
 
+class RequestMetrics:
+    """Per-(endpoint, status) children of the request counter and latency histogram, cached."""
+
+    def __init__(self) -> None:
+        self._counters: dict[tuple[str, int], Counter] = {}
+        self._latency: dict[str, Histogram] = {}
+
+    def observe(self, endpoint: str, status: int, seconds: float) -> None:
+        counter = self._counters.get((endpoint, status))
+        if counter is None:
+            counter = self._counters[(endpoint, status)] = REQUESTS.labels(endpoint=endpoint, status=str(status))
+        latency = self._latency.get(endpoint)
+        if latency is None:
+            latency = self._latency[endpoint] = LATENCY.labels(endpoint=endpoint)
+        counter.inc()
+        latency.observe(seconds)
+
+
 class TenantModelCounters:
     """The per-(tenant, model) counter children, looked up once instead of on every call."""
 
@@ -54,3 +72,4 @@ class TenantModelCounters:
 
 
 TENANT_MODEL = TenantModelCounters()
+REQUEST = RequestMetrics()

@@ -312,9 +312,7 @@ class Pipeline:
             # Before the usage row: counters rebuilt from the ledger rely on that order.
             self.s.admission.settle(ctx.ticket, ctx.cost_nanos, ctx.usage)
         self.s.recorder.record(ctx.usage_row())
-        elapsed = time.perf_counter() - ctx.started
-        metrics.REQUESTS.labels(endpoint=ctx.endpoint, status=str(ctx.status_code)).inc()
-        metrics.LATENCY.labels(endpoint=ctx.endpoint).observe(elapsed)
+        metrics.REQUEST.observe(ctx.endpoint, ctx.status_code, time.perf_counter() - ctx.started)
         if ctx.first_token_at is not None:
             metrics.TTFT.observe(ctx.first_token_at - ctx.started)
         if ctx.deployment is not None and ctx.usage.total_tokens:
