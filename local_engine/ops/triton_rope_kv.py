@@ -73,8 +73,9 @@ def _store_kv_kernel(
     in_page = slot % PAGE_SIZE
     heads = tl.arange(0, BLOCK_H)
     offs = tl.arange(0, BLOCK_D)
-    # slot < 0 marks a padding token: mask every access instead of branching.
-    mask = (heads[:, None] < HKV) & (offs[None, :] < HEAD_DIM) & (slot >= 0)
+    # slot < 0 marks a padding token: mask every access instead of branching. The slot is
+    # broadcast to the block before comparing: newer Triton interpreters reject a scalar mask term.
+    mask = (heads[:, None] < HKV) & (offs[None, :] < HEAD_DIM) & ((heads[:, None] * 0 + slot) >= 0)
     k = tl.load(K + tok * stride_kt + heads[:, None] * stride_kh + offs[None, :], mask=mask)
     v = tl.load(V + tok * stride_vt + heads[:, None] * stride_vh + offs[None, :], mask=mask)
     k_dst = K_CACHE + page * stride_kcb + in_page * stride_kcs + heads[:, None] * stride_kch + offs[None, :]
