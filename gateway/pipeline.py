@@ -149,7 +149,12 @@ class Pipeline:
         ctx.principal.check_model(model)  # 403 when the key may not use it
         if group[0].model_info.mode != MODES[endpoint]:
             raise invalid_request(f"The model `{model}` does not serve the {endpoint} endpoint.", param="model", code="wrong_endpoint")
-        return self.s.registry.candidates(model)
+        candidates = self.s.registry.candidates(model)
+        if self.s.routes is not None and len(group) > 1:
+            # Several deployments share the name: an agent run keeps going to the one that
+            # holds its prompt prefix (a local engine's KV prefix cache, a provider's prompt cache).
+            candidates = self.s.routes.warm_first(ctx, candidates)
+        return candidates
 
     def _route_deployments(self, ctx: RequestContext, plan: RoutePlan) -> list[Deployment]:
         ctx.principal.check_model(plan.name)

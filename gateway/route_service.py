@@ -188,6 +188,14 @@ class RouteService:
             self._runs.move_to_end(key)
         return run
 
+    def warm_first(self, ctx: RequestContext, candidates: list[Deployment], window_seconds: float = 300.0) -> list[Deployment]:
+        """The run's last deployment first, while its prefix is likely still cached there."""
+        run = self._run(ctx)
+        if run is None or run.state.sticky is None or time.monotonic() - run.last_used > window_seconds:
+            return candidates
+        warm = [d for d in candidates if d.id == run.state.sticky]
+        return warm + [d for d in candidates if d.id != run.state.sticky] if warm else candidates
+
     def after_call(self, ctx: RequestContext, served: Deployment) -> None:
         """The run's prefix is now warm on `served`: later calls stick to it."""
         run = self._run(ctx)

@@ -49,6 +49,9 @@ def model_list(fake: FakeOpenAI, anthropic: FakeAnthropic | None = None) -> list
         openai_model("slow", "slow-upstream", params={"first_byte_timeout": 0.3, "max_retries": 0}),
         openai_model("embedder", "text-embedding-3-small", info={"mode": "embedding"}),
         openai_model("instruct", "gpt-3.5-turbo-instruct"),
+        # Two engine instances behind one name: traffic alternates, an agent run stays on one.
+        openai_model("pool", "pool-a", tier="local", deployment_id="pool-a"),
+        openai_model("pool", "pool-b", tier="local", deployment_id="pool-b"),
         # A stand-in for a remote Tokenmill engine: the local tier, priced like one.
         {
             "model_name": "local-small",

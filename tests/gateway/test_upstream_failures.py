@@ -98,3 +98,13 @@ def test_wrong_upstream_credentials_are_a_gateway_error_not_the_clients(gateway,
     finally:
         fake_openai.api_key = real
     assert failed.value.status_code == 502 and failed.value.code == "upstream_auth_failed"
+
+
+def test_a_run_stays_on_the_instance_holding_its_prefix(gateway, fake_openai):
+    client = gateway.openai()
+    for _ in range(4):
+        client.chat.completions.create(model="pool", messages=MESSAGES)
+    assert {r["model"] for r in fake_openai.requests[-4:]} == {"pool-a", "pool-b"}  # shared in turn
+    for _ in range(4):
+        client.chat.completions.create(model="pool", messages=MESSAGES, extra_headers={"x-tokenmill-run": "agent-7"})
+    assert len({r["model"] for r in fake_openai.requests[-4:]}) == 1  # one run, one warm instance
