@@ -37,6 +37,8 @@ class ModelConfig:
     qk_norm: bool = False
     bos_token_id: int | None = None
     eos_token_ids: list[int] = field(default_factory=list)
+    # The model authors' sampling defaults (generation_config.json), used when a request sets none.
+    sampling_defaults: dict[str, float] = field(default_factory=dict)
 
     @property
     def q_size(self) -> int:

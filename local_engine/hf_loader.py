@@ -29,9 +29,12 @@ def read_config(folder: Path) -> ModelConfig:
     cfg = ModelConfig.from_hf_dict(_read_json(path), source=str(path))
     gen_path = folder / "generation_config.json"
     if gen_path.is_file():
-        eos = _read_json(gen_path).get("eos_token_id")
+        generation = _read_json(gen_path)
+        eos = generation.get("eos_token_id")
         extra = [eos] if isinstance(eos, int) else list(eos or [])
         cfg.eos_token_ids = list(dict.fromkeys(cfg.eos_token_ids + extra))
+        if generation.get("do_sample", True):
+            cfg.sampling_defaults = {k: float(generation[k]) for k in ("temperature", "top_p", "top_k") if isinstance(generation.get(k), (int, float))}
     return cfg
 
 

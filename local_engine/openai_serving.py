@@ -21,6 +21,11 @@ from local_engine.async_engine import AsyncEngine, GenerateRequest
 from local_engine.engine import RequestError
 
 
+# When neither the request nor the model's generation_config sets them. OpenAI's default
+# temperature of 1.0 makes small models ramble; these are SmolLM2's authors' recommendation.
+FALLBACK_SAMPLING = {"temperature": 0.2, "top_p": 0.9}
+
+
 def sse(obj: dict[str, Any] | str) -> bytes:
     return b"data: " + (obj.encode() if isinstance(obj, str) else orjson.dumps(obj)) + b"\n\n"
 
@@ -33,9 +38,14 @@ class Prepared:
 
 
 class OpenAIServing:
-    def __init__(self, engine: AsyncEngine):
+    def __init__(self, engine: AsyncEngine, sampling_defaults: dict[str, float] | None = None):
         self.engine = engine
         self.tok = engine.tokenizer
+        self.sampling_defaults = sampling_defaults or engine.engine.model_config.sampling_defaults or FALLBACK_SAMPLING
+
+    def _with_defaults(self, body: dict[str, Any]) -> dict[str, Any]:
+        missing = {k: v for k, v in self.sampling_defaults.items() if body.get(k) is None}
+        return {**body, **missing} if missing else body
 
     @property
     def model_name(self) -> str:
@@ -51,7 +61,7 @@ class OpenAIServing:
         if tools is not None and not isinstance(tools, list):
             raise RequestError("'tools' must be a list")
         gen = GenerateRequest(
-            params=proto.sampling_params(body, chat=True),
+            params=proto.sampling_params(self._with_defaults(body), chat=True),
             messages=proto.flatten_messages(messages),
             tools=tools or None,
             request_id=f"chatcmpl-{uuid.uuid4().hex}",
@@ -99,7 +109,7 @@ class OpenAIServing:
         prompt = body.get("prompt")
         if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], (str, list)):
             prompt = prompt[0]
-        gen = GenerateRequest(params=proto.sampling_params(body, chat=False), request_id=f"cmpl-{uuid.uuid4().hex}")
+        gen = GenerateRequest(params=proto.sampling_params(self._with_defaults(body), chat=False), request_id=f"cmpl-{uuid.uuid4().hex}")
         if isinstance(prompt, str):
             gen.prompt = prompt
         elif isinstance(prompt, list) and prompt and all(isinstance(t, int) and not isinstance(t, bool) for t in prompt):

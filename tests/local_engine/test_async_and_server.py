@@ -180,3 +180,16 @@ def test_embeddings_route(engine):
     vecs = [d["embedding"] for d in ok.json()["data"]]
     assert len(vecs) == 2 and len(vecs[0]) == len(vecs[1]) > 0
     assert bad.status_code == 400
+
+
+def test_sampling_defaults_apply_only_where_the_request_is_silent(engine):
+    from local_engine.openai_serving import FALLBACK_SAMPLING, OpenAIServing
+
+    serving = OpenAIServing(engine)
+    assert serving.sampling_defaults == (engine.engine.model_config.sampling_defaults or FALLBACK_SAMPLING)
+    quiet = serving.chat_request({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}).gen.params
+    assert (quiet.temperature, quiet.top_p) == (serving.sampling_defaults["temperature"], serving.sampling_defaults.get("top_p", 1.0))
+    explicit = serving.chat_request({"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2, "temperature": 0, "top_p": 1}).gen.params
+    assert (explicit.temperature, explicit.top_p) == (0.0, 1.0)
+    custom = OpenAIServing(engine, sampling_defaults={"temperature": 0.7})
+    assert custom.completion_request({"prompt": "x", "max_tokens": 2}).gen.params.temperature == 0.7
