@@ -110,6 +110,20 @@ class CacheLayer:
         self._pending.add(task)
         task.add_done_callback(self._stored)
 
+    async def warm(self) -> None:
+        """Load the embedders now (MiniLM takes seconds) rather than on the first semantic store."""
+        if self.cache.semantic is None:
+            return
+        from local_engine.embedder import get_embedder
+
+        params = self.cache.semantic.params
+
+        def load() -> None:
+            for kind in {params.embedder, params.search_embedder}:
+                get_embedder(kind).embed(["warm up"])
+
+        await asyncio.to_thread(load)
+
     def idle(self) -> bool:
         """No store in flight (a semantic entry appears a few milliseconds after its answer)."""
         return not self._pending

@@ -46,6 +46,8 @@ SCHEMAS: dict[str, type[BaseModel]] = {
 }
 MODES = {"chat": "chat", "completions": "chat", "embeddings": "embedding"}
 RUN_HEADER = "x-tokenmill-run"
+# Clouds that serve Anthropic's models with its prompt caching (litellm passes cache_control on).
+CLAUDE_HOSTS = ("bedrock", "bedrock_converse", "vertex_ai")
 
 
 @dataclass
@@ -177,8 +179,9 @@ class Pipeline:
             return _unchanged
 
         def prepare(deployment: Deployment, body: dict) -> dict:
-            if deployment.provider == "anthropic":
-                return add_anthropic_cache_breakpoints(body, deployment.litellm_params.upstream_model).request
+            model = deployment.litellm_params.upstream_model
+            if deployment.provider == "anthropic" or (deployment.provider in CLAUDE_HOSTS and "claude" in model.lower()):
+                return add_anthropic_cache_breakpoints(body, model).request
             if deployment.provider == "openai" and ctx.principal.tenant_id:
                 return with_prompt_cache_key(body, ctx.principal.tenant_id, ctx.run_id)
             return body

@@ -165,6 +165,7 @@ class RouteService:
         return Candidate(
             deployment=d.id, tier=d.tier, supports_tools=d.model_info.supports_tools, supports_json=d.model_info.supports_json,
             input_price=price.input if price else 0.0, output_price=price.output if price else 0.0,
+            cached_input_price=price.cache_read if price else None,
         )
 
     @staticmethod

@@ -42,7 +42,8 @@ class Services:
     providers: dict[str, Provider] = field(default_factory=dict)
     cache: CacheLayer | None = None
     routes: RouteService | None = None
-    jobs: Any = None  # the embedded Celery worker and beat (gateway.celery_app.EmbeddedJobs)
+    jobs: Any = None
+    background: list[asyncio.Task] = field(default_factory=list)  # start-up work that must not delay serving  # the embedded Celery worker and beat (gateway.celery_app.EmbeddedJobs)
 
     def provider_for(self, deployment: Deployment) -> Provider:
         if deployment.is_local:
@@ -88,6 +89,8 @@ class Services:
         )
         if "local" in providers:
             providers["local"].start()
+        if services.cache is not None:
+            services.background.append(asyncio.create_task(services.cache.warm()))
         await services.recorder.start()
         await services.recorder.replay_spool()
         await services.admission.start()
@@ -97,6 +100,7 @@ class Services:
         return services
 
     async def close(self) -> None:
+        await asyncio.gather(*self.background, return_exceptions=True)
         if self.jobs is not None:
             await asyncio.to_thread(self.jobs.stop)
         await self.admission.close()

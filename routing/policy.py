@@ -28,6 +28,11 @@ class Candidate:
     input_price: float = 0.0  # USD per prompt token
     output_price: float = 0.0  # USD per completion token
     healthy: bool = True
+    cached_input_price: float | None = None  # USD per prompt token read from its prompt cache (None: no discount)
+
+    @property
+    def warm_input_price(self) -> float:
+        return self.input_price if self.cached_input_price is None else self.cached_input_price
 
     def __post_init__(self) -> None:
         if self.tier not in _RANK:
@@ -169,14 +174,18 @@ def decide(
     if not allowed:
         raise ValueError(f"route {route.name!r} allows no tier")
 
-    # Stickiness: stay on the run's deployment while its prefix is warm, unless difficulty wants
-    # a higher tier or the budget is under pressure and the sticky one is the pricier choice.
+    # Stickiness: stay on the run's deployment while its prefix is warm. A higher tier than
+    # difficulty needs is kept only while its cached prompt price undercuts the wanted tier's
+    # uncached one (the warm prefix then makes it no dearer) and the budget is not under pressure.
     if sticky is not None:
         pinned = next((c for c in candidates if c.deployment == sticky), None)
         if pinned is not None and pinned.tier in allowed and _fits(pinned, flags):
-            higher_than_needed = _RANK[pinned.tier] > _RANK[wanted]
-            if _RANK[pinned.tier] == _RANK[wanted] or (higher_than_needed and pressure < 0.5):
+            if _RANK[pinned.tier] == _RANK[wanted]:
                 return RouteDecision(pinned.deployment, pinned.tier, score, threshold, ";".join(reasons + ["sticky"]))
+            if _RANK[pinned.tier] > _RANK[wanted] and pressure < 0.5:
+                alternative = _cheapest(candidates, wanted, flags)
+                if alternative is None or pinned.warm_input_price <= alternative.input_price:
+                    return RouteDecision(pinned.deployment, pinned.tier, score, threshold, ";".join(reasons + ["sticky-warm"]))
             reasons.append("left-sticky")
 
     # The wanted tier if the route has a fitting deployment there, then upward, then downward.

@@ -56,18 +56,24 @@ def test_long_plans_go_up_a_tier() -> None:
     assert d.tier == "strong" and "long-plan" in d.reason
 
 
-def test_stickiness_holds_while_difficulty_allows() -> None:
-    # The run is on the strong model; an easier call stays there while the prefix is warm...
+def test_stickiness_holds_while_difficulty_and_price_allow() -> None:
+    # The run is on a strong model whose prompt cache reads cost less than the cheap tier's
+    # uncached input: an easier call stays there while the prefix is warm...
+    warm = Candidate("claude-warm", "strong", input_price=3e-6, output_price=1.5e-5, cached_input_price=1e-7)
+    d = decide(0.3, [*ALL, warm], AUTO, sticky="claude-warm")
+    assert d.deployment == "claude-warm" and d.reason.endswith("sticky-warm")
+    # ... but a strong model whose cached price is still dearer than the cheap tier is left ...
     d = decide(0.3, ALL, AUTO, sticky="gpt-4o")
-    assert d.deployment == "gpt-4o" and d.reason.endswith("sticky")
+    assert d.deployment == "gpt-4o-mini" and "left-sticky" in d.reason
     # ... a harder call than the sticky tier leaves it ...
     d = decide(0.8, ALL, AUTO, sticky="haiku")
     assert d.tier == "strong" and "left-sticky" in d.reason
     # ... same tier keeps the sticky deployment even if another is cheaper ...
-    assert decide(0.3, ALL, AUTO, sticky="haiku").deployment == "haiku"
-    # ... and budget pressure drops an over-serving sticky deployment (here down to local:
+    d = decide(0.3, ALL, AUTO, sticky="haiku")
+    assert d.deployment == "haiku" and d.reason.endswith("sticky")
+    # ... and budget pressure drops even a warm over-serving deployment (here down to local:
     # pressure 0.9 lifts the local threshold from 0.2 to 0.54).
-    d = decide(0.3, ALL, AUTO, sticky="gpt-4o", budget_remaining=0.05)
+    d = decide(0.3, [*ALL, warm], AUTO, sticky="claude-warm", budget_remaining=0.05)
     assert d.tier == "local" and "left-sticky" in d.reason
 
 
