@@ -64,6 +64,22 @@ def test_inserts_are_idempotent_by_request_id_and_spool_replays(db_url, tmp_path
     assert ids == ["r1", "r2", "r3", "r4"]
 
 
+def test_rows_read_back_exactly_as_written(db_url):
+    from sqlmodel import select
+
+    from billing.db import db_session
+    from billing.models import UsageRecord
+
+    engine = create_db_engine(db_url)
+    upgrade_schema(engine)
+    written = _row("exact") | {"run_id": "run-1", "stream": True, "route_score": 0.25, "ttft_ms": 3.5, "error_type": "x"}
+    insert_usage(engine, [written])
+    with db_session(engine) as session:
+        row = session.exec(select(UsageRecord).where(UsageRecord.request_id == "exact")).one()
+    engine.dispose()
+    assert {c: getattr(row, c) for c in written} == written  # created_at included, to the microsecond
+
+
 def test_rows_are_flushed_on_shutdown(fake_openai, tmp_path):
     gw = start_gateway(f"sqlite:///{tmp_path}/flush.db", str(tmp_path), model_list=model_list(fake_openai), usage_flush_interval=60)
     client = gw.openai()
