@@ -99,6 +99,15 @@ async def throughput_python(target: Target, duration: int, connections: int) -> 
     return done / duration
 
 
+def wait_warm(url: str, timeout: float = 120.0) -> None:
+    """Measure the steady state: wait until start-up work (embedders loading) has finished."""
+    import httpx
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and httpx.get(url, timeout=5).json().get("warming"):
+        time.sleep(0.2)
+
+
 def start_tokenmill(upstream_port: int, workers: int, tmp: Path) -> tuple[subprocess.Popen, Target]:
     config = tmp / "tokenmill.yaml"
     config.write_text(
@@ -114,6 +123,7 @@ def start_tokenmill(upstream_port: int, workers: int, tmp: Path) -> tuple[subpro
     log = tmp / "tokenmill.log"
     proc = start([str(BIN / "tokenmill"), "serve", "--port", str(port), "--workers", str(workers)], log, env)
     wait_http(f"http://127.0.0.1:{port}/healthz", proc, log)
+    wait_warm(f"http://127.0.0.1:{port}/readyz")
     return proc, Target("tokenmill", f"http://127.0.0.1:{port}/v1/chat/completions", key)
 
 

@@ -97,7 +97,7 @@ def max_abs_diff(tops: object, name: str, args: tuple) -> float:
     out, expected = getattr(tops, name)(*mine), getattr(torch_ops, name)(*ref)
     if name == "store_kv":  # compares the written caches
         out, expected = mine[2:4], ref[2:4]
-    pairs = zip(out, expected) if isinstance(out, (tuple, list)) else [(out, expected)]
+    pairs = zip(out, expected, strict=True) if isinstance(out, (tuple, list)) else [(out, expected)]
     return max(float((a.float() - b.float()).abs().max()) for a, b in pairs if a is not None and a.numel())
 
 

@@ -3,6 +3,7 @@ envelope, and the lifespan that owns the services)."""
 
 from __future__ import annotations
 
+import gc
 import logging
 import os
 from collections.abc import AsyncIterator
@@ -36,6 +37,9 @@ def create_app(settings: Settings | None = None) -> HotPathApp:
             ensure_admin_key(services.db, settings.admin_key.get_secret_value())
         app.state.services = services
         app.state.pipeline = Pipeline(services)
+        # Everything built so far (models, embedders, tables) lives for the whole process: move
+        # it out of the collector's sight, or every full collection walks it and stalls requests.
+        gc.freeze()
         try:
             yield
         finally:

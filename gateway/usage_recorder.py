@@ -7,7 +7,6 @@ once the database answers again. Shutdown flushes whatever is queued.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -28,18 +27,25 @@ class UsageRecorder:
         self._batch_size = batch_size
         self._replay_interval = replay_interval
         self._pending: list[dict[str, Any]] = []
-        self._wakeup = asyncio.Event()
+        self._early: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
         self._closing = False
 
     def record(self, row: dict[str, Any]) -> None:
         """Queue one row. Synchronous so it can run in `finally` blocks of cancelled streams."""
         self._pending.append(row)
-        if len(self._pending) >= self._batch_size:
-            self._wakeup.set()
+        if len(self._pending) >= self._batch_size and self._early is None:
+            # A full batch does not wait for the next tick.
+            self._early = asyncio.get_running_loop().create_task(self._flush_early())
 
     async def start(self) -> None:
         self._tasks = [asyncio.create_task(self._flush_loop()), asyncio.create_task(self._replay_loop())]
+
+    async def _flush_early(self) -> None:
+        try:
+            await self.flush()
+        finally:
+            self._early = None
 
     async def flush(self) -> None:
         if not self._pending:
@@ -58,9 +64,7 @@ class UsageRecorder:
 
     async def _flush_loop(self) -> None:
         while not self._closing:
-            with contextlib.suppress(TimeoutError):  # a timeout is the normal, periodic flush
-                await asyncio.wait_for(self._wakeup.wait(), self._flush_interval)
-            self._wakeup.clear()
+            await asyncio.sleep(self._flush_interval)
             await self.flush()
 
     async def _replay_loop(self) -> None:
@@ -78,8 +82,7 @@ class UsageRecorder:
 
     async def close(self) -> None:
         self._closing = True
-        self._wakeup.set()
         for task in self._tasks:
             task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await asyncio.gather(*self._tasks, *([self._early] if self._early else []), return_exceptions=True)
         await self.flush()

@@ -23,7 +23,10 @@ async def healthz() -> JSONResponse:
 async def readyz(services: ServicesDep) -> JSONResponse:
     database_ok = await asyncio.to_thread(ping, services.db)
     status = 200 if database_ok else 503
-    return JSONResponse({"status": "ok" if database_ok else "unavailable", "database": database_ok}, status_code=status)
+    # `warming`: start-up work still running in the background (embedders loading); calls are
+    # served meanwhile, a little slower.
+    warming = any(not task.done() for task in services.background)
+    return JSONResponse({"status": "ok" if database_ok else "unavailable", "database": database_ok, "warming": warming}, status_code=status)
 
 
 @router.get("/metrics")
