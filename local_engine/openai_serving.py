@@ -20,7 +20,6 @@ from local_engine import openai_protocol as proto
 from local_engine.async_engine import AsyncEngine, GenerateRequest
 from local_engine.engine import RequestError
 
-
 # When neither the request nor the model's generation_config sets them. OpenAI's default
 # temperature of 1.0 makes small models ramble; these are SmolLM2's authors' recommendation.
 FALLBACK_SAMPLING = {"temperature": 0.2, "top_p": 0.9}

@@ -112,7 +112,7 @@ def compile_launch(launch: Launch, target: GPUTarget) -> Any:
     constexprs = {k: v for k, v in launch.kwargs.items() if k not in options}
     signature: dict[str, str] = {}
     attrs: dict[tuple[int], list] = {}
-    for index, (name, value) in enumerate(zip(fn.arg_names, launch.args)):
+    for index, (name, value) in enumerate(zip(fn.arg_names, launch.args, strict=False)):  # constexprs come last, not in args
         if isinstance(value, torch.Tensor):
             signature[name] = POINTER_TYPES[value.dtype]
             aligned = value.storage_offset() * value.element_size() % 16 == 0

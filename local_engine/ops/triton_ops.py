@@ -141,7 +141,7 @@ def prefill_tiles(tokens: int, num_seqs: int, group: int, head_dim: int) -> tupl
     return block_m, block_n, (8 if block_m >= 128 else 4)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _sm_count_cuda(index: int) -> int:
     return torch.cuda.get_device_properties(index).multi_processor_count
 
