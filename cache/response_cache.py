@@ -205,17 +205,21 @@ class ResponseCache:
         deployment: str = "",
         status_code: int = 200,
         embedding: np.ndarray | None = None,
+        exact: bool = True,
+        semantic: bool = True,
     ) -> StoreOutcome:
         """Store an upstream answer after a miss. Errors, filtered/empty answers and bypassed requests are not stored.
-        Computes the question's MiniLM vector when the lookup did not (run it after the reply is sent)."""
+        Computes the question's MiniLM vector when the lookup did not (run it after the reply is sent).
+        `exact`/`semantic` pick the halves, so a caller can put the exact entry in at once and leave
+        the semantic one, which may need an embedding, for later."""
         if lookup.status is not CacheStatus.MISS or lookup.exact_key is None:
             return StoreOutcome(False, False, f"lookup was {lookup.status.value}")
         reason = storable_reason(body, status_code)
         if reason is not None:
             return StoreOutcome(False, False, reason)
         entry = make_cached_response(body, cost_usd, deployment)
-        stored_exact = self.exact.put(lookup.exact_key, entry, lookup.decision.ttl_s)
-        semantic_reason = self._store_semantic(lookup, body, entry, embedding)
+        stored_exact = exact and self.exact.put(lookup.exact_key, entry, lookup.decision.ttl_s)
+        semantic_reason = self._store_semantic(lookup, body, entry, embedding) if semantic else "not asked"
         return StoreOutcome(stored_exact, semantic_reason is None, semantic_reason or ("" if stored_exact else "entry too large"))
 
     def _store_semantic(
@@ -269,11 +273,12 @@ class ResponseCache:
         deployment: str = "",
         status_code: int = 200,
         embedding: np.ndarray | None = None,
+        exact: bool = True,
     ) -> StoreOutcome:
         """`store` in a worker thread when it does network I/O or must compute the MiniLM vector."""
         needs_embedding = (
             self.semantic is not None and embedding is None and lookup.embedding is None and isinstance(lookup.semantic, SemanticQuery)
         )
-        if self._blocking() or needs_embedding:
-            return await asyncio.to_thread(self.store, lookup, body, cost_usd, deployment, status_code, embedding)
-        return self.store(lookup, body, cost_usd, deployment, status_code, embedding)
+        if (exact and self.exact.blocking) or (self.semantic is not None and self.semantic.index.blocking) or needs_embedding:
+            return await asyncio.to_thread(self.store, lookup, body, cost_usd, deployment, status_code, embedding, exact)
+        return self.store(lookup, body, cost_usd, deployment, status_code, embedding, exact)

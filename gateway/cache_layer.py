@@ -106,7 +106,15 @@ class CacheLayer:
             body = reply_body if isinstance(reply_body, dict) else orjson.loads(reply_body)
         except orjson.JSONDecodeError:
             return
-        task = asyncio.get_running_loop().create_task(self.cache.astore(lookup, body, nanos_to_usd(cost_nanos), deployment_id, 200))
+        cost_usd = nanos_to_usd(cost_nanos)
+        exact_now = not self.cache.exact.blocking
+        if exact_now:
+            # In process the exact entry costs microseconds: put it in before the reply goes out,
+            # so the same call made right after this one is a hit.
+            self.cache.store(lookup, body, cost_usd, deployment_id, 200, semantic=False)
+            if self.cache.semantic is None:
+                return
+        task = asyncio.get_running_loop().create_task(self.cache.astore(lookup, body, cost_usd, deployment_id, 200, exact=not exact_now))
         self._pending.add(task)
         task.add_done_callback(self._stored)
 

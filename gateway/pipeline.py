@@ -114,7 +114,7 @@ class Pipeline:
         APIError/UpstreamError before any answer exists; after that, failures are accounted
         inside (a stream ends with an error event)."""
         endpoint = ctx.endpoint
-        parsed = validate(SCHEMAS[endpoint], body)
+        validate(SCHEMAS[endpoint], body)  # 400 naming the parameter; the dict itself goes upstream
         ctx.model_requested = body["model"]
         ctx.stream = bool(body.get("stream"))
         if ctx.stream and endpoint == "embeddings":
@@ -141,7 +141,7 @@ class Pipeline:
         candidates = ctx.ticket.candidates
         if ctx.stream:
             return await self._stream(ctx, endpoint, body, candidates, lookup)
-        return await self._send(ctx, endpoint, body, parsed, candidates, lookup)
+        return await self._send(ctx, endpoint, body, candidates, lookup)
 
     # -- steps -------------------------------------------------------------------------
 
@@ -182,14 +182,14 @@ class Pipeline:
             model = deployment.litellm_params.upstream_model
             if deployment.provider == "anthropic" or (deployment.provider in CLAUDE_HOSTS and "claude" in model.lower()):
                 return add_anthropic_cache_breakpoints(body, model).request
-            if deployment.provider == "openai" and ctx.principal.tenant_id:
+            if deployment.provider == "openai" and ctx.principal.tenant_id and (ctx.run_id or _long_prompt(body)):
                 return with_prompt_cache_key(body, ctx.principal.tenant_id, ctx.run_id)
             return body
 
         return prepare
 
     async def _send(
-        self, ctx: RequestContext, endpoint: Endpoint, body: dict, parsed: BaseModel, candidates: list[Deployment], lookup: CacheLookup | None
+        self, ctx: RequestContext, endpoint: Endpoint, body: dict, candidates: list[Deployment], lookup: CacheLookup | None
     ) -> Outcome:
         attempts = Attempts()
         reply, deployment = await self.s.dispatcher.send(candidates, endpoint, _upstream_body(body), attempts, prepare=self._prepare(ctx))
@@ -367,6 +367,20 @@ def _count_usage(endpoint: str, body: dict, reply: bytes, deployment: Deployment
         for call in message.get("tool_calls") or ():
             texts.append((call.get("function") or {}).get("arguments") or "")
     return TokenUsage(prompt_tokens=prompt, completion_tokens=count_text_tokens("".join(texts), model))
+
+
+# OpenAI caches prompts from 1,024 tokens on; a key on a shorter one would only cost a hash.
+_CACHEABLE_PROMPT_CHARS = 3000
+
+
+def _long_prompt(body: dict) -> bool:
+    chars = 0
+    for message in body.get("messages") or ():
+        content = message.get("content")
+        chars += len(content) if isinstance(content, str) else 0
+        if chars >= _CACHEABLE_PROMPT_CHARS:
+            return True
+    return False
 
 
 def _unchanged(_deployment: Deployment, body: dict) -> dict:

@@ -183,8 +183,8 @@ class MemoryStore:
             return
         for cid in res.counter_ids:
             c = self._counter(cid)
-            c.rn -= res.nanos
-            c.rt -= res.tokens
+            c.rn = max(0, c.rn - res.nanos)  # a counter lost on its own must not turn into credit
+            c.rt = max(0, c.rt - res.tokens)
 
     async def settle(self, settlement: Settlement) -> SettleResult:
         return self.settle_now(settlement)

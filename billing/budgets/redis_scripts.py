@@ -31,8 +31,10 @@ local function release(rid)
   if #rec > 0 then
     local n, t = i(-tonumber(rec[1])), i(-tonumber(rec[2]))
     for j = 3, #rec do
-      redis.call('HINCRBY', ns .. 'c:' .. rec[j], 'rn', n)
-      redis.call('HINCRBY', ns .. 'c:' .. rec[j], 'rt', t)
+      local key = ns .. 'c:' .. rec[j]
+      -- A counter evicted or lost on its own must not turn a later release into credit.
+      if redis.call('HINCRBY', key, 'rn', n) < 0 then redis.call('HSET', key, 'rn', '0') end
+      if redis.call('HINCRBY', key, 'rt', t) < 0 then redis.call('HSET', key, 'rt', '0') end
     end
     redis.call('DEL', rk)
   end

@@ -44,6 +44,14 @@ async def lose_state(store: CounterStore) -> None:
         await store.client.delete(*keys)
 
 
+async def lose_counter(store: CounterStore, counter_id: str) -> None:
+    """One counter gone on its own (an eviction under memory pressure), its reservations left."""
+    if isinstance(store, MemoryStore):
+        store._counters.pop(counter_id, None)
+        return
+    await store.client.delete(store.ns + "c:" + counter_id)
+
+
 @pytest.fixture(params=["sqlite", "postgres"])
 def db_url(request: pytest.FixtureRequest, tmp_path) -> str:  # noqa: ANN001
     if request.param == "sqlite":

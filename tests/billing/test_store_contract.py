@@ -19,7 +19,7 @@ from billing.budgets.store import (
     Settlement,
 )
 from billing.ratelimit.buckets import Bucket
-from tests.billing.conftest import lose_state, make_ready
+from tests.billing.conftest import lose_counter, lose_state, make_ready
 
 pytestmark = pytest.mark.anyio
 
@@ -75,6 +75,17 @@ async def test_settlement_replaces_the_reservation_once(store):
     assert (await store.settle(Settlement("r2", charges, 0, 0))).status == "ok"
     assert (await store.settle(Settlement("r2", charges, 999, 9))).status == "duplicate"
     assert (await store.read([C1]))[C1].spent_nanos == 321
+
+
+async def test_releasing_into_a_counter_lost_on_its_own_gives_no_credit(store):
+    await make_ready(store, [CounterSum(C1, 0, 0)])
+    charge = Charge(C1, limit_nanos=10**9)
+    assert isinstance(await store.admit(request("r1", charge)), Admitted)
+    await lose_counter(store, C1)
+    await store.init_counters([CounterSum(C1, 500, 5)])
+    assert (await store.settle(Settlement("r1", [charge], 0, 0))).status == "ok"
+    state = (await store.read([C1]))[C1]
+    assert (state.spent_nanos, state.reserved_nanos, state.reserved_tokens) == (500, 0, 0)
 
 
 async def test_clamp_lowers_output_to_what_the_budget_affords(store):
