@@ -153,6 +153,9 @@ class PgvectorSemanticIndex:
                     row = (partition.scope, partition.context, q, as_unit_vector(v, self.dim), r.to_bytes(), expires)
                     verify = checked_verify_vector(w, self.verify_dim)
                     copy.write_row(row if verify is None else (*row, HalfVector(verify)))
+            # Fresh statistics now, not at autovacuum's next pass: without them the planner takes a
+            # bulk-loaded partition for a few rows and scans it through the btree instead of the HNSW index.
+            self._conn.execute(f"ANALYZE {self.config.table}")
 
     def search(self, partition: Partition, vector: np.ndarray, k: int = 4) -> list[SemanticCandidate]:
         if k < 1:
