@@ -12,7 +12,7 @@ import asyncio
 import logging
 import math
 import time
-from collections.abc import Coroutine, Mapping
+from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 
 from prometheus_client import Counter
@@ -96,6 +96,9 @@ class Admission:
         self._rebuild_lock = asyncio.Lock()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._maintainer: asyncio.Task | None = None
+        # Awaited before counters are read from the ledger: this process's queued usage rows
+        # must be in it first (the gateway sets it to its usage recorder's flush).
+        self.ledger_barrier: Callable[[], Awaitable[None]] | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings, engine: Engine, deployments: list[Deployment]) -> Admission:
@@ -214,6 +217,8 @@ class Admission:
                 if isinstance(result, NeedsEpoch):
                     await self.rebuild()
                 elif isinstance(result, NeedsInit):
+                    if self.ledger_barrier is not None:
+                        await self.ledger_barrier()
                     await recovery.init_counters(self.store, self.engine, [specs[c] for c in result.counter_ids if c in specs])
             except (RedisError, OSError, SQLAlchemyError) as exc:
                 log.error("budget store unavailable: %s", exc)
@@ -358,6 +363,8 @@ class Admission:
         async with self._rebuild_lock:
             fresh = self.store.synchronous and self._gen is None  # a new process's own counters
             quiet = 0.0 if self.store.synchronous else self.cfg.rebuild_quiet_seconds
+            if self.ledger_barrier is not None:
+                await self.ledger_barrier()
             outcome = await recovery.rebuild_counters(self.store, self.engine, self.book.all(), quiet, expected=fresh)
             if outcome == "rebuilt" and not fresh:
                 REBUILDS.inc()

@@ -87,6 +87,7 @@ class Services:
             cache=CacheLayer.from_settings(settings) if settings.cache.enabled else None,
             routes=RouteService(settings, registry, prices, db) if settings.routing.routes or settings.routing.tenant_routes else None,
         )
+        services.admission.ledger_barrier = services.recorder.flush
         if "local" in providers:
             providers["local"].start()
         if services.cache is not None:

@@ -30,6 +30,7 @@ class UsageRecorder:
         self._early: asyncio.Task | None = None
         self._tasks: list[asyncio.Task] = []
         self._closing = False
+        self._write_lock = asyncio.Lock()
 
     def record(self, row: dict[str, Any]) -> None:
         """Queue one row. Synchronous so it can run in `finally` blocks of cancelled streams."""
@@ -48,10 +49,14 @@ class UsageRecorder:
             self._early = None
 
     async def flush(self) -> None:
-        if not self._pending:
-            return
-        batch, self._pending = self._pending, []
-        await asyncio.to_thread(self._write, batch)
+        """Write what is queued. Returns once every row queued before the call is in the
+        database (or spooled), including a batch another flush was already writing: the
+        budget counters read the ledger right after it."""
+        async with self._write_lock:
+            if not self._pending:
+                return
+            batch, self._pending = self._pending, []
+            await asyncio.to_thread(self._write, batch)
 
     def _write(self, batch: list[dict[str, Any]]) -> None:
         try:

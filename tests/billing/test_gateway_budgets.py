@@ -249,3 +249,20 @@ def test_the_embedded_celery_worker_rolls_up_usage_and_delivers_alerts(gateway):
         assert received[0]["budget_id"] == budget["id"] and received[0]["type"] == "budget.soft_limit_reached"
     finally:
         server.stop()
+
+
+def test_a_budget_created_after_spend_counts_rows_still_queued_for_the_ledger(fake_openai, tmp_path):
+    # Rows wait 30 s in the usage recorder here: the new counter must not start from a ledger
+    # that lacks them.
+    gw = start_gateway(f"sqlite:///{tmp_path}/gw.db", str(tmp_path), model_list=billing_models(fake_openai), usage_flush_interval=30)
+    try:
+        client = gw.openai(gw.new_key("late-co"))
+        first = client.chat.completions.with_raw_response.create(model="metered", messages=MESSAGES, max_tokens=20)
+        assert gw.usage_rows(request_id=first.headers["x-request-id"]) == []  # still queued
+        budget = set_budget(gw, "late-co", limit_usd=5.0)
+        second = client.chat.completions.with_raw_response.create(model="metered", messages=MESSAGES, max_tokens=20)
+        state = budget_state(gw, budget["id"])
+        spent = nanos(first.headers["x-tokenmill-cost-usd"]) + nanos(second.headers["x-tokenmill-cost-usd"])
+        assert spent > 0 and (nanos(state["spent_usd"]), state["reserved_usd"]) == (spent, "0.000000000")
+    finally:
+        gw.stop()
