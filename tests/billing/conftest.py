@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 
 import pytest
@@ -24,7 +25,9 @@ async def store(request: pytest.FixtureRequest, anyio_backend: str) -> AsyncIter
         return
     redis_store = RedisStore.from_url(request.getfixturevalue("redis_url"), request.getfixturevalue("redis_namespace"))
     yield redis_store
-    await redis_store.close()
+    # Bounded: a test stopped by pytest-timeout can leave the pool mid-operation, and an
+    # unbounded close then hung the whole suite.
+    await asyncio.wait_for(redis_store.close(), timeout=10)
 
 
 async def make_ready(store: CounterStore, sums: list[CounterSum] = ()) -> str:

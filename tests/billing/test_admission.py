@@ -36,6 +36,16 @@ async def started(store: CounterStore, account, **cfg) -> Admission:  # noqa: AN
 DEFAULTS = BillingSettings()
 
 
+async def drained(admission: Admission, timeout_s: float = 15.0) -> None:
+    """Wait for the settlement and alert tasks; name the stuck ones if they never end."""
+    deadline = asyncio.get_running_loop().time() + timeout_s
+    while admission._tasks:
+        if asyncio.get_running_loop().time() > deadline:
+            stacks = "\n".join(f"{t.get_coro()!r}: {t.get_stack(limit=5)!r}" for t in admission._tasks)
+            pytest.fail(f"admission tasks still running after {timeout_s}s:\n{stacks}")
+        await asyncio.sleep(0.01)
+
+
 def worst_case(text: str, max_tokens: int, cfg: BillingSettings = DEFAULTS, price=PRICE, markup: float = 0.0) -> int:  # noqa: ANN001
     counted = count_chat_tokens([{"role": "user", "content": text}], "metered-upstream")
     reserved_prompt = math.ceil(counted * (1 + cfg.prompt_margin)) + cfg.prompt_margin_tokens
@@ -224,8 +234,7 @@ async def test_a_soft_threshold_alerts_once_per_period_and_reaches_the_webhook(s
             ticket = await admission.admit(ctx(account.principal), [METERED], PRICES, body(max_tokens=10))
             admission.settle(ticket, 2_000_000, TokenUsage(10, 10))  # $0.002 each: crosses $0.005 on the third
             await asyncio.sleep(0.05)
-        while admission._tasks:
-            await asyncio.sleep(0.01)
+        await drained(admission)
         alerts = list_alerts(account.engine, account.tenant_id)
         assert len(alerts) == 1 and alerts[0].budget_id == budget and alerts[0].spent_nanos == 6_000_000
         report = await asyncio.to_thread(deliver_alerts, account.engine)
