@@ -160,6 +160,7 @@ class Admission:
             buckets=buckets,
             alternatives=alternatives,
             ttl_ms=int(self.cfg.reservation_ttl_seconds * 1000),
+            draw_from=getattr(ctx.scratch.get("batch"), "hold", ""),
         )
         admitted = await self._admit(request, budgets, specs, p)
         return self._ticket(ctx, candidates, body, request, admitted, budgets, labels, bound)

@@ -105,18 +105,22 @@ class MemoryStore:
         need = [c.counter_id for c, s in zip(r.charges, states, strict=True) if s is None or not s.init]
         if need:
             return NeedsInit(need)
+        hold = self._reservations.get(r.draw_from) if r.draw_from else None
+        # What each charge may count as reserved: its hold's remaining room is free for this request.
+        held_n = [hold.nanos if hold and c.counter_id in hold.counter_ids else 0 for c in r.charges]
+        held_t = [hold.tokens if hold and c.counter_id in hold.counter_ids else 0 for c in r.charges]
         out = r.out_tokens
         best, fail_any, fail_refuse = out, -1, -1
         for i, (c, s) in enumerate(zip(r.charges, states, strict=True)):
             k = out
             if c.limit_nanos >= 0:
-                left = c.limit_nanos - s.sn - s.rn
+                left = c.limit_nanos - s.sn - s.rn + held_n[i]
                 if r.out_nanos_per_token > 0:
                     k = min(k, math.floor((left - r.prompt_nanos - 1) / r.out_nanos_per_token))
                 elif left < r.prompt_nanos + 1:
                     k = -1
             if c.limit_tokens >= 0:
-                k = min(k, c.limit_tokens - s.st - s.rt - r.prompt_tokens)
+                k = min(k, c.limit_tokens - s.st - s.rt + held_t[i] - r.prompt_tokens)
             if k < out:
                 fail_any = i if fail_any < 0 else fail_any
                 if not c.clamp and fail_refuse < 0:
@@ -127,7 +131,7 @@ class MemoryStore:
             if fail_refuse >= 0 or clamped < r.min_clamp_tokens or clamped <= 0:
                 f = fail_refuse if fail_refuse >= 0 else fail_any
                 c, s = r.charges[f], states[f]
-                return BudgetRefused(f, c.limit_nanos - s.sn - s.rn, c.limit_tokens - s.st - s.rt)
+                return BudgetRefused(f, c.limit_nanos - s.sn - s.rn + held_n[f], c.limit_tokens - s.st - s.rt + held_t[f])
             out = clamped
         res_n, res_t = r.reservation_nanos(out), r.prompt_tokens + out
 
@@ -161,6 +165,14 @@ class MemoryStore:
             left = level - cost
             self._buckets[b.id] = (left, now)
             bucket_states.append(BucketState(b, math.floor(left), math.ceil((b.capacity - left) / b.per_ms)))
+        if hold is not None and r.charges:
+            take_n, take_t = min(res_n, hold.nanos), min(res_t, hold.tokens)
+            hold.nanos -= take_n
+            hold.tokens -= take_t
+            for cid in hold.counter_ids:
+                held = self._counter(cid)
+                held.rn -= take_n
+                held.rt -= take_t
         min_left = None
         for c, s in zip(r.charges, states, strict=True):
             s.rn += res_n

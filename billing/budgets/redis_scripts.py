@@ -52,8 +52,8 @@ for field in string.gmatch(ARGV[2], '[^\31]+') do A[#A + 1] = field end
 # Fields: ns, request id, prompt nanos, prompt tokens, output nanos per token, output tokens,
 # step, min clamp, tpm prompt tokens, ttl ms, then: #charges, (counter, limit nanos, limit
 # tokens, clamp)*, #buckets, (bucket, capacity, per ms, kind)*, #alternatives, then per
-# alternative: #buckets, (bucket, capacity, per ms, kind)*. Flat fields: decoding JSON here
-# cost more than everything else the script does.
+# alternative: #buckets, (bucket, capacity, per ms, kind)*, and last (optional) the id of a
+# hold to draw on. Flat fields: decoding JSON here cost more than everything else the script does.
 ADMIT = PRELUDE + FIELDS + r"""
 local rid = A[2]
 local pn, pt, on, out = tonumber(A[3]), tonumber(A[4]), tonumber(A[5]), tonumber(A[6])
@@ -78,6 +78,7 @@ local rl = read_buckets()
 local alts, n_alts = {}, tonumber(A[pos])
 pos = pos + 1
 for a = 1, n_alts do alts[a] = read_buckets() end
+local draw = A[pos]
 
 local e = redis.call('GET', ns .. 'epoch')
 if not e or string.sub(e, 1, 6) ~= 'ready:' then return {'EPOCH', e or ''} end
@@ -89,6 +90,22 @@ for idx, c in ipairs(cs) do
   st[idx] = {tonumber(v[2]) or 0, tonumber(v[3]) or 0, tonumber(v[4]) or 0, tonumber(v[5]) or 0}
 end
 if #need > 1 then return need end
+-- A hold this request draws on: its remaining room is free for this request on its counters.
+local hold, hn, ht = {}, 0, 0
+if draw then
+  hold = redis.call('LRANGE', ns .. 'r:' .. draw, 0, -1)
+  if #hold > 0 then
+    hn, ht = tonumber(hold[1]), tonumber(hold[2])
+    local held = {}
+    for j = 3, #hold do held[hold[j]] = true end
+    for idx, c in ipairs(cs) do
+      if held[c[1]] then
+        st[idx][3] = st[idx][3] - hn
+        st[idx][4] = st[idx][4] - ht
+      end
+    end
+  end
+end
 local best, fail_any, fail_refuse = out, 0, 0
 for idx, c in ipairs(cs) do
   local s, k = st[idx], out
@@ -171,15 +188,25 @@ for _, x in ipairs(taken) do
   reply[#reply + 1] = i(full)
 end
 if #cs > 0 then
+  if #hold > 0 then
+    local take_n, take_t = math.min(res_n, hn), math.min(res_t, ht)
+    local hk = ns .. 'r:' .. draw
+    redis.call('LSET', hk, 0, i(hn - take_n))
+    redis.call('LSET', hk, 1, i(ht - take_t))
+    for j = 3, #hold do
+      redis.call('HINCRBY', ns .. 'c:' .. hold[j], 'rn', i(-take_n))
+      redis.call('HINCRBY', ns .. 'c:' .. hold[j], 'rt', i(-take_t))
+    end
+  end
   local n, t, min_left = i(res_n), i(res_t), nil
   local rec = {n, t}
   for idx, c in ipairs(cs) do
     local key = ns .. 'c:' .. c[1]
-    redis.call('HINCRBY', key, 'rn', n)
+    local reserved = redis.call('HINCRBY', key, 'rn', n)
     redis.call('HINCRBY', key, 'rt', t)
     rec[idx + 2] = c[1]
     if c[2] >= 0 then
-      local left = c[2] - st[idx][1] - st[idx][3] - res_n
+      local left = c[2] - st[idx][1] - reserved
       if min_left == nil or left < min_left then min_left = left end
     end
   end

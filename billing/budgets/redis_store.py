@@ -88,6 +88,8 @@ class RedisStore:
         args.append(len(request.alternatives))
         for group in request.alternatives:
             _flat_buckets(args, group)
+        if request.draw_from:
+            args.append(request.draw_from)
         r = await _ADMIT(self, self.ns, _fields(args[1:]))
         kind = r[0]
         if kind == "OK":

@@ -47,6 +47,10 @@ class AdmitRequest:
     buckets: list[Bucket] = field(default_factory=list)  # every one must have room
     alternatives: list[list[Bucket]] = field(default_factory=list)  # per candidate deployment: the first with room wins
     ttl_ms: int = 30_000
+    # A hold (a reservation placed earlier, e.g. a batch's worst case) this request may draw on:
+    # its remaining room counts as free for this request, and what the request reserves is
+    # taken out of it in the same atomic step, so nobody else can take that room in between.
+    draw_from: str = ""
 
     def reservation_nanos(self, out_tokens: int) -> int:
         """Worst case of a call allowed `out_tokens`: an upper bound of Price.cost_nanos."""

@@ -83,6 +83,12 @@ def pending_lines(engine: Engine, batch_id: str, first: int, end: int) -> list[B
         return list(session.exec(query.order_by(BatchLine.line_no)))
 
 
+def batch_models(engine: Engine, batch_id: str) -> list[str]:
+    """The batch's models in the order its holds were numbered (see holds.hold_id)."""
+    with engine.connect() as conn:
+        return sorted(conn.execute(sa.select(LINES.c.model).where(LINES.c.batch_id == batch_id).distinct()).scalars())
+
+
 def bump_attempt(engine: Engine, batch_id: str, line_no: int, attempt: int) -> None:
     """Durably, before a deliberate retry: the retry gets its own request id (and ledger row)."""
     with engine.begin() as conn:

@@ -15,3 +15,4 @@ class BatchHint:
     custom_id: str
     prefer: str = "throughput"  # latency does not matter: batched generation is welcome
     allow_local: bool = True  # the local engine may take the line when routing allows it
+    hold: str = ""  # the budget hold of the line's chunk and model: admission draws on it

@@ -1,12 +1,11 @@
 """Budget holds: a batch's worst case, reserved on its budgets when it is accepted.
 
 One hold per chunk (and model, since budgets can be per model) is a plain reservation in the
-admission's counter store, with a lifetime of the completion window. A chunk releases its
-hold as it starts, just before its lines take their own reservations through the pipeline
-(each settled with its actual cost); finalisation releases the holds of chunks never run.
-
-The store has no "move part of one reservation to another" step, so between a chunk's release
-and its lines' admissions other traffic could take the room; see the report's integration notes.
+admission's counter store, with a lifetime of the completion window. Each line's admission
+draws on its chunk's hold (AdmitRequest.draw_from): the hold's room counts as free for that
+line and the line's reservation is taken out of it in the same atomic step, so other traffic
+can never take a running batch's room. The chunk releases what is left when it ends;
+finalisation releases the holds of chunks never run.
 """
 
 from __future__ import annotations

@@ -1,5 +1,7 @@
-"""Running one chunk: claim it, release its budget hold, send its pending lines through the
-pipeline (several in flight), write each result with its ledger row, and hand the chunk back.
+"""Running one chunk: claim it, send its pending lines through the pipeline (several in
+flight; each line's admission draws its reservation out of the chunk's budget hold, in one
+atomic step), write each result with its ledger row, release what is left of the hold, and
+hand the chunk back.
 
 The chunk stops taking new lines when its batch is cancelled or expires, when this process
 shuts down, or when it loses its lease; lines in flight always finish and are recorded.
@@ -22,6 +24,7 @@ from gateway.batches.chunks import LineResult
 from gateway.batches.config import BatchSettings, batch_settings
 from gateway.batches.dispatch import publish_chunks
 from gateway.batches.hints import BatchHint
+from gateway.batches.holds import hold_id
 from gateway.batches.jsonl import ENDPOINTS
 from gateway.batches.runtime import BatchRuntime
 from gateway.batches.store import line_request_id, load_batch
@@ -72,18 +75,28 @@ class _ChunkRun:
         self.kind = ENDPOINTS[batch.endpoint]
         self.stop = _Stop()
         self.results: asyncio.Queue[LineResult | None] = asyncio.Queue()
+        self.holds: dict[str, str] = {}  # model -> the chunk's budget hold for its lines
 
     @property
     def handed_back(self) -> bool:
         return self.stop.reason in ("draining", "lease lost")
 
     async def execute(self) -> None:
-        await holds.release_holds(self.rt.services.admission, self.chunk.holds)
+        try:
+            await self._execute()
+        finally:
+            # Whatever the lines did not draw: released now, not when the completion window ends.
+            await holds.release_holds(self.rt.services.admission, self.chunk.holds)
+
+    async def _execute(self) -> None:
         principal = await asyncio.to_thread(principals.usable_principal, self.engine, self.batch)
         if isinstance(principal, APIError):
             await asyncio.to_thread(chunks.fail_pending, self.engine, self.batch.id, self.chunk.first_line, self.chunk.end_line, principal.status, orjson.dumps(principal.body()).decode())
             return
         lines = await asyncio.to_thread(chunks.pending_lines, self.engine, self.batch.id, self.chunk.first_line, self.chunk.end_line)
+        if self.chunk.holds:
+            models = [self.batch.model] if self.batch.model else await asyncio.to_thread(chunks.batch_models, self.engine, self.batch.id)
+            self.holds = {m: rid for i, m in enumerate(models) if (rid := hold_id(self.batch.id, self.chunk.chunk_no, i)) in self.chunk.holds}
         watcher = asyncio.create_task(self._watch())
         writer = asyncio.create_task(self._write())
         try:
@@ -133,7 +146,7 @@ class _ChunkRun:
             return
 
     async def _call(self, principal: Principal, line: BatchLine, request_id: str) -> CallResult | None:
-        hint = BatchHint(self.batch.id, line.custom_id)
+        hint = BatchHint(self.batch.id, line.custom_id, hold=self.holds.get(line.model, ""))
         try:
             return await self.rt.pipeline.call(principal, self.kind, orjson.loads(line.body), run_id=self.batch.id, request_id=request_id, batch=hint)
         except Exception:  # noqa: BLE001 - call() never raises for a failed call; anything else is a bug to record, not to spread

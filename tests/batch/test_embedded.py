@@ -202,6 +202,38 @@ def test_the_worst_case_is_held_when_accepted_refused_when_it_cannot_be_covered(
     assert (state.spent_nanos, state.reserved_nanos, state.reserved_tokens) == (spent, 0, 0)  # holds and lines all settled
 
 
+def test_live_calls_cannot_take_the_room_a_running_batch_holds(gw, fake):
+    def lines(model: str) -> list[dict]:
+        return [chat_line(f"held-{i}", model=model, text="the same question", max_tokens=100) for i in range(8)]
+
+    # The same lines on a model of the same price, under a tenant with no budget: their worst case.
+    prober = gw.openai(gw.new_key("held-probe"))
+    probe = prober.batches.create(input_file_id=upload(prober, lines("cheap")).id, endpoint="/v1/chat/completions", completion_window="24h")
+    worst = round(float(probe.model_extra["tokenmill"]["worst_case_usd"]) * 1e9)
+    per_line = worst // 8
+    fake.script("batch-slow", first_byte_delay=1.5)  # no line settles for a while after its chunk starts
+    with db_session(gw.db) as session:
+        from billing import accounts
+
+        tenant = accounts.ensure_tenant(session, "held-co")
+        # Half a line's worst case left beside the batch's hold.
+        budget = set_budget(session, tenant_id=tenant.id, limit_usd=(worst + per_line // 2) / 1e9, period="monthly")
+    client = gw.openai(gw.new_key("held-co"))
+    gw.wait_until(lambda: any(b.id == budget.id for b in gw.services.admission.book.all()), timeout=10)
+    batch = client.batches.create(input_file_id=upload(client, lines("slow")).id, endpoint="/v1/chat/completions", completion_window="24h")
+    assert batch.model_extra["tokenmill"]["budget_hold"] == "held"
+    gw.wait_until(lambda: upstream_calls(fake, "the same question") > 8, timeout=10)  # past the probe: lines in flight
+    # 2.5 lines' worth: more than the free room, less than what the chunk's hold minus its 4 lines in
+    # flight would free if the chunk let its hold go before its lines took their share.
+    with pytest.raises(openai.RateLimitError) as refused:
+        client.chat.completions.create(model="cheap", messages=[{"role": "user", "content": "live"}], max_tokens=int(2.5 * per_line / 2_000))
+    assert refused.value.code == "insufficient_quota"
+    done = wait_for(client, batch.id)
+    assert (done.status, done.request_counts.completed, done.request_counts.failed) == ("completed", 8, 0)
+    state = _counter(gw, budget.id)
+    assert (state.spent_nanos, state.reserved_nanos) == (sum(r.cost_nanos for r in ledger(gw, batch.id)), 0)
+
+
 def test_a_job_cancelled_mid_run_stops_and_keeps_what_finished(gw, fake):
     fake.script("batch-slow", first_byte_delay=0.15)
     client = gw.openai(gw.new_key("cancel-co"))

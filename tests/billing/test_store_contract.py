@@ -88,6 +88,29 @@ async def test_releasing_into_a_counter_lost_on_its_own_gives_no_credit(store):
     assert (state.spent_nanos, state.reserved_nanos, state.reserved_tokens) == (500, 0, 0)
 
 
+async def test_a_request_drawing_on_a_hold_takes_its_room_and_nobody_else_can(store):
+    await make_ready(store, [CounterSum(C1, 0, 0), CounterSum(C2, 0, 0)])
+    wall = Charge(C1, limit_nanos=6_000)
+    hold = AdmitRequest("hold", [wall], prompt_nanos=3_000, prompt_tokens=0, out_nanos_per_token=0.0, out_tokens=0)
+    assert (await store.admit(hold)).reserved_nanos == 3_001
+    assert isinstance(await store.admit(request("stranger", wall, out_tokens=300)), BudgetRefused)  # 3,101 > 2,999 free
+    line = request("line", wall, Charge(C2, limit_nanos=10**9), out_tokens=250, draw_from="hold")  # 2,601
+    admitted = await store.admit(line)
+    assert isinstance(admitted, Admitted) and admitted.reserved_nanos == 2_601
+    state = await store.read([C1, C2])
+    assert (state[C1].reserved_nanos, state[C2].reserved_nanos) == (400 + 2_601, 2_601)  # what the hold keeps + the line
+    assert admitted.min_left_nanos == 6_000 - 3_001
+    # The hold keeps 400: a second line takes it and the rest from free room; then it is empty.
+    assert isinstance(await store.admit(request("line2", wall, out_tokens=250, draw_from="hold")), Admitted)
+    assert (await store.read([C1]))[C1].reserved_nanos == 2 * 2_601
+    assert isinstance(await store.admit(request("line3", wall, out_tokens=250, draw_from="hold")), BudgetRefused)
+    for rid, nanos in (("line", 1_000), ("line2", 1_500), ("hold", 0)):
+        assert (await store.settle(Settlement(rid, [wall], nanos, 0))).status == "ok"
+    state = (await store.read([C1]))[C1]
+    assert (state.spent_nanos, state.reserved_nanos, state.reserved_tokens) == (2_500, 0, 0)
+    assert await store.open_reservations() == 0
+
+
 async def test_clamp_lowers_output_to_what_the_budget_affords(store):
     await make_ready(store, [CounterSum(C1, 0, 0), CounterSum(C2, 0, 0)])
     clamp = Charge(C1, limit_nanos=601, clamp=True)
