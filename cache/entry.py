@@ -14,6 +14,14 @@ from cache.canonical import CacheRequestError
 STORABLE_FINISH_REASONS = frozenset({"stop", "length", "tool_calls"})
 
 
+def checked_ttl(ttl_s: float | None, default_ttl_s: float) -> float:
+    """An entry's lifetime: the cache's default when none is given; never zero or negative."""
+    ttl = default_ttl_s if ttl_s is None else ttl_s
+    if ttl <= 0:
+        raise ValueError("ttl_s must be positive")
+    return ttl
+
+
 @dataclass(frozen=True)
 class CachedResponse:
     """One cached answer: the OpenAI `chat.completion` body exactly as the upstream returned it.

@@ -8,7 +8,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from cache.entry import CachedResponse
+from cache.entry import CachedResponse, checked_ttl
 
 
 @dataclass(frozen=True)
@@ -59,9 +59,7 @@ class MemoryExactBackend:
 
     def put(self, key: str, value: CachedResponse, ttl_s: float | None = None) -> bool:
         """Store; False when the entry alone exceeds the per-entry bound (it is then not cached)."""
-        ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
-        if ttl <= 0:
-            raise ValueError("ttl_s must be positive")
+        ttl = checked_ttl(ttl_s, self.config.default_ttl_s)
         data = value.to_bytes()
         if len(data) > min(self.config.max_entry_bytes, self.config.max_bytes):
             return False

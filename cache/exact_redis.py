@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import redis
 
-from cache.entry import CachedResponse
+from cache.entry import CachedResponse, checked_ttl
 
 
 @dataclass(frozen=True)
@@ -43,9 +43,7 @@ class RedisExactBackend:
         return None if data is None else CachedResponse.from_bytes(data)
 
     def put(self, key: str, value: CachedResponse, ttl_s: float | None = None) -> bool:
-        ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
-        if ttl <= 0:
-            raise ValueError("ttl_s must be positive")
+        ttl = checked_ttl(ttl_s, self.config.default_ttl_s)
         data = value.to_bytes()
         if len(data) > self.config.max_entry_bytes:
             return False

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import numpy as np
 from usearch.index import Index
 
-from cache.entry import CachedResponse
+from cache.entry import CachedResponse, checked_ttl
 from cache.semantic_index import Partition, SemanticCandidate, as_unit_vector, checked_verify_vector
 
 
@@ -89,9 +89,7 @@ class MemorySemanticIndex:
         ttl_s: float | None = None,
         verify_vector: np.ndarray | None = None,
     ) -> str:
-        ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
-        if ttl <= 0:
-            raise ValueError("ttl_s must be positive")
+        ttl = checked_ttl(ttl_s, self.config.default_ttl_s)
         unit = as_unit_vector(vector, self.dim)
         verify = checked_verify_vector(verify_vector, self.verify_dim)
         with self._lock:
@@ -116,7 +114,7 @@ class MemorySemanticIndex:
         verify_vectors: np.ndarray | None = None,
     ) -> list[str]:
         """Bulk insert into one partition (warm-up, benchmarks): one usearch call for all vectors."""
-        ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
+        ttl = checked_ttl(ttl_s, self.config.default_ttl_s)
         if not len(questions) == len(responses) == len(vectors):
             raise ValueError("questions, vectors and responses must have the same length")
         verify_rows = [None] * len(questions) if verify_vectors is None else list(verify_vectors)

@@ -18,7 +18,7 @@ import psycopg
 from pgvector import HalfVector
 from pgvector.psycopg import register_vector
 
-from cache.entry import CachedResponse
+from cache.entry import CachedResponse, checked_ttl
 from cache.semantic_index import Partition, SemanticCandidate, as_unit_vector, checked_verify_vector
 
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]{0,50}$")
@@ -113,9 +113,7 @@ class PgvectorSemanticIndex:
         ttl_s: float | None = None,
         verify_vector: np.ndarray | None = None,
     ) -> str:
-        ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
-        if ttl <= 0:
-            raise ValueError("ttl_s must be positive")
+        ttl = checked_ttl(ttl_s, self.config.default_ttl_s)
         unit = as_unit_vector(vector, self.dim)
         verify = checked_verify_vector(verify_vector, self.verify_dim)
         values = (partition.scope, partition.context, question, unit, response.to_bytes(), float(ttl))
@@ -138,7 +136,7 @@ class PgvectorSemanticIndex:
         verify_vectors: np.ndarray | None = None,
     ) -> None:
         """Bulk insert into one partition (warm-up, benchmarks) with COPY."""
-        ttl = self.config.default_ttl_s if ttl_s is None else ttl_s
+        ttl = checked_ttl(ttl_s, self.config.default_ttl_s)
         if not len(questions) == len(responses) == len(vectors):
             raise ValueError("questions, vectors and responses must have the same length")
         verify_rows = [None] * len(questions) if verify_vectors is None else list(verify_vectors)

@@ -107,8 +107,11 @@ class MemoryStore:
             return NeedsInit(need)
         hold = self._reservations.get(r.draw_from) if r.draw_from else None
         # What each charge may count as reserved: its hold's remaining room is free for this request.
-        held_n = [hold.nanos if hold and c.counter_id in hold.counter_ids else 0 for c in r.charges]
-        held_t = [hold.tokens if hold and c.counter_id in hold.counter_ids else 0 for c in r.charges]
+        if hold is None:
+            held_n = held_t = [0] * len(r.charges)
+        else:
+            held_n = [hold.nanos if c.counter_id in hold.counter_ids else 0 for c in r.charges]
+            held_t = [hold.tokens if c.counter_id in hold.counter_ids else 0 for c in r.charges]
         out = r.out_tokens
         best, fail_any, fail_refuse = out, -1, -1
         for i, (c, s) in enumerate(zip(r.charges, states, strict=True)):
