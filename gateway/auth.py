@@ -34,6 +34,12 @@ class Principal:
     def is_admin(self) -> bool:
         return self.role == "admin"
 
+    @property
+    def isolation_scope(self) -> str:
+        """What caches and run state are kept apart by: the tenant, or for a key without one (the
+        platform admin key) the key itself. Tenant ids never contain ':' (billing.keys.new_id)."""
+        return self.tenant_id or f"key:{self.key_id}"
+
     def may_use(self, model: str) -> bool:
         return not self.allowed_models or model in self.allowed_models
 

@@ -83,7 +83,7 @@ class CacheLayer:
             decision = decide(body, header, policy)
         except CacheRequestError as exc:
             raise invalid_request(str(exc), param=CACHE_HEADER) from None
-        lookup = await self.cache.alookup(body, CacheScope(principal.tenant_id or "", body["model"]), decision)
+        lookup = await self.cache.alookup(body, CacheScope(principal.isolation_scope, body["model"]), decision)
         question = getattr(lookup.semantic, "question", None)
         if question is not None and lookup.search_embedding is not None:
             scratch["static_embedding"] = (question, lookup.search_embedding)

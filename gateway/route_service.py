@@ -179,7 +179,7 @@ class RouteService:
     def _run(self, ctx: RequestContext) -> _Run | None:
         if not ctx.run_id or ctx.scratch.get("batch") is not None:
             return None  # batch lines share a run id but no prompt prefix: never sticky
-        key = (ctx.principal.tenant_id or "", ctx.run_id)
+        key = (ctx.principal.isolation_scope, ctx.run_id)
         run = self._runs.get(key)
         if run is None:
             run = self._runs[key] = _Run()

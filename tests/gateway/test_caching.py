@@ -151,3 +151,16 @@ def test_cached_streams_work_with_a_plain_http_client(gateway):
         http.post("/chat/completions", json=body)
         replay = http.post("/chat/completions", json={**body, "stream": True})
     assert replay.headers["x-tokenmill-cache"] == "hit-exact" and replay.text.rstrip().endswith("data: [DONE]")
+
+
+def test_the_admin_key_printed_by_serve_can_call_models_with_its_own_cache_scope(gateway):
+    """`make serve` prints an admin key and nothing else: a newcomer calls the models with it."""
+    text = "Which river flows through Vienna?"
+    first = chat(gateway, gateway.admin_key, text, temperature=0)
+    again = chat(gateway, gateway.admin_key, text, temperature=0)
+    assert first.headers["x-tokenmill-cache"] == "miss" and again.headers["x-tokenmill-cache"] == "hit-exact"
+    assert chat(gateway, gateway.admin_key, "Tell me a joke.", temperature=0.9).headers["x-tokenmill-cache"] == "bypass"
+    assert gateway.wait_for_usage(first.headers["x-request-id"]).tenant_id is None
+    # A tenant asking the same question does not get the admin key's entry, nor the reverse.
+    tenant_key = gateway.new_key("admin-scope-co")
+    assert chat(gateway, tenant_key, text, temperature=0).headers["x-tokenmill-cache"] == "miss"
