@@ -48,7 +48,8 @@ class JsonGrammars:
 
     def _compile_schema_uncached(self, schema: str) -> Any:
         try:
-            return self.compiler.compile_json_schema(schema)
+            # Compact JSON: a small model left free to place whitespace drifts into runs of newlines.
+            return self.compiler.compile_json_schema(schema, any_whitespace=False)
         except (RuntimeError, ValueError) as exc:
             raise GrammarError(f"response_format json_schema is not a usable JSON schema: {exc}") from exc
 

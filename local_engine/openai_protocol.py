@@ -74,6 +74,75 @@ def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
         raise RequestError(str(exc)) from exc
 
 
+def tool_plan(body: dict[str, Any]) -> tuple[list[dict[str, Any]] | None, str | None]:
+    """`tools` and `tool_choice` -> (the tools to render into the prompt, the JSON schema the reply
+    must follow when a call is forced). A forced call ("required", or one named function) is
+    produced by constrained decoding as {"name": ..., "arguments": {...}}, so even a small model
+    returns a call to a tool that exists, with arguments that fit its parameters."""
+    tools, choice = body.get("tools"), body.get("tool_choice")
+    if tools is not None and (not isinstance(tools, list) or not all(_function_name(t) for t in tools)):
+        raise RequestError("'tools' must be a list of {type: function, function: {name, parameters}} objects")
+    if choice is None or choice == "auto":
+        return tools or None, None
+    if choice == "none":
+        return None, None
+    if not tools:
+        raise RequestError("'tool_choice' forces a tool call but no 'tools' are given")
+    if choice == "required":
+        forced = tools
+    elif isinstance(choice, dict) and choice.get("type") == "function" and isinstance(choice.get("function"), dict):
+        name = choice["function"].get("name")
+        forced = [t for t in tools if _function_name(t) == name]
+        if not forced:
+            raise RequestError(f"'tool_choice' names the function {name!r}, which is not among 'tools'")
+    else:
+        raise RequestError("'tool_choice' must be 'none', 'auto', 'required' or {type: function, function: {name}}")
+    options = [_call_schema(t) for t in forced]
+    return tools, json.dumps(options[0] if len(options) == 1 else {"anyOf": options})
+
+
+def _function_name(tool: Any) -> str | None:
+    if not isinstance(tool, dict) or tool.get("type", "function") != "function" or not isinstance(tool.get("function"), dict):
+        return None
+    name = tool["function"].get("name")
+    return name if isinstance(name, str) and name else None
+
+
+def _call_schema(tool: dict[str, Any]) -> dict[str, Any]:
+    parameters = tool["function"].get("parameters")
+    if not isinstance(parameters, dict) or not parameters.get("properties"):
+        parameters = {"type": "object", "additionalProperties": True}
+    return {
+        "type": "object",
+        "properties": {"name": {"const": _function_name(tool)}, "arguments": parameters},
+        "required": ["name", "arguments"],
+        "additionalProperties": False,
+    }
+
+
+def forced_tool_call(text: str) -> list[dict[str, Any]]:
+    """The reply of a forced call ({"name", "arguments"}) as OpenAI tool_calls; [] when it was cut
+    short (max_tokens) and is not complete JSON."""
+    try:
+        obj = json.loads(text)
+    except json.JSONDecodeError:
+        return []
+    if not isinstance(obj, dict) or not isinstance(obj.get("name"), str):
+        return []
+    return [_tool_call(obj["name"], obj.get("arguments", {}))]
+
+
+def _tool_call(name: str, arguments: Any) -> dict[str, Any]:
+    return {
+        "id": f"call_{uuid.uuid4().hex[:24]}",
+        "type": "function",
+        "function": {"name": name, "arguments": arguments if isinstance(arguments, str) else json.dumps(arguments)},
+    }
+
+
+TOOL_CALL_OPEN = "<tool_call>"
+
+
 def parse_tool_calls(text: str) -> tuple[str, list[dict[str, Any]]]:
     """Hermes/Qwen-style <tool_call>{"name":..,"arguments":..}</tool_call> blocks -> OpenAI tool_calls."""
     calls = []
@@ -84,14 +153,7 @@ def parse_tool_calls(text: str) -> tuple[str, list[dict[str, Any]]]:
             continue
         if not isinstance(obj, dict) or "name" not in obj:
             continue
-        args = obj.get("arguments", {})
-        calls.append(
-            {
-                "id": f"call_{uuid.uuid4().hex[:24]}",
-                "type": "function",
-                "function": {"name": obj["name"], "arguments": args if isinstance(args, str) else json.dumps(args)},
-            }
-        )
+        calls.append(_tool_call(obj["name"], obj.get("arguments", {})))
     if calls:
         text = _TOOL_CALL.sub("", text).strip()
     return text, calls

@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
 
@@ -33,7 +33,9 @@ def sse(obj: dict[str, Any] | str) -> bytes:
 class Prepared:
     gen: GenerateRequest
     include_usage: bool
-    tools: bool
+    model: str  # the name replies carry
+    tools: bool = False  # tools offered: <tool_call> blocks in the reply become tool_calls
+    forced_call: bool = False  # tool_choice forced a call: the whole reply is one {"name", "arguments"}
 
 
 class OpenAIServing:
@@ -52,37 +54,44 @@ class OpenAIServing:
 
     # -- chat ----------------------------------------------------------------------------
 
-    def chat_request(self, body: dict[str, Any]) -> Prepared:
+    def chat_request(self, body: dict[str, Any], model: str | None = None) -> Prepared:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise RequestError("'messages' must be a non-empty list of message objects")
-        tools = body.get("tools")
-        if tools is not None and not isinstance(tools, list):
-            raise RequestError("'tools' must be a list")
-        gen = GenerateRequest(
-            params=proto.sampling_params(self._with_defaults(body), chat=True),
-            messages=proto.flatten_messages(messages),
-            tools=tools or None,
-            request_id=f"chatcmpl-{uuid.uuid4().hex}",
-        )
+        tools, forced_schema = proto.tool_plan(body)
+        params = proto.sampling_params(self._with_defaults(body), chat=True)
+        if forced_schema is not None:
+            params = replace(params, json_schema=forced_schema, json_object=False)
+        gen = GenerateRequest(params=params, messages=proto.flatten_messages(messages), tools=tools, request_id=f"chatcmpl-{uuid.uuid4().hex}")
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return Prepared(self.engine.prepare(gen), include_usage, bool(tools))
+        return Prepared(self.engine.prepare(gen), include_usage, model or self.model_name, bool(tools), forced_schema is not None)
+
+    @staticmethod
+    def _tool_calls(prepared: Prepared, text: str) -> tuple[str, list[dict[str, Any]]]:
+        """(content, tool_calls) of a finished reply."""
+        if prepared.forced_call:
+            calls = proto.forced_tool_call(text)
+            return ("" if calls else text), calls
+        return proto.parse_tool_calls(text) if prepared.tools else (text, [])
 
     async def chat(self, prepared: Prepared) -> dict[str, Any]:
         result = await self.engine.complete(prepared.gen)
-        text, calls = proto.parse_tool_calls(result.text) if prepared.tools else (result.text, [])
+        text, calls = self._tool_calls(prepared, result.text)
         message: dict[str, Any] = {"role": "assistant", "content": text or (None if calls else "")}
         if calls:
             message["tool_calls"] = calls
         choice = {"index": 0, "message": message, "logprobs": None, "finish_reason": "tool_calls" if calls else result.finish_reason}
         if result.logprobs is not None:
             choice["logprobs"] = proto.chat_logprobs(self.tok, result.logprobs)
-        out = proto.envelope("chat.completion", prepared.gen.request_id, self.model_name, [choice])
+        out = proto.envelope("chat.completion", prepared.gen.request_id, prepared.model, [choice])
         out["usage"] = proto.usage(result.prompt_tokens, result.completion_tokens, result.cached_tokens)
         return out
 
     async def chat_stream(self, prepared: Prepared) -> AsyncIterator[bytes]:
-        gen, created, model = prepared.gen, int(time.time()), self.model_name
+        """Content streams token by token. With tools, text from a `<tool_call>` tag on (or what may
+        be the start of one) is held back and sent as tool_calls deltas when the reply ends; a
+        forced call is held back whole."""
+        gen, created, model = prepared.gen, int(time.time()), prepared.model
 
         def chunk(delta: dict[str, Any], finish: str | None = None, logprobs: Any = None) -> dict[str, Any]:
             choice = {"index": 0, "delta": delta, "logprobs": logprobs, "finish_reason": finish}
@@ -90,12 +99,29 @@ class OpenAIServing:
 
         yield sse(chunk({"role": "assistant", "content": ""}))
         last = None
+        held = ""  # text not sent yet because it may belong to a tool call
         async for out in self.engine.generate(gen):
             last = out
             lp = proto.chat_logprobs(self.tok, out.logprobs) if out.logprobs else None
-            if out.text or lp:
-                yield sse(chunk({"content": out.text}, None, lp))
-        yield sse(chunk({}, last.finish_reason))
+            if not (prepared.tools or prepared.forced_call):
+                if out.text or lp:
+                    yield sse(chunk({"content": out.text}, None, lp))
+                continue
+            held += out.text
+            safe = "" if prepared.forced_call else _before_possible_tag(held)
+            if safe:
+                held = held[len(safe) :]
+                yield sse(chunk({"content": safe}, None, lp))
+        finish = last.finish_reason
+        if prepared.tools or prepared.forced_call:
+            text, calls = self._tool_calls(prepared, held)
+            if text:
+                yield sse(chunk({"content": text}))
+            if calls:
+                deltas = [{"index": i, **call} for i, call in enumerate(calls)]
+                yield sse(chunk({"tool_calls": deltas}))
+                finish = "tool_calls"
+        yield sse(chunk({}, finish))
         if prepared.include_usage:
             final = proto.envelope("chat.completion.chunk", gen.request_id, model, [], created)
             final["usage"] = proto.usage(last.prompt_tokens, last.completion_tokens, last.cached_tokens)
@@ -104,7 +130,7 @@ class OpenAIServing:
 
     # -- completions ---------------------------------------------------------------------
 
-    def completion_request(self, body: dict[str, Any]) -> Prepared:
+    def completion_request(self, body: dict[str, Any], model: str | None = None) -> Prepared:
         prompt = body.get("prompt")
         if isinstance(prompt, list) and len(prompt) == 1 and isinstance(prompt[0], (str, list)):
             prompt = prompt[0]
@@ -118,19 +144,19 @@ class OpenAIServing:
         if body.get("echo"):
             raise RequestError("'echo' is not supported")
         include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
-        return Prepared(self.engine.prepare(gen), include_usage, False)
+        return Prepared(self.engine.prepare(gen), include_usage, model or self.model_name)
 
     async def completion(self, prepared: Prepared) -> dict[str, Any]:
         result = await self.engine.complete(prepared.gen)
         choice = {"index": 0, "text": result.text, "finish_reason": result.finish_reason, "logprobs": None}
         if result.logprobs is not None:
             choice["logprobs"] = proto.completion_logprobs(self.tok, result.logprobs)
-        out = proto.envelope("text_completion", prepared.gen.request_id, self.model_name, [choice])
+        out = proto.envelope("text_completion", prepared.gen.request_id, prepared.model, [choice])
         out["usage"] = proto.usage(result.prompt_tokens, result.completion_tokens, result.cached_tokens)
         return out
 
     async def completion_stream(self, prepared: Prepared) -> AsyncIterator[bytes]:
-        gen, created, model = prepared.gen, int(time.time()), self.model_name
+        gen, created, model = prepared.gen, int(time.time()), prepared.model
         last = None
         async for out in self.engine.generate(gen):
             last = out
@@ -143,6 +169,17 @@ class OpenAIServing:
             final["usage"] = proto.usage(last.prompt_tokens, last.completion_tokens, last.cached_tokens)
             yield sse(final)
         yield sse("[DONE]")
+
+
+def _before_possible_tag(text: str) -> str:
+    """The part of `text` that cannot be the start of a `<tool_call>` tag."""
+    at = text.find(proto.TOOL_CALL_OPEN)
+    if at >= 0:
+        return text[:at]
+    for keep in range(min(len(proto.TOOL_CALL_OPEN) - 1, len(text)), 0, -1):
+        if proto.TOOL_CALL_OPEN.startswith(text[-keep:]):
+            return text[:-keep]
+    return text
 
 
 @lru_cache(maxsize=1)

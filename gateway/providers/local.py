@@ -60,26 +60,29 @@ class LocalProvider:
                 body = await asyncio.to_thread(embeddings, call.body, kind)
             else:
                 serving = await self._ready()
+                name = call.deployment.litellm_params.upstream_model
                 if call.endpoint == "chat":
-                    body = await serving.chat(serving.chat_request(call.body))
+                    body = await serving.chat(serving.chat_request(call.body, name))
                 else:
-                    body = await serving.completion(serving.completion_request(call.body))
+                    body = await serving.completion(serving.completion_request(call.body, name))
         except RequestError as exc:
             raise UpstreamError(400, str(exc), type="invalid_request_error", code="local_rejected") from exc
         except EngineDeadError as exc:
             raise UpstreamError(503, str(exc), code="local_engine_unavailable", retryable=True) from exc
-        body["model"] = call.deployment.litellm_params.upstream_model
+        if call.endpoint == "embeddings":
+            body["model"] = call.deployment.litellm_params.upstream_model
         return Reply(body=orjson.dumps(body), usage=TokenUsage.from_openai(body.get("usage")))
 
     async def open_stream(self, call: Call) -> _LocalStream:
         from local_engine.engine import RequestError
 
         serving = await self._ready()
+        name = call.deployment.litellm_params.upstream_model
         try:
             if call.endpoint == "chat":
-                events = serving.chat_stream(serving.chat_request(call.body))
+                events = serving.chat_stream(serving.chat_request(call.body, name))
             else:
-                events = serving.completion_stream(serving.completion_request(call.body))
+                events = serving.completion_stream(serving.completion_request(call.body, name))
         except RequestError as exc:
             raise UpstreamError(400, str(exc), type="invalid_request_error", code="local_rejected") from exc
         return _LocalStream(events)

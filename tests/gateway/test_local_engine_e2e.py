@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+
+import openai
 import pytest
 
 from tests.support.gateway import start_gateway
@@ -41,3 +44,53 @@ def test_bundled_model_answers_a_chat_with_coherent_text(embedded):
 def test_bundled_embedder_serves_embeddings(embedded):
     result = embedded.openai().embeddings.create(model="tokenmill-embed", input=["first text", "second text"])
     assert len(result.data) == 2 and len(result.data[0].embedding) == 384 and result.usage.prompt_tokens > 0
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather in a city",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string"}, "unit": {"type": "string", "enum": ["celsius", "fahrenheit"]}},
+            "required": ["city", "unit"],
+        },
+    },
+}
+TIME = {"type": "function", "function": {"name": "get_time", "parameters": {"type": "object", "properties": {"zone": {"type": "string"}}, "required": ["zone"]}}}
+ASK = [{"role": "user", "content": "What's the weather in Paris right now?"}]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("stream", [False, True])
+def test_a_forced_tool_choice_makes_the_small_model_call_that_tool_with_fitting_arguments(embedded, stream):
+    client = embedded.openai(timeout=300)
+    forced = {"type": "function", "function": {"name": "get_weather"}}
+    kwargs = {"model": "tokenmill-local", "messages": ASK, "tools": [TIME, WEATHER], "tool_choice": forced, "temperature": 0, "max_tokens": 60}
+    if stream:
+        chunks = list(client.chat.completions.create(stream=True, **kwargs))
+        assert {c.model for c in chunks} == {"smollm2-135m-instruct"}  # the same name as a non-streamed reply
+        deltas = [tc for c in chunks if c.choices for tc in c.choices[0].delta.tool_calls or []]
+        assert len(deltas) == 1 and chunks[-1].choices[0].finish_reason == "tool_calls"
+        name, arguments = deltas[0].function.name, deltas[0].function.arguments
+    else:
+        reply = client.chat.completions.create(**kwargs)
+        assert reply.model == "smollm2-135m-instruct" and reply.choices[0].finish_reason == "tool_calls"
+        (call,) = reply.choices[0].message.tool_calls
+        name, arguments = call.function.name, call.function.arguments
+    args = json.loads(arguments)
+    assert name == "get_weather" and set(args) == {"city", "unit"} and args["unit"] in ("celsius", "fahrenheit")
+
+
+@pytest.mark.slow
+def test_tool_choice_required_none_and_bad_choices(embedded):
+    client = embedded.openai(timeout=300)
+    base = {"model": "tokenmill-local", "messages": ASK, "temperature": 0, "max_tokens": 40}
+    required = client.chat.completions.create(tools=[TIME, WEATHER], tool_choice="required", **base)
+    assert required.choices[0].message.tool_calls[0].function.name in ("get_time", "get_weather")
+    plain = client.chat.completions.create(tools=[TIME, WEATHER], tool_choice="none", **base)
+    assert plain.choices[0].message.tool_calls is None and plain.choices[0].message.content
+    for choice, message in (({"type": "function", "function": {"name": "nope"}}, "not among 'tools'"), ("sometimes", "tool_choice")):
+        with pytest.raises(openai.BadRequestError, match=message):
+            client.chat.completions.create(tools=[WEATHER], tool_choice=choice, **base)

@@ -3,11 +3,14 @@ length limits, tool-call parsing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from local_engine.config import EngineConfig
 from local_engine.engine import LLMEngine, RequestError
-from local_engine.openai_protocol import parse_tool_calls, sampling_params
+from local_engine.openai_protocol import forced_tool_call, parse_tool_calls, sampling_params, tool_plan
+from local_engine.openai_serving import _before_possible_tag
 from local_engine.sequence import SamplingParams
 
 
@@ -117,3 +120,28 @@ def test_many_seeds_give_varied_samples(folder):
     prompt = [5, 5, 5]
     outs = [_engine(folder).generate([prompt], SamplingParams(max_tokens=4, temperature=1.5, seed=s))[0] for s in range(4)]
     assert len({tuple(o) for o in outs}) > 1
+
+
+def test_tool_choice_plans_what_is_rendered_and_what_is_forced():
+    weather = {"type": "function", "function": {"name": "get_weather", "parameters": {"type": "object", "properties": {"city": {"type": "string"}}}}}
+    clock = {"type": "function", "function": {"name": "get_time"}}
+    assert tool_plan({"tools": [weather]}) == ([weather], None)
+    assert tool_plan({"tools": [weather], "tool_choice": "none"}) == (None, None)
+    tools, schema = tool_plan({"tools": [weather, clock], "tool_choice": {"type": "function", "function": {"name": "get_time"}}})
+    assert tools == [weather, clock] and json.loads(schema)["properties"]["name"] == {"const": "get_time"}
+    either = json.loads(tool_plan({"tools": [weather, clock], "tool_choice": "required"})[1])
+    assert [o["properties"]["name"]["const"] for o in either["anyOf"]] == ["get_weather", "get_time"]
+    bad = ({"tool_choice": "required"}, {"tools": [weather], "tool_choice": "always"}, {"tools": [{"type": "function"}]},
+           {"tools": [weather], "tool_choice": {"type": "function", "function": {"name": "get_time"}}})
+    for body in bad:
+        with pytest.raises(RequestError):
+            tool_plan(body)
+    assert forced_tool_call('{"name": "get_time", "arguments": {"zone": "UTC"}}')[0]["function"] == {"name": "get_time", "arguments": '{"zone": "UTC"}'}
+    assert forced_tool_call('{"name": "get_time", "argu') == []  # cut short by max_tokens
+
+
+def test_streamed_text_is_held_back_only_where_a_tool_call_tag_may_start():
+    assert _before_possible_tag("Sure, checking") == "Sure, checking"
+    assert _before_possible_tag("Sure <tool") == "Sure "
+    assert _before_possible_tag("Sure <tool_call>{\"name\"") == "Sure "
+    assert _before_possible_tag("a < b") == "a < b"
