@@ -7,16 +7,19 @@ scoped through `Viewer.tenant_scope`.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated
 from urllib.parse import quote
 
+import sqlalchemy as sa
 from fastapi import Depends, Request
+from sqlalchemy.engine import Engine
 from sqlmodel import Session
 from starlette.datastructures import FormData
 
 from billing.db import db_session
 from billing.models import ApiKey, Tenant
+from billing.session_models import EndedAdminSession
 from web.config import PREFIX
 from web.sessions import CSRF_FIELD, SessionData
 
@@ -112,12 +115,21 @@ def current_viewer(request: Request) -> Viewer:
         raise SignInRequired(here)
     with db_session(request.app.state.services.db) as session:
         key = session.get(ApiKey, data.key_id)
-        if not admin_key_usable(key):
+        if not admin_key_usable(key) or session.get(EndedAdminSession, data.session_id) is not None:
             raise SignInRequired(here)
         return viewer_for(session, key, data.csrf)
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
+
+
+def end_session(db: Engine, data: SessionData, max_age: int) -> None:
+    """Record the session as signed out until its cookie would have expired; drop rows past that."""
+    now = datetime.now(UTC)
+    with db_session(db) as session:
+        session.execute(sa.delete(EndedAdminSession).where(EndedAdminSession.expires_at < now))
+        session.merge(EndedAdminSession(session_id=data.session_id, expires_at=now + timedelta(seconds=max_age)))
+        session.commit()
 
 
 async def checked_form(request: Request, viewer: ViewerDep) -> FormData:

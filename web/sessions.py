@@ -2,11 +2,13 @@
 
 The cookie holds only ids and the CSRF token, signed (HMAC-SHA256, itsdangerous) and dated,
 so any gateway worker can read it; the key it names is checked in the database on every page,
-which makes revoking a key end its sessions.
+which makes revoking a key end its sessions. Signing out records the session as ended (in the
+database, for every worker), so a copy of the cookie made before is refused as well.
 """
 
 from __future__ import annotations
 
+import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
@@ -34,6 +36,11 @@ class SessionData:
     def signed_in(cls, key_id: str) -> SessionData:
         # A fresh token at sign-in: a token planted before sign-in is worthless after it.
         return cls(csrf=secrets.token_urlsafe(32), key_id=key_id)
+
+    @property
+    def session_id(self) -> str:
+        """Names the session (its CSRF token is random per sign-in) without revealing the token."""
+        return hashlib.sha256(self.csrf.encode()).hexdigest()
 
     def csrf_matches(self, submitted: str | None) -> bool:
         return bool(submitted) and hmac.compare_digest(self.csrf.encode(), str(submitted).encode())

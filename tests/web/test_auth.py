@@ -130,11 +130,20 @@ def test_sign_out_ends_the_session_and_revoking_the_key_ends_all(admin_gateway: 
     gw = admin_gateway
     client = AdminClient(gw.url)
     client.sign_in(gw.admin_key)
+    copied = client.http.cookies["tm_admin"]
     response = client.post("/admin/logout")
     assert response.status_code == 303 and response.headers["location"] == "/admin/login?signed_out=1"
     assert 'tm_admin=""' in response.headers["set-cookie"] or "Max-Age=0" in response.headers["set-cookie"]
     assert client.get("/admin").status_code == 303
     client.close()
+    # A copy of the cookie taken before signing out is refused too, and a new sign-in still works.
+    with httpx.Client(base_url=gw.url, follow_redirects=False) as http:
+        http.cookies.set("tm_admin", copied, path="/admin")
+        assert http.get("/admin").status_code == 303
+    again = AdminClient(gw.url)
+    again.sign_in(gw.admin_key)
+    assert again.get("/admin").status_code == 200
+    again.close()
 
     with db_session(gw.db) as session:
         created = accounts.create_key(session, accounts.ensure_tenant(session, "revoke-co"), role="tenant_admin")

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from billing.accounts import find_key_by_secret
 from billing.db import db_session
-from web.auth import FormDep, ViewerDep, admin_key_usable, current_session, safe_next
+from web.auth import FormDep, ViewerDep, admin_key_usable, current_session, end_session, safe_next
 from web.config import PREFIX
 from web.sessions import CSRF_FIELD, SessionData
 from web.templating import pages, secure
@@ -58,6 +58,9 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
+    data = current_session(request)
+    if data is not None:
+        end_session(request.app.state.services.db, data, request.app.state.web.codec.max_age)
     response = secure(RedirectResponse(f"{PREFIX}/login?signed_out=1", status_code=303))
     request.app.state.web.codec.clear(request, response)
     return response
