@@ -41,10 +41,10 @@ def parse_create(body: dict[str, Any]) -> CreateRequest:
     if not isinstance(file_id, str) or not file_id:
         raise invalid_request("input_file_id must name an uploaded file (purpose=batch).", param="input_file_id")
     endpoint = body.get("endpoint")
-    if endpoint not in ENDPOINTS:
+    if not isinstance(endpoint, str) or endpoint not in ENDPOINTS:
         raise invalid_request(f"endpoint must be one of {', '.join(ENDPOINTS)}.", param="endpoint")
     window = body.get("completion_window")
-    if window not in COMPLETION_WINDOWS:
+    if not isinstance(window, str) or window not in COMPLETION_WINDOWS:
         raise invalid_request(f"completion_window must be one of {', '.join(COMPLETION_WINDOWS)}.", param="completion_window")
     metadata = body.get("metadata")
     if metadata is not None:

@@ -144,6 +144,10 @@ def test_bad_create_requests_are_refused(gw):
         client.batches.create(input_file_id=source.id, endpoint="/v1/responses", completion_window="24h")  # type: ignore[arg-type]
     with pytest.raises(openai.BadRequestError, match="No such File"):
         client.batches.create(input_file_id="file-missing", endpoint="/v1/chat/completions", completion_window="24h")
+    for wrong_type in ({"endpoint": ["/v1/chat/completions"]}, {"completion_window": {"hours": 24}}):  # JSON that is not a string
+        fields = {"input_file_id": source.id, "endpoint": "/v1/chat/completions", "completion_window": "24h", **wrong_type}
+        with pytest.raises(openai.BadRequestError, match=next(iter(wrong_type))):
+            client.post("/batches", body=fields, cast_to=openai.types.Batch)
 
 
 def test_upstream_errors_go_to_the_error_file_keyed_by_custom_id(gw, fake):
