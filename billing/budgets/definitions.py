@@ -16,6 +16,9 @@ from billing.money import usd_to_nanos
 from billing.periods import PERIODS
 
 ON_EXCEED = ("refuse", "clamp")
+# Ceilings that keep every counter inside a 64-bit column (and exact in Redis' Lua doubles for tokens).
+MAX_LIMIT_NANOS = 10**18  # $1,000,000,000
+MAX_LIMIT_TOKENS = 10**15
 EVERY_RUN = "*"
 _NO_CONTROL = dict.fromkeys(range(32))
 
@@ -103,6 +106,8 @@ def _validate(session: Session, tenant_id: str, key_id: str | None, run_id: str 
         raise BudgetError("give a limit in USD, in tokens, or both")
     if (limit_nanos is not None and limit_nanos < 0) or (limit_tokens is not None and limit_tokens < 0):
         raise BudgetError("limits must not be negative")
+    if (limit_nanos is not None and limit_nanos > MAX_LIMIT_NANOS) or (limit_tokens is not None and limit_tokens > MAX_LIMIT_TOKENS):
+        raise BudgetError(f"limits are at most ${MAX_LIMIT_NANOS // 10**9:,} and {MAX_LIMIT_TOKENS:,} tokens")
     if period not in PERIODS:
         raise BudgetError(f"period must be one of {', '.join(PERIODS)}")
     if soft is not None and not 0.0 < soft <= 1.0:

@@ -13,6 +13,9 @@ from billing.db import db_session
 from billing.keys import new_id
 from billing.models import ApiKey, Tenant
 
+MAX_RPM = 10**9  # fits the rpm column (32-bit)
+MAX_TPM = 10**12
+
 
 class RateLimitError(ValueError):
     """A rate-limit rule that cannot be stored."""
@@ -40,8 +43,8 @@ def set_rate_limit(session: Session, tenant_id: str, key_id: str | None = None, 
             raise RateLimitError(f"no key {key_id!r} in this tenant")
     if rpm is None and tpm is None:
         raise RateLimitError("give --rpm, --tpm or both")
-    if (rpm is not None and rpm < 1) or (tpm is not None and tpm < 1):
-        raise RateLimitError("limits are positive numbers per minute")
+    if (rpm is not None and not 1 <= rpm <= MAX_RPM) or (tpm is not None and not 1 <= tpm <= MAX_TPM):
+        raise RateLimitError(f"limits are positive numbers per minute, at most {MAX_RPM:,} requests and {MAX_TPM:,} tokens")
     scope = f"{tenant_id}|{key_id or ''}"
     rule = session.exec(select(RateLimitRule).where(RateLimitRule.scope == scope)).first()
     if rule is None:

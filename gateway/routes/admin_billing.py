@@ -41,8 +41,8 @@ class BudgetIn(BaseModel):
     key_id: str | None = None
     run_id: str | None = Field(default=None, description="a run id, or '*' for a wall per run")
     model: str | None = None
-    limit_usd: float | None = Field(default=None, ge=0)
-    limit_tokens: int | None = Field(default=None, ge=0)
+    limit_usd: float | None = Field(default=None, ge=0, le=budget_defs.MAX_LIMIT_NANOS / 10**9)
+    limit_tokens: int | None = Field(default=None, ge=0, le=budget_defs.MAX_LIMIT_TOKENS)
     period: Literal["none", "daily", "weekly", "monthly"] = "monthly"
     soft: float | None = Field(default=0.8, gt=0, le=1)
     on_exceed: Literal["refuse", "clamp"] = "refuse"
@@ -52,8 +52,8 @@ class BudgetIn(BaseModel):
 class RateLimitIn(BaseModel):
     tenant_id: str | None = None
     key_id: str | None = None
-    rpm: int | None = Field(default=None, ge=1)
-    tpm: int | None = Field(default=None, ge=1)
+    rpm: int | None = Field(default=None, ge=1, le=rate_rules.MAX_RPM)
+    tpm: int | None = Field(default=None, ge=1, le=rate_rules.MAX_TPM)
 
 
 def _tenant_for(principal: Principal, requested: str | None) -> str:

@@ -13,7 +13,11 @@ import openai
 import pytest
 import sqlalchemy as sa
 
+from billing.budgets.definitions import BudgetError
+from billing.budgets.definitions import set_budget as set_budget_row
+from billing.db import db_session
 from billing.money import NANOS_PER_USD
+from billing.ratelimit.rules import RateLimitError, set_rate_limit
 from tests.billing.conftest import billing_models, upstream_cost_nanos
 from tests.support.gateway import ADMIN_KEY, GatewayUnderTest, start_gateway
 
@@ -266,3 +270,20 @@ def test_a_budget_created_after_spend_counts_rows_still_queued_for_the_ledger(fa
         assert spent > 0 and (nanos(state["spent_usd"]), state["reserved_usd"]) == (spent, "0.000000000")
     finally:
         gw.stop()
+
+
+def test_limits_too_large_for_the_counters_are_refused_with_the_field_named(gateway):
+    gateway.new_key("huge-co")
+    tenant = tenant_id(gateway, "huge-co")
+    huge = 10**30
+    with admin(gateway) as http:
+        for path, fields in (("budgets", {"limit_usd": huge}), ("budgets", {"limit_tokens": huge}), ("rate-limits", {"rpm": huge}), ("rate-limits", {"tpm": huge})):
+            response = http.post(f"/admin/api/{path}", json={"tenant_id": tenant, **fields})
+            assert response.status_code == 400, response.text
+            assert response.json()["error"]["param"] == next(iter(fields))
+        assert http.post("/admin/api/budgets", json={"tenant_id": tenant, "limit_usd": 1_000_000_000}).status_code == 201
+    with db_session(gateway.db) as session:
+        with pytest.raises(BudgetError, match="at most"):
+            set_budget_row(session, tenant_id=tenant, limit_usd=2e9)
+        with pytest.raises(RateLimitError, match="at most"):
+            set_rate_limit(session, tenant, rpm=10**10)
