@@ -146,6 +146,11 @@ class AsyncEngine:
     def num_requests(self) -> int:
         return len(self.engine.requests)
 
+    @property
+    def failure(self) -> BaseException | None:
+        """Why the engine loop stopped (every request now fails), or None while it runs."""
+        return self._dead
+
     def shutdown(self) -> None:
         self._stopped = True
         self._wake.set()

@@ -70,8 +70,15 @@ def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
             json_schema=json_schema,
             json_object=json_object,
         )
-    except (TypeError, ValueError) as exc:
+    except (TypeError, ValueError, OverflowError) as exc:
         raise RequestError(str(exc)) from exc
+
+
+def include_usage(body: dict[str, Any]) -> bool:
+    options = body.get("stream_options")
+    if options is not None and not isinstance(options, dict):
+        raise RequestError("'stream_options' must be an object")
+    return bool((options or {}).get("include_usage"))
 
 
 def tool_plan(body: dict[str, Any]) -> tuple[list[dict[str, Any]] | None, str | None]:

@@ -63,7 +63,7 @@ class OpenAIServing:
         if forced_schema is not None:
             params = replace(params, json_schema=forced_schema, json_object=False)
         gen = GenerateRequest(params=params, messages=proto.flatten_messages(messages), tools=tools, request_id=f"chatcmpl-{uuid.uuid4().hex}")
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = proto.include_usage(body)
         return Prepared(self.engine.prepare(gen), include_usage, model or self.model_name, bool(tools), forced_schema is not None)
 
     @staticmethod
@@ -143,7 +143,7 @@ class OpenAIServing:
             raise RequestError("'prompt' must be a string or a list of token ids (one prompt per request)")
         if body.get("echo"):
             raise RequestError("'echo' is not supported")
-        include_usage = bool((body.get("stream_options") or {}).get("include_usage"))
+        include_usage = proto.include_usage(body)
         return Prepared(self.engine.prepare(gen), include_usage, model or self.model_name)
 
     async def completion(self, prepared: Prepared) -> dict[str, Any]:

@@ -78,6 +78,11 @@ class Sampler:
             if bool((top_k > 0).any()) or bool((top_p < 1).any()):
                 rows = top_k_top_p_filter(rows, top_k, top_p)
             probs = rows.softmax(dim=-1)
+            # A temperature so small that logits / t overflow leaves no distribution: such a row
+            # is greedy in all but name, so it takes the argmax instead of failing the whole step.
+            broken = ~torch.isfinite(probs).all(dim=-1)
+            if bool(broken.any()):
+                probs[broken] = torch.nn.functional.one_hot(logits[sampled][broken].argmax(dim=-1), probs.shape[-1]).to(probs.dtype)
             seeded = [i for i, r in enumerate(sampled) if seqs[r].params.seed is not None]
             free = [i for i, r in enumerate(sampled) if seqs[r].params.seed is None]
             if free:  # one batched draw on the logits' device

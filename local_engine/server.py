@@ -50,7 +50,9 @@ def build_app(engine: AsyncEngine) -> FastAPI:
         return _error(503, str(exc), "engine_error")
 
     @app.get("/healthz")
-    async def healthz() -> dict[str, Any]:
+    async def healthz() -> Any:
+        if engine.failure is not None:  # a load balancer must stop sending work here
+            return JSONResponse({"status": "failed", "error": repr(engine.failure)}, status_code=503)
         bm = engine.engine.block_manager
         return {
             "status": "ok",

@@ -193,3 +193,24 @@ def test_sampling_defaults_apply_only_where_the_request_is_silent(engine):
     assert (explicit.temperature, explicit.top_p) == (0.0, 1.0)
     custom = OpenAIServing(engine, sampling_defaults={"temperature": 0.7})
     assert custom.completion_request({"prompt": "x", "max_tokens": 2}).gen.params.temperature == 0.7
+
+
+def test_no_request_can_break_the_engine_for_the_next_one(engine):
+    """Values that once failed an engine step (and so every request after it): each is a 400, or
+    is served; the engine answers a plain request afterwards."""
+    chat = {"messages": [{"role": "user", "content": "x"}], "max_tokens": 3}
+    refused = [{"seed": 10**30}, {"seed": -(2**64)}, {"stream_options": 1, "stream": True}, {"max_tokens": 1e400}, {"temperature": float("nan")}]
+    served = [{"top_k": 10**30}, {"temperature": 1e-300, "seed": 5}, {"temperature": 1e-300}, {"seed": 2**64 - 1, "temperature": 1}]
+
+    async def run():
+        async with _client(engine) as c:
+            statuses = []
+            for extra in refused + served:
+                body = json.dumps({**chat, **extra}, allow_nan=True)  # NaN and 1e400 (inf) as a lenient client sends them
+                statuses.append((await c.post("/v1/chat/completions", content=body, headers={"content-type": "application/json"})).status_code)
+            after = await c.post("/v1/chat/completions", json=chat)
+            return statuses, after, await c.get("/healthz")
+
+    statuses, after, health = asyncio.run(run())
+    assert statuses == [400] * len(refused) + [200] * len(served)
+    assert after.status_code == 200 and health.status_code == 200 and engine.failure is None
