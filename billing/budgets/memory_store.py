@@ -323,5 +323,8 @@ class MemoryStore:
         with self._lock:
             self._clear()
 
+    async def ping(self, timeout_s: float = 1.0) -> bool:
+        return True
+
     async def close(self) -> None:
         return None

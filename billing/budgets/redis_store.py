@@ -8,7 +8,7 @@ import hashlib
 
 import orjson
 import redis.asyncio as aioredis
-from redis.exceptions import NoScriptError
+from redis.exceptions import NoScriptError, RedisError
 
 from billing.budgets import redis_scripts as lua
 from billing.budgets.store import (
@@ -167,6 +167,13 @@ class RedisStore:
 
     async def open_reservations(self) -> int:
         return int(await self._command("ZCARD", self.ns + "rx"))
+
+    async def ping(self, timeout_s: float = 1.0) -> bool:
+        """Does Redis answer within `timeout_s`? (readiness: no counters, no admission)"""
+        try:
+            return bool(await asyncio.wait_for(self.client.ping(), timeout_s))
+        except (RedisError, OSError, TimeoutError):
+            return False
 
     async def close(self) -> None:
         await self.client.aclose(close_connection_pool=True)

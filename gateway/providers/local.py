@@ -42,6 +42,25 @@ class LocalProvider:
         log.info("local engine ready: %s on %s", self._engine.model_name, s.device)
         return OpenAIServing(self._engine)
 
+    @property
+    def state(self) -> str:
+        """idle (no call yet), loading, ready, or failed: ... (the load, or the engine loop later)."""
+        if self._serving is None:
+            return "idle"
+        if not self._serving.done():
+            return "loading"
+        if self._serving.cancelled():
+            return "failed: cancelled"
+        if self._serving.exception() is not None:
+            return f"failed: {self._serving.exception()!r}"
+        failure = self._engine.failure if self._engine is not None else None
+        return "ready" if failure is None else f"failed: {failure!r}"
+
+    @property
+    def loop_failed(self) -> bool:
+        """The loaded engine's loop stopped: every local call fails until the process restarts."""
+        return self._engine is not None and self._engine.failure is not None
+
     async def _ready(self):  # noqa: ANN202
         self.start()
         try:

@@ -38,6 +38,8 @@ def test_bundled_model_answers_a_chat_with_coherent_text(embedded):
     )
     assert "".join(c.choices[0].delta.content or "" for c in chunks if c.choices).strip()
     assert chunks[-1].usage.completion_tokens > 0
+    with embedded.http() as http:
+        assert http.get("/readyz").json()["local_engine"] == "ready" and http.get("/healthz").json() == {"status": "ok"}
 
 
 @pytest.mark.slow

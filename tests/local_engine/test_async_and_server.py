@@ -214,3 +214,25 @@ def test_no_request_can_break_the_engine_for_the_next_one(engine):
     statuses, after, health = asyncio.run(run())
     assert statuses == [400] * len(refused) + [200] * len(served)
     assert after.status_code == 200 and health.status_code == 200 and engine.failure is None
+
+
+def test_a_failed_engine_loop_fails_its_requests_and_the_health_check(tiny_model_dir, monkeypatch):
+    folder, _ = tiny_model_dir("llama")
+    eng = AsyncEngine(EngineConfig(model=str(folder), block_size=4, num_kv_blocks=64, served_model_name="tiny"))
+
+    def broken_step():  # a fault injected where a bug or an out-of-memory error would strike
+        raise RuntimeError("CUDA out of memory (injected)")
+
+    monkeypatch.setattr(eng.engine, "step", broken_step)
+
+    async def run():
+        async with _client(eng) as c:
+            call = await c.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "x"}], "max_tokens": 3})
+            return call, await c.get("/healthz")
+
+    try:
+        call, health = asyncio.run(run())
+    finally:
+        eng.shutdown()
+    assert call.status_code == 503 and "out of memory" in call.json()["error"]["message"]
+    assert health.status_code == 503 and health.json()["status"] == "failed"
