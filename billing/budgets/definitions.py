@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -131,6 +132,8 @@ def set_budget(
     alert_webhook: str | None = None,
 ) -> Budget:
     """Create the budget for this scope, or replace the limits of the one already there."""
+    if limit_usd is not None and not math.isfinite(limit_usd):
+        raise BudgetError("the USD limit must be a finite number")
     limit_nanos = usd_to_nanos(limit_usd) if limit_usd is not None else None
     _validate(session, tenant_id, key_id, run_id, limit_nanos, limit_tokens, period, soft, on_exceed)
     scope = scope_string(tenant_id, key_id, run_id, model)

@@ -285,5 +285,8 @@ def test_limits_too_large_for_the_counters_are_refused_with_the_field_named(gate
     with db_session(gateway.db) as session:
         with pytest.raises(BudgetError, match="at most"):
             set_budget_row(session, tenant_id=tenant, limit_usd=2e9)
+        for not_a_number in (float("inf"), float("nan")):  # what the admin UI's form turns "inf" / "nan" into
+            with pytest.raises(BudgetError, match="finite"):
+                set_budget_row(session, tenant_id=tenant, limit_usd=not_a_number)
         with pytest.raises(RateLimitError, match="at most"):
             set_rate_limit(session, tenant, rpm=10**10)
