@@ -40,6 +40,9 @@ from routing import (
 
 log = logging.getLogger(__name__)
 
+CONTEXT_MARGIN = 1.15  # a real tokenizer may count this many times the chars / 4 estimate
+TEMPLATE_TOKENS_PER_MESSAGE = 6  # role markers around each message in a chat template
+
 MAX_RUNS = 50_000  # agent runs remembered for stickiness, least recently used dropped first
 THRESHOLD_RELOAD_SECONDS = 30.0
 
@@ -138,8 +141,9 @@ class RouteService:
             needs_json=summary.response_format is not None,
             json_failed_on_local=run is not None and _schema_key(body) in run.state.json_failures_on_local,
         )
-        by_id = {d.id: d for d in plan.deployments}
-        candidates = [self._candidate(d) for d in plan.deployments]
+        deployments = self._fitting(plan, body, summary.prompt_tokens)
+        by_id = {d.id: d for d in deployments}
+        candidates = [self._candidate(d) for d in deployments]
         sticky = None
         if run is not None and run.state.sticky in by_id and time.monotonic() - run.last_used <= plan.settings.sticky_seconds:
             sticky = run.state.sticky
@@ -148,7 +152,26 @@ class RouteService:
         except ValueError as exc:
             raise APIError(400, f"Route `{plan.name}` cannot serve this call: {exc}", code="no_route") from None
         self._record(ctx, decision)
+        if len(deployments) < len(plan.deployments):
+            ctx.route_reason += ";context-too-long-for=" + ",".join(sorted({d.model_name for d in plan.deployments if d not in deployments}))
         return [by_id[decision.deployment]] + [by_id[c.deployment] for c in fallback_chain(decision, candidates, flags)]
+
+    def context_window(self, d: Deployment) -> int | None:
+        price = self._prices.get(d.id)
+        return d.model_info.context_window or (price.context_window if price else None)
+
+    def _fitting(self, plan: RoutePlan, body: dict[str, Any], estimated_prompt_tokens: int) -> list[Deployment]:
+        """The route's deployments whose context window holds the prompt (the estimate is chars / 4,
+        so it gets a margin and a chat template's few tokens per message)."""
+        needed = int(estimated_prompt_tokens * CONTEXT_MARGIN) + TEMPLATE_TOKENS_PER_MESSAGE * len(body.get("messages") or ())
+        fitting = [d for d in plan.deployments if (self.context_window(d) or needed) >= needed]
+        if not fitting:
+            largest = max(self.context_window(d) or 0 for d in plan.deployments)
+            raise APIError(
+                400, f"This call's prompt is about {needed:,} tokens; the largest context window among `{plan.name}`'s models is {largest:,}.",
+                param="messages", code="context_length_exceeded",
+            )
+        return fitting
 
     def _definition(self, principal: Principal, plan: RoutePlan) -> RouteDefinition:
         tuned = self._thresholds.get((principal.tenant_id or "", plan.name))

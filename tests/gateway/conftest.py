@@ -56,7 +56,7 @@ def model_list(fake: FakeOpenAI, anthropic: FakeAnthropic | None = None) -> list
         {
             "model_name": "local-small",
             "litellm_params": {"model": "tokenmill_engine/local-small", "api_base": fake.base_url, "api_key": fake.api_key, "max_retries": 0},
-            "model_info": {"tier": "local", "supports_tools": False, "input_cost_per_token": 1e-9, "output_cost_per_token": 1e-8},
+            "model_info": {"tier": "local", "supports_tools": False, "input_cost_per_token": 1e-9, "output_cost_per_token": 1e-8, "context_window": 4096},
         },
     ]
     if anthropic is not None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator
 
+import openai
 import pytest
 import sqlalchemy as sa
 
@@ -71,6 +72,18 @@ def test_tools_required_never_go_to_the_local_tier(routed):
     tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
     raw, route = ask(routed, EASY, tools=[tool], tool_choice="required")
     assert route["tier"] == "cheap" and "tools-required" in route["reason"]
+
+
+def test_a_prompt_longer_than_a_models_context_goes_to_one_that_holds_it(routed, fake_openai):
+    # Easy chit-chat, but ~6,000 tokens of it: the 4,096-token local model cannot take it.
+    long_easy = "hi, how are you? I am fine, thanks for asking. " * 500
+    raw, route = ask(routed, long_easy)
+    assert route["tier"] != "local" and route["reason"].endswith(";context-too-long-for=local-small")
+    assert fake_openai.requests[-1]["model"] != "local-small"
+    assert ask(routed, EASY)[1]["tier"] == "local"  # short calls still go there
+    with pytest.raises(openai.BadRequestError, match="largest context window") as refused:
+        ask(routed, "word " * 700_000)  # ~800k tokens: more than any model of the route holds
+    assert refused.value.code == "context_length_exceeded"
 
 
 def test_an_agent_run_sticks_to_its_deployment_while_that_is_not_dearer(routed):
