@@ -47,7 +47,7 @@ _NEGATIONS = {
     "not", "no", "never", "cannot", "cant", "without", "none", "nobody", "nothing", "nowhere", "neither",
     "nor", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "wont", "wouldnt", "shouldnt",
     "couldnt", "hasnt", "havent", "hadnt", "mustnt", "neednt", "aint", "lack", "lacks", "unable",
-    "fail", "fails", "failed", "except", "instead",
+    "fail", "fails", "failed", "except", "instead", "non",
 }
 # Words that turn a question into its opposite without a negation: "How do I stop lying to my
 # parents?" is not "How do I lie to my parents?". Counted on both sides, like negations.
@@ -85,6 +85,13 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase",
     "liberal|conservative", "democrat democrats|republican republicans", "theist|atheist",
     "introvert introverts|extrovert extroverts", "win|loss", "pro|anti", "in|out", "on|off", "up|down", "over|under",
+    "ascending ascend|descending descend", "horizontally|vertically", "local locally|remote remotely",
+    "client|server", "frontend front-end|backend back-end", "synchronous sync synchronously|asynchronous async asynchronously",
+    "static|dynamic", "inner|outer", "prefix|suffix", "singular|plural", "increment|decrement", "encode encoding|decode decoding",
+    "compress compression|decompress decompression", "install installing|uninstall uninstalling", "login|logout",
+    "sunrise|sunset", "arrival arrive arriving|departure depart departing", "entry entrance|exit", "numerator|denominator",
+    "import importing|export exporting", "left|right", "top|bottom", "front|back", "forward|backward backwards",
+    "attack|defend defense defence", "offense offence offensive|defense defence defensive", "predator|prey",
 )
 
 
@@ -187,6 +194,8 @@ def extract_facts(text: str) -> Facts:
         words.add(compact)
         # "25-year-old", "ice-cold", "today's", "man's": look at each part of the token.
         for part in _PART_SPLIT.split(word):
+            if part == "non" and part != compact:  # "non-leap year" is not a leap year ("non" alone: counted above)
+                negations += 1
             if part and part not in ("s", "t"):
                 antonyms.update(_ANTONYM_INDEX.get(part, ()))
                 words.add(part)

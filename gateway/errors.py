@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import orjson
+import sqlalchemy.exc
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
@@ -85,6 +86,13 @@ def install_error_handlers(app: FastAPI) -> None:
     async def _http(_request: Request, exc: StarletteHTTPException) -> Response:
         kind, code = _STATUS_TYPES.get(exc.status_code, ("invalid_request_error", None))
         return APIError(exc.status_code, str(exc.detail), type=kind, code=code).response()
+
+    @app.exception_handler(sqlalchemy.exc.DataError)
+    async def _unstorable(_request: Request, exc: sqlalchemy.exc.DataError) -> Response:
+        # The database refused a value the request carried (a NUL character in an id, a number
+        # beyond its column): the request is at fault, and nothing was stored.
+        log.info("request value refused by the database: %s", exc.orig)
+        return invalid_request(f"A value in this request cannot be stored: {str(exc.orig).splitlines()[0]}").response()
 
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:

@@ -130,6 +130,13 @@ class CompletionRequest(_SamplingParams):
     suffix: StrictStr | None = None
     best_of: StrictInt | None = Field(default=None, ge=1, le=20)
 
+    @field_validator("prompt")
+    @classmethod
+    def _not_empty(cls, value: Any) -> Any:
+        if isinstance(value, list) and (not value or any(isinstance(v, list) and not v for v in value)):
+            raise ValueError("prompt must not be empty")
+        return value
+
 
 class EmbeddingRequest(_Open):
     model: StrictStr = Field(min_length=1)

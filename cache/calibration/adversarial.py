@@ -21,6 +21,12 @@ HANDWRITTEN: tuple[tuple[str, str, str], ...] = (
     ("antonym", "How do I increase my credit score?", "How do I decrease my credit score?"),
     ("antonym", "What is the best programming language?", "What is the worst programming language?"),
     ("antonym", "How do I convert Celsius to Fahrenheit easily?", "How do I convert Fahrenheit to Celsius easily?"),
+    # Found by probing the shipped rule (the first two were served before their words were listed).
+    ("antonym", "How do I sort a list in Python ascending?", "How do I sort a list in Python descending?"),
+    ("negation", "How many days are in February in a leap year?", "How many days are in February in a non-leap year?"),
+    ("antonym", "How do I delete a git branch locally?", "How do I delete a git branch remotely?"),
+    ("antonym", "How to center a div horizontally?", "How to center a div vertically?"),
+    ("antonym", "What is the minimum wage in California?", "What is the maximum wage in California?"),
     # Swaps the embeddings barely see: lower-case names, near-domain words, question type, voice.
     ("substitution", "how do i learn python quickly?", "how do i learn java quickly?"),
     ("substitution", "What jobs are there for mechanical engineers?", "What jobs are there for electrical engineers?"),

@@ -49,6 +49,7 @@ def test_units_must_agree():
         ("Why is my code compiling?", "Why is my code not compiling?"),
         ("Can dogs eat grapes?", "Can't dogs eat grapes?"),
         ("Should I learn Python?", "Should I never learn Python?"),
+        ("How many days are in February in a leap year?", "How many days are in February in a non-leap year?"),
     ],
 )
 def test_negations_must_agree(a, b):
@@ -62,10 +63,17 @@ def test_negations_must_agree(a, b):
         ("How do I increase my credit score?", "How do I decrease my credit score?"),
         ("What is the best laptop?", "What is the worst laptop?"),
         ("What is the best Christmas gift you've ever given?", "What is the best Christmas gift you've ever received?"),
+        ("How do I sort a list in Python ascending?", "How do I sort a list in Python descending?"),
+        ("How do I delete a git branch locally?", "How do I delete a git branch remotely?"),
+        ("Should I call the API synchronously?", "Should I call the API asynchronously?"),
     ],
 )
 def test_antonyms_must_agree(a, b):
     assert why(a, b) == "antonyms"
+
+
+def test_non_written_apart_or_hyphenated_is_one_negation():
+    assert why("Is 2100 a non leap year?", "Is 2100 a non-leap year?") is None
 
 
 def test_antonym_word_on_one_side_only_is_left_to_the_embedding():
