@@ -52,7 +52,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if new_admin_key:
         print(f"  admin key (shown once, keep it): {new_admin_key}", flush=True)
     else:
-        print("  admin key: already set (TOKENMILL_ADMIN_KEY or an earlier start)", flush=True)
+        print("  admin key: already set (TOKENMILL_ADMIN_KEY or an earlier start; lost it? tokenmill keys new-admin)", flush=True)
 
     common = dict(host=settings.host, port=settings.port, log_level=settings.log_level, access_log=False, timeout_graceful_shutdown=10)
     if settings.workers == 1:
@@ -130,6 +130,24 @@ def cmd_keys_list(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_keys_new_admin(args: argparse.Namespace) -> int:
+    """A lost or leaked admin key: whoever can reach the database makes a new one (and may end the others)."""
+    from billing import accounts
+
+    with db_session(_db(_settings(args))) as session:
+        others = [k for k in accounts.list_keys(session) if k.role == "admin" and k.revoked_at is None]
+        created = accounts.create_key(session, None, name=args.name, role="admin")
+        if args.revoke_others:
+            for key in others:
+                accounts.revoke_key(session, key.id)
+    if args.revoke_others:
+        print(f"revoked {len(others)} other admin key(s); running gateways refuse them within key_cache_seconds")
+    print(f"key id: {created.key.id}")
+    print("the admin key below is shown once:")
+    print(created.secret)
+    return 0
+
+
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     from billing import accounts
 
@@ -199,6 +217,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--expires-days", type=float)
     p = command(keys, "list", cmd_keys_list, "list keys")
     p.add_argument("--tenant")
+    p = command(keys, "new-admin", cmd_keys_new_admin, "create a global admin key (a lost or leaked one: add --revoke-others)")
+    p.add_argument("--name", default="admin (from the command line)")
+    p.add_argument("--revoke-others", action="store_true", help="revoke every other admin key")
     p = command(keys, "revoke", cmd_keys_revoke, "revoke a key")
     p.add_argument("key_id")
 

@@ -40,3 +40,17 @@ def test_bad_config_is_reported_not_a_traceback(tmp_path):
     bad.write_text("port: -5\n")
     result = run_cli("tenants", "list", "--config", str(bad), db=f"sqlite:///{tmp_path}/x.db")
     assert result.returncode == 2 and "port" in result.stderr and "Traceback" not in result.stderr
+
+
+def test_a_lost_admin_key_is_replaced_and_the_old_ones_revoked(tmp_path):
+    db = f"sqlite:///{tmp_path}/admin.db"
+    first = run_cli("keys", "new-admin", db=db)
+    second = run_cli("keys", "new-admin", "--revoke-others", db=db)
+    assert first.returncode == 0 and second.returncode == 0, first.stderr + second.stderr
+    assert "revoked 1 other admin key(s)" in second.stdout
+    engine = create_db_engine(db)
+    with db_session(engine) as session:
+        old = find_key_by_secret(session, first.stdout.strip().splitlines()[-1])
+        new = find_key_by_secret(session, second.stdout.strip().splitlines()[-1])
+        assert old.revoked_at is not None and new.role == "admin" and new.revoked_at is None and new.tenant_id is None
+    engine.dispose()
