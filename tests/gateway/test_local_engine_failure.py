@@ -1,0 +1,33 @@
+"""When the in-process engine's loop stops (a bug, or out of memory), local calls fail with a 503
+that says so, and the gateway's liveness check fails so that an orchestrator restarts it."""
+
+from __future__ import annotations
+
+import openai
+import pytest
+
+from tests.support.gateway import start_gateway
+
+
+@pytest.mark.slow
+def test_a_stopped_engine_loop_fails_liveness_and_local_calls(tmp_path, monkeypatch):
+    gw = start_gateway(f"sqlite:///{tmp_path}/engine-failure.db", str(tmp_path))  # the embedded default: the bundled model
+    try:
+        client = gw.openai(timeout=300)
+        ask = {"model": "tokenmill-local", "messages": [{"role": "user", "content": "Hi"}], "max_tokens": 4}
+        client.chat.completions.create(**ask)  # loads the engine
+        with gw.http() as http:
+            assert http.get("/healthz").status_code == 200 and http.get("/readyz").json()["local_engine"] == "ready"
+
+        def broken_step():  # a fault injected where a bug or an out-of-memory error would strike
+            raise RuntimeError("out of memory (injected)")
+
+        monkeypatch.setattr(gw.services.providers["local"]._engine.engine, "step", broken_step)
+        with pytest.raises(openai.InternalServerError) as failed:
+            client.chat.completions.create(**ask)
+        assert failed.value.status_code == 503
+        with gw.http() as http:
+            health = http.get("/healthz")
+            assert health.status_code == 503 and "out of memory" in health.json()["local_engine"]
+    finally:
+        gw.stop()
