@@ -84,6 +84,8 @@ def test_a_prompt_longer_than_a_models_context_goes_to_one_that_holds_it(routed,
     with pytest.raises(openai.BadRequestError, match="largest context window") as refused:
         ask(routed, "word " * 700_000)  # ~800k tokens: more than any model of the route holds
     assert refused.value.code == "context_length_exceeded"
+    row = routed.wait_for_usage(refused.value.response.headers["x-request-id"])
+    assert row.status_code == 400 and row.cost_nanos == 0 and row.model_requested == "auto"
 
 
 def test_an_agent_run_sticks_to_its_deployment_while_that_is_not_dearer(routed):
