@@ -54,6 +54,7 @@ _NEGATIONS = {
 _POLARITY = {
     "stop", "stops", "stopping", "stopped", "quit", "quits", "quitting", "avoid", "avoids", "avoiding",
     "prevent", "prevents", "preventing", "cease", "ceasing", "ban", "banned", "banning", "anti", "against",
+    "from",  # a direction: "flights to Paris" are not "flights from Paris"
 }
 # Curated antonym groups: each group lists its poles ("|" separates poles, spaces separate words of
 # one pole). Two questions disagree when both use a group but not its poles equally often, so
@@ -92,6 +93,11 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "sunrise|sunset", "arrival arrive arriving|departure depart departing", "entry entrance|exit", "numerator|denominator",
     "import importing|export exporting", "left|right", "top|bottom", "front|back", "forward|backward backwards",
     "attack|defend defense defence", "offense offence offensive|defense defence defensive", "predator|prey",
+    "morning mornings|afternoon afternoons|evening evenings|night nights", "weekday weekdays|weekend weekends",
+    "summer|winter|spring|autumn", "daily|weekly|monthly|yearly annual annually", "gross|net", "raw|cooked",
+    "adult adults|child children kid kids", "boiling|freezing|melting", "lock|unlock", "zip|unzip", "follow|unfollow",
+    "subscribe|unsubscribe", "hide|unhide", "mute|unmute", "block|unblock", "mount|unmount", "pause|resume",
+    "all every|some",
 )
 
 

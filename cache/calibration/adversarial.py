@@ -27,6 +27,10 @@ HANDWRITTEN: tuple[tuple[str, str, str], ...] = (
     ("antonym", "How do I delete a git branch locally?", "How do I delete a git branch remotely?"),
     ("antonym", "How to center a div horizontally?", "How to center a div vertically?"),
     ("antonym", "What is the minimum wage in California?", "What is the maximum wage in California?"),
+    ("polarity", "Cheap flights to Paris", "Cheap flights from Paris"),
+    ("antonym", "Is it better to run in the morning?", "Is it better to run in the evening?"),
+    ("antonym", "What's the weather like on weekdays in London?", "What's the weather like on weekends in London?"),
+    ("antonym", "Are all mammals warm-blooded?", "Are some mammals warm-blooded?"),
     # Swaps the embeddings barely see: lower-case names, near-domain words, question type, voice.
     ("substitution", "how do i learn python quickly?", "how do i learn java quickly?"),
     ("substitution", "What jobs are there for mechanical engineers?", "What jobs are there for electrical engineers?"),

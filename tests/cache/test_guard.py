@@ -66,6 +66,9 @@ def test_negations_must_agree(a, b):
         ("How do I sort a list in Python ascending?", "How do I sort a list in Python descending?"),
         ("How do I delete a git branch locally?", "How do I delete a git branch remotely?"),
         ("Should I call the API synchronously?", "Should I call the API asynchronously?"),
+        ("Is it better to run in the morning?", "Is it better to run in the evening?"),
+        ("What's the weather like on weekdays in London?", "What's the weather like on weekends in London?"),
+        ("How do I lock my screen on Ubuntu?", "How do I unlock my screen on Ubuntu?"),
     ],
 )
 def test_antonyms_must_agree(a, b):
@@ -109,6 +112,7 @@ def test_quoted_strings_and_code_must_agree():
         ("How do I stop lying to my parents?", "How do I lie to my parents?"),
         ("How can I avoid paying taxes?", "How can I pay taxes?"),
         ("What are the arguments against nuclear power?", "What are the arguments for nuclear power?"),
+        ("Cheap flights to Paris", "Cheap flights from Paris"),
     ],
 )
 def test_polarity_words_must_agree(a, b):
