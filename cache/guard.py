@@ -97,7 +97,7 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "summer|winter|spring|autumn", "daily|weekly|monthly|yearly annual annually", "gross|net", "raw|cooked",
     "adult adults|child children kid kids", "boiling|freezing|melting", "lock|unlock", "zip|unzip", "follow|unfollow",
     "subscribe|unsubscribe", "hide|unhide", "mute|unmute", "block|unblock", "mount|unmount", "pause|resume",
-    "all every|some",
+    "all every|some", "landlord landlords|tenant tenants", "citizen citizens|resident residents",
 )
 
 
@@ -222,6 +222,20 @@ def _poles(counts: tuple[tuple[int, int, int], ...]) -> dict[int, dict[int, int]
     return by_group
 
 
+_NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non")
+
+
+def _negated_by_prefix(words: frozenset[str], others: frozenset[str]) -> bool:
+    """A word of one question is a word of the other with a negating prefix ("valid" / "invalid",
+    "cooked" / "uncooked"), the plain word missing from the first: the questions are opposites."""
+    only_here, only_there = words - others, others - words
+    for word in only_here:
+        for prefix in _NEGATING_PREFIXES:
+            if word.startswith(prefix) and len(word) - len(prefix) >= 4 and word[len(prefix) :] in only_there:
+                return True
+    return False
+
+
 def disagreement(a: Facts, b: Facts) -> str | None:
     """None when the facts agree, else the first kind of fact that differs."""
     if Counter(a.numbers) != Counter(b.numbers):
@@ -234,6 +248,8 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "polarity"
     poles_a, poles_b = _poles(a.antonyms), _poles(b.antonyms)
     if any(poles_a[g] != poles_b[g] for g in poles_a.keys() & poles_b.keys()):
+        return "antonyms"
+    if _negated_by_prefix(a.words, b.words) or _negated_by_prefix(b.words, a.words):
         return "antonyms"
     if not a.entities <= b.words or not b.entities <= a.words:
         return "entities"

@@ -31,6 +31,9 @@ HANDWRITTEN: tuple[tuple[str, str, str], ...] = (
     ("antonym", "Is it better to run in the morning?", "Is it better to run in the evening?"),
     ("antonym", "What's the weather like on weekdays in London?", "What's the weather like on weekends in London?"),
     ("antonym", "Are all mammals warm-blooded?", "Are some mammals warm-blooded?"),
+    ("antonym", "What are the rights of a landlord?", "What are the rights of a tenant?"),
+    ("antonym", "Why is my token invalid?", "Why is my token valid?"),
+    ("antonym", "Can you freeze cooked pasta?", "Can you freeze uncooked pasta?"),
     # Swaps the embeddings barely see: lower-case names, near-domain words, question type, voice.
     ("substitution", "how do i learn python quickly?", "how do i learn java quickly?"),
     ("substitution", "What jobs are there for mechanical engineers?", "What jobs are there for electrical engineers?"),

@@ -69,10 +69,18 @@ def test_negations_must_agree(a, b):
         ("Is it better to run in the morning?", "Is it better to run in the evening?"),
         ("What's the weather like on weekdays in London?", "What's the weather like on weekends in London?"),
         ("How do I lock my screen on Ubuntu?", "How do I unlock my screen on Ubuntu?"),
+        ("Why is my token invalid?", "Why is my token valid?"),  # a negating prefix, no list needed
+        ("Is this move legal?", "Is this move illegal?"),
+        ("How do I find inactive users in SQL?", "How do I find active users in SQL?"),
     ],
 )
 def test_antonyms_must_agree(a, b):
     assert why(a, b) == "antonyms"
+
+
+def test_a_prefix_that_is_part_of_the_word_is_not_a_negation():
+    assert why("How do I install Python?", "How do I install Python on Windows?") != "antonyms"
+    assert why("What is the best index fund?", "What is the best dex fund?") != "antonyms"  # "dex": under 4 letters
 
 
 def test_non_written_apart_or_hyphenated_is_one_negation():
