@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -31,6 +32,18 @@ PHONE = {"width": 390, "height": 844}
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 pytestmark = pytest.mark.slow
+
+CHARTS_DRAWN = "() => { const c = [...document.querySelectorAll('canvas[data-chart]')]; return c.length >= %d && c.every(x => x.chart); }"
+
+
+def wait_for_charts(page: Any, at_least: int = 1, timeout_s: float = 15.0) -> None:
+    """Poll from the test side: `page.wait_for_function` polls with `new Function` inside the page,
+    which the UI's Content-Security-Policy (no 'unsafe-eval') rightly refuses."""
+    deadline = time.monotonic() + timeout_s
+    while not page.evaluate(CHARTS_DRAWN % at_least):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"fewer than {at_least} charts drawn after {timeout_s} s on {page.url}")
+        page.wait_for_timeout(50)
 
 
 def _require_browser() -> Any:
@@ -146,7 +159,7 @@ def test_admin_journey_in_a_browser(browser: Any, sqlite_gateway: GatewayUnderTe
     with pytest.raises(openai.RateLimitError, match="Budget exceeded"):
         client.chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "One more?"}], extra_headers={"x-tokenmill-run": "browser-run-1"})
     card.locator("h2 a").click()
-    page.wait_for_function("[...document.querySelectorAll('canvas[data-chart]')].every(c => c.chart)")
+    wait_for_charts(page)
     assert page.locator("[data-testid=run-out]").inner_text() != ""
     tab.shot("budget-burndown-desktop")
 
@@ -155,7 +168,7 @@ def test_admin_journey_in_a_browser(browser: Any, sqlite_gateway: GatewayUnderTe
     page.select_option("select[name=tenant]", label="Browser Co")
     page.wait_for_url(re.compile(r".*tenant=ten_.*"))
     assert page.locator("[data-testid=spend-month]").inner_text() == usd(row.cost_nanos)
-    page.wait_for_function("document.querySelectorAll('canvas[data-chart]').length === 2 && [...document.querySelectorAll('canvas[data-chart]')].every(c => c.chart)")
+    wait_for_charts(page, at_least=2)
     tab.shot("overview-desktop")
 
     page.click("nav >> text=Usage")
@@ -192,7 +205,7 @@ def test_admin_journey_in_a_browser(browser: Any, sqlite_gateway: GatewayUnderTe
     for name, path in pages:
         phone.page.goto(path)
         if name == "overview":
-            phone.page.wait_for_function("[...document.querySelectorAll('canvas[data-chart]')].every(c => c.chart)")
+            wait_for_charts(phone.page)
         phone.shot(f"{name}-phone")
         width = phone.page.evaluate("document.documentElement.scrollWidth")
         assert width <= PHONE["width"], f"{path} is {width}px wide on a {PHONE['width']}px phone (wide tables must scroll inside their box)"
