@@ -185,12 +185,24 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[bool, ...]:
     return tuple(bool(present & p) for p in _PERSONS)
 
 
+_ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
+
+
+def _acronyms(text: str) -> frozenset[str]:
+    """Upper-case short words that spell a function word ("US", "IT"): names, unless the whole
+    question is shouted."""
+    if sum(c.isupper() for c in text) > sum(c.islower() for c in text):
+        return frozenset()
+    return frozenset(m.lower() for m in _ACRONYM.findall(text))
+
+
 @functools.lru_cache(maxsize=65_536)
 def lexical_view(text: str) -> LexicalView:
     tokens = [_split_contraction(w) for w in words(text)]
+    names = _acronyms(text)
     content: dict[str, str] = {}
     for w in tokens:
-        if w in FUNCTION_WORDS or w in _QUESTION_WORDS or number_value(w) is not None:
+        if (w in FUNCTION_WORDS and w not in names) or w in _QUESTION_WORDS or number_value(w) is not None:
             continue
         content.setdefault(stem(w), w)
     present = set(tokens)

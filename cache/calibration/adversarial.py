@@ -44,6 +44,7 @@ HANDWRITTEN: tuple[tuple[str, str, str], ...] = (
     ("question", "Is Jackie Chan humble?", "Why is Jackie Chan humble?"),
     ("question", "How is energy transferred in a food chain?", "How much energy is transferred in a food chain?"),
     ("voice", "Which directors have influenced Werner Herzog?", "Which directors have been influenced by Werner Herzog?"),
+    ("order", "Do I need a visa to visit Japan from the US?", "Do I need a visa to visit the US from Japan?"),  # "US" is no pronoun
 )
 
 _INT = re.compile(r"(?<![\d.])(\d{1,4})(?![\d.])")

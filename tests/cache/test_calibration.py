@@ -39,7 +39,7 @@ def test_perturbations():
     assert insert_negation("Why do cats purr when they are happy?") == "Why do not cats purr when they are happy?"
     assert swap_antonym("What are the advantages of online learning?") == "What are the disadvantages of online learning?"
     kinds = {kind for kind, _, _ in adversarial_pairs(QUESTIONS)}
-    assert kinds == {"number", "negation", "antonym", "substitution", "polarity", "question", "voice"}
+    assert kinds == {"number", "negation", "antonym", "substitution", "polarity", "question", "voice", "order"}
 
 
 def test_shipped_rule_serves_no_adversarial_pair_even_at_perfect_similarity():

@@ -81,3 +81,11 @@ def test_coordinated_words_may_swap_but_relations_may_not():
     assert same_order("Which should I learn first, Python or Java?", "Python or Java: which one should I learn first?")
     assert not same_order("Should I learn Python before Java or not?", "Should I learn Java before Python or not?")
     assert not same_order("Why is Messi better than Ronaldo?", "Why is Ronaldo better than Messi?")
+
+
+def test_an_acronym_that_spells_a_function_word_is_a_name():
+    from cache.lexical import same_order
+
+    assert not same_order("Do I need a visa to visit Japan from the US?", "Do I need a visa to visit the US from Japan?")
+    assert "it" in lexical_view("Is IT a good career?").content and "it" not in lexical_view("Is it a good career?").content
+    assert lexical_view("HOW DO I FIX IT").content == lexical_view("how do i fix it").content  # shouting is no name
