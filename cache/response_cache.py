@@ -239,8 +239,9 @@ class ResponseCache:
         self.semantic.store(lookup.scope, lookup.semantic, search_vector, verify_vector, entry, lookup.decision.ttl_s)
         return None
 
-    def _blocking(self) -> bool:
-        return self.exact.blocking or (self.semantic is not None and self.semantic.index.blocking)
+    def _blocking(self, exact: bool = True) -> bool:
+        """Does the work touch a network backend (the exact one only when `exact`)?"""
+        return (exact and self.exact.blocking) or (self.semantic is not None and self.semantic.index.blocking)
 
     async def alookup(
         self,
@@ -279,6 +280,6 @@ class ResponseCache:
         needs_embedding = (
             self.semantic is not None and embedding is None and lookup.embedding is None and isinstance(lookup.semantic, SemanticQuery)
         )
-        if (exact and self.exact.blocking) or (self.semantic is not None and self.semantic.index.blocking) or needs_embedding:
+        if self._blocking(exact) or needs_embedding:
             return await asyncio.to_thread(self.store, lookup, body, cost_usd, deployment, status_code, embedding, exact)
         return self.store(lookup, body, cost_usd, deployment, status_code, embedding, exact)

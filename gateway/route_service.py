@@ -70,6 +70,8 @@ class RouteService:
         self._registry = registry
         self._prices = prices
         self._db = db
+        # Fixed for the process: the model's own setting, else the price map's.
+        self._windows = {d.id: d.model_info.context_window or getattr(prices.get(d.id), "context_window", None) for d in registry.all()}
         self.routes = self._plans(settings.routing.routes)
         self.tenant_routes = {tenant: self._plans(routes) for tenant, routes in settings.routing.tenant_routes.items()}
         self._runs: OrderedDict[tuple[str, str], _Run] = OrderedDict()
@@ -141,7 +143,7 @@ class RouteService:
             needs_json=summary.response_format is not None,
             json_failed_on_local=run is not None and _schema_key(body) in run.state.json_failures_on_local,
         )
-        deployments = self._fitting(plan, body, summary.prompt_tokens)
+        deployments, too_small = self._fitting(plan, body, summary.prompt_tokens)
         by_id = {d.id: d for d in deployments}
         candidates = [self._candidate(d) for d in deployments]
         sticky = None
@@ -152,26 +154,24 @@ class RouteService:
         except ValueError as exc:
             raise APIError(400, f"Route `{plan.name}` cannot serve this call: {exc}", code="no_route") from None
         self._record(ctx, decision)
-        if len(deployments) < len(plan.deployments):
-            ctx.route_reason += ";context-too-long-for=" + ",".join(sorted({d.model_name for d in plan.deployments if d not in deployments}))
+        if too_small:
+            ctx.route_reason += ";context-too-long-for=" + ",".join(too_small)
         return [by_id[decision.deployment]] + [by_id[c.deployment] for c in fallback_chain(decision, candidates, flags)]
 
-    def context_window(self, d: Deployment) -> int | None:
-        price = self._prices.get(d.id)
-        return d.model_info.context_window or (price.context_window if price else None)
-
-    def _fitting(self, plan: RoutePlan, body: dict[str, Any], estimated_prompt_tokens: int) -> list[Deployment]:
+    def _fitting(self, plan: RoutePlan, body: dict[str, Any], estimated_prompt_tokens: int) -> tuple[list[Deployment], list[str]]:
         """The route's deployments whose context window holds the prompt (the estimate is chars / 4,
-        so it gets a margin and a chat template's few tokens per message)."""
+        so it gets a margin and a chat template's few tokens per message), and the names of those
+        too small for it."""
         needed = int(estimated_prompt_tokens * CONTEXT_MARGIN) + TEMPLATE_TOKENS_PER_MESSAGE * len(body.get("messages") or ())
-        fitting = [d for d in plan.deployments if (self.context_window(d) or needed) >= needed]
+        fitting = [d for d in plan.deployments if (self._windows.get(d.id) or needed) >= needed]
         if not fitting:
-            largest = max(self.context_window(d) or 0 for d in plan.deployments)
+            largest = max(self._windows.get(d.id) or 0 for d in plan.deployments)
             raise APIError(
                 400, f"This call's prompt is about {needed:,} tokens; the largest context window among `{plan.name}`'s models is {largest:,}.",
                 param="messages", code="context_length_exceeded",
             )
-        return fitting
+        fit_ids = {d.id for d in fitting}
+        return fitting, sorted({d.model_name for d in plan.deployments if d.id not in fit_ids})
 
     def _definition(self, principal: Principal, plan: RoutePlan) -> RouteDefinition:
         tuned = self._thresholds.get((principal.tenant_id or "", plan.name))

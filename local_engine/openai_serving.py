@@ -35,7 +35,7 @@ class Prepared:
     include_usage: bool
     model: str  # the name replies carry
     tools: bool = False  # tools offered: <tool_call> blocks in the reply become tool_calls
-    forced_call: bool = False  # tool_choice forced a call: the whole reply is one {"name", "arguments"}
+    forced_call: bool = False  # tool_choice forced a call (so tools were offered): the reply is one {"name", "arguments"}
 
 
 class OpenAIServing:
@@ -103,7 +103,7 @@ class OpenAIServing:
         async for out in self.engine.generate(gen):
             last = out
             lp = proto.chat_logprobs(self.tok, out.logprobs) if out.logprobs else None
-            if not (prepared.tools or prepared.forced_call):
+            if not prepared.tools:
                 if out.text or lp:
                     yield sse(chunk({"content": out.text}, None, lp))
                 continue
@@ -113,7 +113,7 @@ class OpenAIServing:
                 held = held[len(safe) :]
                 yield sse(chunk({"content": safe}, None, lp))
         finish = last.finish_reason
-        if prepared.tools or prepared.forced_call:
+        if prepared.tools:
             text, calls = self._tool_calls(prepared, held)
             if text:
                 yield sse(chunk({"content": text}))

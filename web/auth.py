@@ -21,7 +21,7 @@ from billing.db import db_session
 from billing.models import ApiKey, Tenant
 from billing.session_models import EndedAdminSession
 from web.config import PREFIX
-from web.sessions import CSRF_FIELD, SessionData
+from web.sessions import CSRF_FIELD, SessionData, session_id_of
 
 ADMIN_ROLES = ("admin", "tenant_admin")
 
@@ -57,6 +57,10 @@ class Viewer:
     @property
     def is_admin(self) -> bool:
         return self.role == "admin"
+
+    @property
+    def session_id(self) -> str:
+        return session_id_of(self.csrf)
 
     def tenant_scope(self, requested: str | None = None) -> str | None:
         """The tenant a query is limited to: what a global admin asked for (None = all),
@@ -123,12 +127,13 @@ def current_viewer(request: Request) -> Viewer:
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]
 
 
-def end_session(db: Engine, data: SessionData, max_age: int) -> None:
-    """Record the session as signed out until its cookie would have expired; drop rows past that."""
+def end_session(db: Engine, ended: str, max_age: int) -> None:
+    """Record the session `ended` (its id) as signed out until its cookie would have expired;
+    drop rows past that."""
     now = datetime.now(UTC)
     with db_session(db) as session:
         session.execute(sa.delete(EndedAdminSession).where(EndedAdminSession.expires_at < now))
-        session.merge(EndedAdminSession(session_id=data.session_id, expires_at=now + timedelta(seconds=max_age)))
+        session.merge(EndedAdminSession(session_id=ended, expires_at=now + timedelta(seconds=max_age)))
         session.commit()
 
 

@@ -39,11 +39,15 @@ class SessionData:
 
     @property
     def session_id(self) -> str:
-        """Names the session (its CSRF token is random per sign-in) without revealing the token."""
-        return hashlib.sha256(self.csrf.encode()).hexdigest()
+        return session_id_of(self.csrf)
 
     def csrf_matches(self, submitted: str | None) -> bool:
         return bool(submitted) and hmac.compare_digest(self.csrf.encode(), str(submitted).encode())
+
+
+def session_id_of(csrf: str) -> str:
+    """Names a session (its CSRF token is random per sign-in) without revealing the token."""
+    return hashlib.sha256(csrf.encode()).hexdigest()
 
 
 class SessionCodec:

@@ -58,9 +58,7 @@ async def login(request: Request) -> Response:
 
 @router.post("/logout")
 def logout(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
-    data = current_session(request)
-    if data is not None:
-        end_session(request.app.state.services.db, data, request.app.state.web.codec.max_age)
+    end_session(request.app.state.services.db, viewer.session_id, request.app.state.web.codec.max_age)
     response = secure(RedirectResponse(f"{PREFIX}/login?signed_out=1", status_code=303))
     request.app.state.web.codec.clear(request, response)
     return response
