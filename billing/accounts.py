@@ -9,6 +9,7 @@ from sqlmodel import Session, select
 
 from billing.keys import hash_key, new_id, new_secret
 from billing.models import ApiKey, Tenant, utcnow
+from billing.periods import PeriodError, zone
 
 ROLES = ("user", "tenant_admin", "admin")
 
@@ -32,6 +33,10 @@ def create_tenant(session: Session, name: str, timezone: str = "UTC", markup: fl
         raise AccountError("tenant name must be 1-200 characters")
     if get_tenant_by_name(session, name):
         raise AccountError(f"tenant {name!r} already exists")
+    try:
+        zone(timezone)  # every period, invoice and chart of the tenant is cut in it
+    except PeriodError:
+        raise AccountError(f"unknown time zone {timezone!r} (use an IANA name such as Europe/Paris)") from None
     tenant = Tenant(id=new_id("ten"), name=name, timezone=timezone, markup=markup)
     session.add(tenant)
     session.commit()

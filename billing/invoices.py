@@ -18,6 +18,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from billing.csv_export import safe_cell
 from billing.models import Tenant
 from billing.money import format_usd
 from billing.periods import local_days, window_from_label
@@ -126,12 +127,12 @@ CSV_COLUMNS = ["section", "name", "calls", "prompt_tokens", "completion_tokens",
 def invoice_csv(invoice: Invoice) -> str:
     buffer = io.StringIO()
     writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(["# invoice", invoice.tenant_name, invoice.period, invoice.start.isoformat(), invoice.end.isoformat(), invoice.timezone])
+    writer.writerow(["# invoice", safe_cell(invoice.tenant_name), invoice.period, invoice.start.isoformat(), invoice.end.isoformat(), invoice.timezone])
     writer.writerow(CSV_COLUMNS)
     for section, lines in (("model", invoice.by_model), ("run", invoice.by_run), ("total", [invoice.total])):
         for line in lines:
             writer.writerow([
-                section, line.name, line.calls, line.prompt_tokens, line.completion_tokens, line.cached_tokens,
+                section, safe_cell(line.name), line.calls, line.prompt_tokens, line.completion_tokens, line.cached_tokens,
                 format_usd(line.cost_nanos), format_usd(line.prompt_cache_savings_nanos), format_usd(line.response_cache_savings_nanos),
             ])
     return buffer.getvalue()

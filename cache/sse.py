@@ -29,12 +29,23 @@ def _split(text: str, piece_chars: int) -> list[str]:
     return [text[i : i + piece_chars] for i in range(0, len(text), piece_chars)] or [""]
 
 
+def _logprob_tokens(content: Any, logprobs: Any) -> list[dict[str, Any]] | None:
+    """The content logprob entries when their tokens spell the content exactly, else None."""
+    entries = logprobs.get("content") if isinstance(logprobs, dict) else None
+    if not isinstance(content, str) or not content or not isinstance(entries, list) or not entries:
+        return None
+    if not all(isinstance(e, dict) and isinstance(e.get("token"), str) for e in entries):
+        return None
+    return entries if "".join(e["token"] for e in entries) == content else None
+
+
 def completion_to_chunks(
     body: dict[str, Any], include_usage: bool = False, piece_chars: int = 256
 ) -> Iterator[dict[str, Any]]:
     """The `chat.completion.chunk` objects for a completion body, in stream order.
 
-    Per choice: a role delta, content deltas (split into pieces of `piece_chars`), tool-call deltas
+    Per choice: a role delta, content deltas (one per token with its logprobs when the answer has
+    them, else pieces of `piece_chars`), tool-call deltas
     (one per call, complete arguments), then a finish delta. With `include_usage` (the caller sent
     `stream_options.include_usage`), a last chunk with no choices carries the usage.
     """
@@ -45,9 +56,15 @@ def completion_to_chunks(
         message = choice.get("message") or {}
         yield _chunk(body, [{"index": index, "delta": {"role": message.get("role", "assistant"), "content": ""}, "finish_reason": None}])
         content = message.get("content")
-        if isinstance(content, str) and content:
-            for piece in _split(content, piece_chars):
-                yield _chunk(body, [{"index": index, "delta": {"content": piece}, "finish_reason": None}])
+        logprobs = choice.get("logprobs")
+        tokens = _logprob_tokens(content, logprobs)
+        if tokens is not None:  # one chunk per token, each with its logprobs, as OpenAI streams them
+            for entry in tokens:
+                yield _chunk(body, [{"index": index, "delta": {"content": entry["token"]}, "logprobs": {"content": [entry]}, "finish_reason": None}])
+        elif isinstance(content, str) and content:
+            for n, piece in enumerate(_split(content, piece_chars)):
+                extra = {"logprobs": logprobs} if n == 0 and logprobs else {}
+                yield _chunk(body, [{"index": index, "delta": {"content": piece}, **extra, "finish_reason": None}])
         if message.get("refusal"):
             yield _chunk(body, [{"index": index, "delta": {"refusal": message["refusal"]}, "finish_reason": None}])
         for call_index, call in enumerate(message.get("tool_calls") or []):

@@ -26,7 +26,7 @@ from billing.budgets.definitions import BudgetBook, BudgetDef, load_definitions
 from billing.budgets.ledger_sums import CounterSpec, spec_for
 from billing.budgets.memory_store import MemoryStore
 from billing.budgets.redis_store import RedisStore
-from billing.budgets.sizing import OutputBound, Rates, choices, output_bound, reserved_prompt_tokens
+from billing.budgets.sizing import OutputBound, Rates, output_bound, output_sequences, reserved_prompt_tokens
 from billing.budgets.store import (
     NO_LIMIT,
     AdmitRequest,
@@ -144,7 +144,7 @@ class Admission:
             counted = ctx.scratch["prompt_tokens"] = count_request_tokens(ctx.endpoint, body, candidates[0].litellm_params.upstream_model)
         rates, limits = self._pricing(candidates, prices, p.markup)
         bound = output_bound(ctx.endpoint, body, limits, self.cfg.default_max_output_tokens)
-        n = choices(body)
+        n = output_sequences(ctx.endpoint, body)
         reserved_prompt = reserved_prompt_tokens(counted, self.cfg.prompt_margin, self.cfg.prompt_margin_tokens)
         charges, labels, specs = self._charges(budgets, p.timezone, ctx.run_id)
         request = AdmitRequest(

@@ -312,7 +312,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         which = p.add_mutually_exclusive_group()
         which.add_argument("--key", help="narrow to one API key id")
         which.add_argument("--run", help="narrow to one agent run id ('*' = a wall for every run)")
-        p.add_argument("--model", help="narrow to one public model name")
+        p.add_argument("--model", help="narrow to calls that name this model or route (as the client asked: a budget on auto caps that route)")
 
     budgets = sub.add_parser("budgets", help="spending walls per tenant, key or run").add_subparsers(dest="action", required=True)
     p = command(budgets, "set", cmd_budgets_set, "create or change the budget of a scope")

@@ -12,6 +12,7 @@ from billing.budgets.ticket import Ticket
 from billing.money import format_usd
 from billing.usage import TokenUsage
 from gateway.auth import Principal
+from gateway.providers.dispatcher import Attempts
 from gateway.settings import Deployment
 
 
@@ -43,6 +44,8 @@ class RequestContext:
     error_type: str | None = None
     # Budget reservations and rate-limit places taken by admission; settled in Pipeline._finish.
     ticket: Ticket | None = None
+    # The deployments tried: a failed call's row names the last one.
+    attempts: Attempts = field(default_factory=Attempts)
     # Work shared by routing and caching, computed at most once per request.
     scratch: dict[str, Any] = field(default_factory=dict)
 

@@ -60,6 +60,10 @@ def model_not_allowed(model: str) -> APIError:
     return APIError(403, f"This API key is not allowed to use the model `{model}`.", code="model_not_allowed", param="model")
 
 
+def internal_error() -> APIError:
+    return APIError(500, "The server had an error while processing your request.", type="server_error", code="internal_error")
+
+
 def body_too_large(limit: int) -> APIError:
     return APIError(413, f"Request body exceeds the limit of {limit} bytes.", code="request_too_large")
 
@@ -97,4 +101,4 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(Exception)
     async def _unexpected(_request: Request, exc: Exception) -> Response:
         log.exception("unhandled error", exc_info=exc)
-        return APIError(500, "The server had an error while processing your request.", type="server_error", code="internal_error").response()
+        return internal_error().response()

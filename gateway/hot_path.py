@@ -15,7 +15,7 @@ from starlette.requests import Request
 from starlette.types import Receive, Scope, Send
 
 from gateway.deps import principal_of
-from gateway.errors import APIError
+from gateway.errors import APIError, internal_error
 
 log = logging.getLogger(__name__)
 
@@ -44,5 +44,5 @@ class HotPathApp:
             response = exc.response()
         except Exception:
             log.exception("unhandled error on %s", scope["path"])
-            response = APIError(500, "The server had an error while processing your request.", type="server_error", code="internal_error").response()
+            response = internal_error().response()
         await response(scope, receive, send)

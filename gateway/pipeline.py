@@ -27,7 +27,7 @@ from gateway.auth import Principal
 from gateway.batches.hints import BatchHint
 from gateway.body import read_json, validate
 from gateway.context import RequestContext
-from gateway.errors import APIError, invalid_request
+from gateway.errors import APIError, internal_error, invalid_request
 from gateway.providers.base import Endpoint, UpstreamError
 from gateway.providers.dispatcher import Attempts
 from gateway.route_service import RoutePlan
@@ -80,9 +80,14 @@ class Pipeline:
             ctx.cache_header = request.headers.get(CACHE_HEADER)
             outcome = await self.serve(ctx, body)
         except UpstreamError as exc:
-            return self._fail(ctx, APIError(exc.status, exc.message, type=exc.type, code=exc.code), upstream_body=exc.body)
+            return self._fail(ctx, _api_error(exc), upstream_body=exc.body)
         except APIError as exc:
             return self._fail(ctx, exc)
+        except Exception:
+            # A fault nothing above foresaw: the caller still gets the envelope, the ledger its
+            # row and the budgets their reservation back.
+            log.exception("request %s failed inside the gateway", ctx.request_id)
+            return self._fail(ctx, internal_error())
         if outcome.stream is not None:
             return StreamingResponse(outcome.stream, media_type="text/event-stream", headers=ctx.headers(streaming=True))
         return Response(outcome.body, media_type="application/json", headers=ctx.headers())
@@ -101,12 +106,17 @@ class Pipeline:
         try:
             outcome = await self.serve(ctx, {**body, "stream": False})
         except UpstreamError as exc:
-            self._fail(ctx, APIError(exc.status, exc.message, type=exc.type, code=exc.code))
-            body_out = orjson.loads(exc.body) if exc.body and exc.status < 500 else APIError(exc.status, exc.message, type=exc.type, code=exc.code).body()
+            self._fail(ctx, _api_error(exc))
+            body_out = orjson.loads(exc.body) if exc.body and exc.status < 500 else _api_error(exc).body()
             return CallResult(ctx=ctx, status_code=exc.status, body=body_out)
         except APIError as exc:
             self._fail(ctx, exc)
             return CallResult(ctx=ctx, status_code=exc.status, body=exc.body())
+        except Exception:
+            log.exception("request %s failed inside the gateway", ctx.request_id)
+            error = internal_error()
+            self._fail(ctx, error)
+            return CallResult(ctx=ctx, status_code=error.status, body=error.body())
         return CallResult(ctx=ctx, status_code=200, body=orjson.loads(outcome.body))
 
     async def serve(self, ctx: RequestContext, body: dict) -> Outcome:
@@ -191,8 +201,7 @@ class Pipeline:
     async def _send(
         self, ctx: RequestContext, endpoint: Endpoint, body: dict, candidates: list[Deployment], lookup: CacheLookup | None
     ) -> Outcome:
-        attempts = Attempts()
-        reply, deployment = await self.s.dispatcher.send(candidates, endpoint, _upstream_body(body), attempts, prepare=self._prepare(ctx))
+        reply, deployment = await self.s.dispatcher.send(candidates, endpoint, _upstream_body(body), ctx.attempts, prepare=self._prepare(ctx))
         ctx.deployment = deployment
         usage = reply.usage or _count_usage(endpoint, body, reply.body, deployment)
         self._bill(ctx, usage)
@@ -250,12 +259,12 @@ class Pipeline:
         options = body.get("stream_options") or {}
         upstream_body = _upstream_body(body)
         upstream_body["stream_options"] = {**options, "include_usage": True}
-        stream, deployment = await self.s.dispatcher.open_stream(candidates, endpoint, upstream_body, Attempts(), prepare=self._prepare(ctx))
+        stream, deployment = await self.s.dispatcher.open_stream(candidates, endpoint, upstream_body, ctx.attempts, prepare=self._prepare(ctx))
         ctx.deployment = deployment
         account = StreamAccount(client_wants_usage=bool(options.get("include_usage")), count_model=deployment.litellm_params.upstream_model)
 
         async def events() -> AsyncIterator[bytes]:
-            settled = ended = False
+            settled = False
             try:
                 async for piece in stream:
                     out = account.feed(piece)
@@ -264,23 +273,33 @@ class Pipeline:
                     if account.first_token_at is not None and ctx.first_token_at is None:
                         ctx.first_token_at = account.first_token_at
                     if account.saw_done and out.endswith(DONE_EVENT):
+                        if account.upstream_error is not None:
+                            ctx.status_code, ctx.error_type = 502, "upstream_error"
                         self._settle_stream(ctx, account, body)
                         settled = True
                         self._after_stream(ctx, account, lookup, deployment)
                         out = out[: -len(DONE_EVENT)] + sse_comment(f"x-tokenmill-cost-usd {format_usd(ctx.cost_nanos)}") + DONE_EVENT
                     yield out
-                ended = True
+                if account.upstream_error is not None:
+                    ctx.status_code, ctx.error_type = 502, "upstream_error"  # the client saw its error event
+                elif not account.saw_done:
+                    # The client must learn that the answer is cut short, not take it as whole.
+                    ctx.status_code, ctx.error_type = 502, "upstream_incomplete"
+                    yield sse_event(APIError(502, f"upstream {deployment.id} ended the stream before it was complete", type="upstream_error", code="upstream_incomplete").body())
             except UpstreamError as exc:
                 ctx.status_code, ctx.error_type = exc.status, exc.code or exc.type
-                yield sse_event(APIError(exc.status, exc.message, type=exc.type, code=exc.code).body())
+                yield sse_event(_api_error(exc).body())
+            except Exception:
+                log.exception("stream %s failed inside the gateway", ctx.request_id)
+                error = internal_error()
+                ctx.status_code, ctx.error_type = error.status, error.code
+                yield sse_event(error.body())
             finally:
                 stream.close()
                 if not settled:
-                    if ctx.error_type is None and not ended:
+                    if ctx.error_type is None:
                         # Cancelled mid-stream: the client went away. Bill what was generated.
                         ctx.status_code, ctx.error_type = 499, "client_disconnected"
-                    elif ctx.error_type is None and not account.saw_done:
-                        ctx.error_type = "upstream_incomplete"
                     self._settle_stream(ctx, account, body)
 
         return Outcome(stream=events())
@@ -310,6 +329,8 @@ class Pipeline:
     def _fail(self, ctx: RequestContext, error: APIError, upstream_body: bytes | None = None) -> Response:
         ctx.status_code = error.status
         ctx.error_type = error.code or error.type
+        if ctx.deployment is None and ctx.attempts.tried:
+            ctx.deployment = self.s.registry.by_id(ctx.attempts.tried[-1])
         self._finish(ctx)
         if upstream_body is not None and error.status < 500:
             return Response(upstream_body, status_code=error.status, media_type="application/json", headers=ctx.headers())
@@ -327,6 +348,10 @@ class Pipeline:
             metrics.TENANT_MODEL.add(
                 ctx.principal.tenant_name or "", ctx.deployment.model_name, ctx.usage.prompt_tokens, ctx.usage.completion_tokens, ctx.cost_nanos / 1e9
             )
+
+
+def _api_error(exc: UpstreamError) -> APIError:
+    return APIError(exc.status, exc.message, type=exc.type, code=exc.code, headers=exc.api_error_headers())
 
 
 def _run_id(header: str | None, body: dict) -> str | None:

@@ -8,6 +8,7 @@ counted with tiktoken instead.
 
 from __future__ import annotations
 
+import logging
 import time
 from dataclasses import dataclass, field
 
@@ -17,6 +18,7 @@ from billing.tokens import count_text_tokens
 from billing.usage import TokenUsage
 
 DONE_EVENT = b"data: [DONE]\n\n"
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -31,6 +33,8 @@ class StreamAccount:
     content: list[str] = field(default_factory=list)  # the visible answer, for the response cache
     finish_reason: str | None = None
     extra_choices: bool = False  # tool calls or n > 1: not rebuilt as a whole completion
+    logprobs: list = field(default_factory=list)  # choice 0's content logprobs, in order
+    malformed: bool = False  # an event the gateway could not read: the stream is not cached
     _buffer: bytes = b""
 
     def feed(self, piece: bytes) -> bytes:
@@ -58,21 +62,24 @@ class StreamAccount:
         payload = event[5:].strip()
         if payload == b"[DONE]":
             self.saw_done = True
-            return event
+            return DONE_EVENT[:-2]  # one spelling, whatever the upstream's spacing
         try:
             chunk = orjson.loads(payload)
         except orjson.JSONDecodeError:
-            return event
-        if not isinstance(chunk, dict):
-            return event
+            chunk = None
+        choices = (chunk.get("choices") or []) if isinstance(chunk, dict) else None
+        if not isinstance(choices, list) or not all(isinstance(c, dict) and isinstance(c.get("delta"), dict | None) for c in choices):
+            # An event no OpenAI client could read would break the caller's stream: drop it.
+            log.warning("dropped a malformed upstream stream event: %r", payload[:200])
+            self.malformed = True
+            return None
         if "error" in chunk:
             self.upstream_error = str(chunk["error"])[:200]
-        choices = chunk.get("choices") or []
         for choice in choices:
             self._note_choice(choice)
         usage = chunk.get("usage")
         if usage:
-            self.usage = TokenUsage.from_openai(usage)
+            self.usage = TokenUsage.from_openai(usage) or self.usage
             if not self.client_wants_usage:
                 if not choices:
                     return None
@@ -82,30 +89,42 @@ class StreamAccount:
 
     def _note_choice(self, choice: dict) -> None:
         if choice.get("finish_reason"):
-            self.finish_reason = choice["finish_reason"]
+            self.finish_reason = str(choice["finish_reason"])
         if choice.get("index", 0) != 0:
             self.extra_choices = True
         delta = choice.get("delta")
         if delta is None:  # legacy completions stream
             text = choice.get("text")
-            if text:
+            if isinstance(text, str) and text:
                 self._mark_first()
                 self.generated.append(text)
             return
+        self._note_logprobs(choice.get("logprobs"))
         for key in ("content", "reasoning_content", "refusal"):
             text = delta.get(key)
-            if text:
+            if isinstance(text, str) and text:
                 self._mark_first()
                 self.generated.append(text)
                 if key == "content":
                     self.content.append(text)
-        for tool_call in delta.get("tool_calls") or ():
+        tool_calls = delta.get("tool_calls") or ()
+        for tool_call in tool_calls if isinstance(tool_calls, list) else ():
             self.extra_choices = True
-            function = tool_call.get("function") or {}
+            function = tool_call.get("function") if isinstance(tool_call, dict) else None
             self._mark_first()
             for key in ("name", "arguments"):
-                if function.get(key):
+                if isinstance(function, dict) and isinstance(function.get(key), str):
                     self.generated.append(function[key])
+
+    def _note_logprobs(self, logprobs: object) -> None:
+        """Keep the content logprobs for the cached copy; any other shape makes it uncacheable."""
+        if logprobs is None:
+            return
+        content = logprobs.get("content") if isinstance(logprobs, dict) else None
+        if isinstance(content, list) and set(logprobs) <= {"content", "refusal"} and not logprobs.get("refusal"):
+            self.logprobs.extend(content)
+        else:
+            self.malformed = True
 
     def _mark_first(self) -> None:
         if self.first_token_at is None:
@@ -113,14 +132,15 @@ class StreamAccount:
 
     def as_completion(self, completion_id: str, model: str) -> dict | None:
         """The stream rebuilt as one chat.completion (plain text answers only), for the cache."""
-        if self.extra_choices or self.usage is None or self.finish_reason is None:
+        if self.extra_choices or self.malformed or self.usage is None or self.finish_reason is None:
             return None
         return {
             "id": completion_id,
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(self.content)}, "finish_reason": self.finish_reason, "logprobs": None}],
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(self.content)}, "finish_reason": self.finish_reason,
+                         "logprobs": {"content": self.logprobs} if self.logprobs else None}],
             "usage": self.usage.to_openai(),
         }
 

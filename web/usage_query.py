@@ -12,6 +12,7 @@ from typing import Any
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
+from billing.csv_export import safe_cell
 from billing.models import UsageRecord
 from billing.money import format_usd
 from web.formatting import zone
@@ -150,18 +151,6 @@ CSV_COLUMNS = [
     "cached_tokens", "reasoning_tokens", "cost_usd", "saved_usd", "latency_ms", "ttft_ms", "stream",
     "status_code", "error_type",
 ]
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-
-def _csv_cell(value: Any) -> Any:
-    # Run ids and model names come from clients: keep spreadsheets from running them as formulas.
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return "" if value is None else value
-
-
 def csv_lines(engine: Engine, filters: UsageFilter, order: SortOrder, chunk: int = 1000) -> Iterator[str]:
     """The whole filtered ledger as CSV, read and written a chunk at a time."""
     buffer = io.StringIO()
@@ -173,7 +162,7 @@ def csv_lines(engine: Engine, filters: UsageFilter, order: SortOrder, chunk: int
         result = conn.execution_options(yield_per=chunk).execute(query).mappings()
         for n, row in enumerate(result, 1):
             values = {**row, "cost_usd": format_usd(row["cost_nanos"]), "saved_usd": format_usd(row["saved_nanos"])}
-            writer.writerow([_csv_cell(values[name]) for name in CSV_COLUMNS])
+            writer.writerow([safe_cell(values[name]) for name in CSV_COLUMNS])
             if n % chunk == 0:
                 yield _drain(buffer)
     yield _drain(buffer)

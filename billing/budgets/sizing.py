@@ -66,6 +66,17 @@ def reserved_prompt_tokens(counted: int, margin: float, margin_tokens: int) -> i
     return math.ceil(counted * (1.0 + margin)) + margin_tokens
 
 
-def choices(body: dict) -> int:
-    n = body.get("n")
-    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+def _count_field(body: dict, name: str) -> int:
+    value = body.get(name)
+    return value if isinstance(value, int) and not isinstance(value, bool) and value > 1 else 1
+
+
+def output_sequences(endpoint: str, body: dict) -> int:
+    """How many outputs one call generates, each up to max_tokens: `n` for chat; for completions
+    max(n, best_of) for every prompt of a prompt list (each is billed, best_of's unreturned ones too)."""
+    n = _count_field(body, "n")
+    if endpoint != "completions":
+        return n
+    prompt = body.get("prompt")
+    prompts = len(prompt) if isinstance(prompt, list) and prompt and isinstance(prompt[0], str | list) else 1
+    return max(n, _count_field(body, "best_of")) * prompts

@@ -11,7 +11,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from billing.budgets.sizing import Rates, choices, output_bound, reserved_prompt_tokens
+from billing.budgets.sizing import Rates, output_bound, output_sequences, reserved_prompt_tokens
 from billing.tokens import count_request_tokens
 from gateway.auth import Principal
 from gateway.batches.jsonl import ENDPOINTS, InputLine, LineError, ParsedInput
@@ -114,5 +114,5 @@ def worst_case(services: Services, cost: _ModelCost, kind: str, body: dict[str, 
     cfg = services.settings.billing
     counted = count_request_tokens(kind, body, cost.candidates[0].litellm_params.upstream_model)
     prompt = reserved_prompt_tokens(counted, cfg.prompt_margin, cfg.prompt_margin_tokens)
-    out = output_bound(kind, body, cost.limits, cfg.default_max_output_tokens).tokens * choices(body)
+    out = output_bound(kind, body, cost.limits, cfg.default_max_output_tokens).tokens * output_sequences(kind, body)
     return cost.rates.prompt_nanos(prompt) + math.ceil(out * cost.rates.output_nanos) + 1, prompt + out

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -14,7 +15,9 @@ ENDPOINT_PATHS: dict[str, str] = {"chat": "/chat/completions", "completions": "/
 
 
 class UpstreamError(Exception):
-    """An upstream call failed. `retryable` errors may be retried or sent to a fallback."""
+    """An upstream call failed. `retryable` errors may be retried or sent to a fallback;
+    `try_next` ones are the deployment's own fault (its credentials, its model name), so another
+    deployment may answer though this one will not."""
 
     def __init__(
         self,
@@ -24,6 +27,7 @@ class UpstreamError(Exception):
         type: str = "upstream_error",
         code: str | None = None,
         retryable: bool = False,
+        try_next: bool = False,
         retry_after: float | None = None,
         body: bytes | None = None,
     ):
@@ -33,8 +37,15 @@ class UpstreamError(Exception):
         self.type = type
         self.code = code
         self.retryable = retryable
+        self.try_next = try_next or retryable
         self.retry_after = retry_after
-        self.body = body  # the upstream's own error body, passed through for client errors
+        self.body = body  # the upstream's own OpenAI error envelope, passed through for client errors
+
+    def api_error_headers(self) -> dict[str, str]:
+        """Headers for the client's error: when to come back, if the upstream said."""
+        if self.retry_after is None:
+            return {}
+        return {"retry-after": str(max(1, math.ceil(self.retry_after)))}
 
 
 @dataclass

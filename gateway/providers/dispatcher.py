@@ -58,8 +58,10 @@ class Dispatcher:
                     last = exc
                     attempts.errors.append(f"{deployment.id}: {exc.code or exc.status}")
                     metrics.UPSTREAM_ERRORS.labels(deployment=deployment.id, code=exc.code or str(exc.status)).inc()
+                    if not exc.try_next:
+                        raise  # the request itself was refused: every deployment would refuse it
                     if not exc.retryable:
-                        raise
+                        break
                     if n < deployment.litellm_params.max_retries:
                         await asyncio.sleep(self._delay(n, exc))
             log.warning("deployment %s failed; trying the next candidate", deployment.id)

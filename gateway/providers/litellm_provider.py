@@ -35,13 +35,25 @@ def _lib() -> Any:
     return _litellm
 
 
+def _retry_after(exc: Exception) -> float | None:
+    """Seconds from the Retry-After header of the HTTP response litellm's error carries, if any."""
+    headers = getattr(getattr(exc, "response", None), "headers", None)
+    try:
+        value = headers.get("retry-after") if headers is not None else None
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
 def _translate_error(exc: Exception, deployment_id: str) -> UpstreamError:
     status = getattr(exc, "status_code", None) or 502
     message = getattr(exc, "message", None) or str(exc)
     if status == 429:
-        return UpstreamError(429, message, type="rate_limit_error", code="upstream_rate_limited", retryable=True)
+        return UpstreamError(429, message, type="rate_limit_error", code="upstream_rate_limited", retryable=True, retry_after=_retry_after(exc))
     if status in (401, 403):
-        return UpstreamError(502, f"upstream rejected the gateway's credentials: {message}", code="upstream_auth_failed")
+        return UpstreamError(502, f"upstream rejected the gateway's credentials: {message}", code="upstream_auth_failed", try_next=True)
+    if status == 404:
+        return UpstreamError(502, f"upstream has no such model or path (HTTP 404): {message}", code="upstream_not_found", try_next=True)
     if status == 408 or "timeout" in type(exc).__name__.lower():
         return UpstreamError(504, f"upstream {deployment_id} timed out", type="timeout", code="upstream_timeout", retryable=True)
     if status >= 500:

@@ -66,7 +66,7 @@ class LocalProvider:
         try:
             return await asyncio.shield(self._serving)
         except (OSError, ValueError, RuntimeError) as exc:
-            raise UpstreamError(503, f"the local engine could not start: {exc}", code="local_engine_unavailable") from exc
+            raise UpstreamError(503, f"the local engine could not start: {exc}", code="local_engine_unavailable", try_next=True) from exc
 
     async def send(self, call: Call) -> Reply:
         from local_engine.async_engine import EngineDeadError

@@ -11,7 +11,8 @@ import aiohttp
 import orjson
 
 from billing.usage import TokenUsage
-from gateway.providers.base import ENDPOINT_PATHS, Call, Reply, UpstreamError
+from cache.sse import DONE_EVENT, replay_sse
+from gateway.providers.base import ENDPOINT_PATHS, Call, Reply, ReplyStream, UpstreamError
 from gateway.settings import OPENAI_COMPATIBLE_BASES
 
 _RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
@@ -28,15 +29,24 @@ def _retry_after(headers: aiohttp.typedefs.LooseHeaders) -> float | None:
 def _error_from_status(status: int, body: bytes, headers) -> UpstreamError:  # noqa: ANN001
     try:
         message = orjson.loads(body)["error"]["message"]
+        envelope = isinstance(message, str)
     except (orjson.JSONDecodeError, KeyError, TypeError):
-        message = body[:500].decode("utf-8", "replace") or f"upstream returned HTTP {status}"
+        message, envelope = None, False
+    if not envelope:
+        message = body[:500].decode("utf-8", "replace").strip() or f"upstream returned HTTP {status}"
     if status == 429:
         return UpstreamError(429, message, type="rate_limit_error", code="upstream_rate_limited", retryable=True, retry_after=_retry_after(headers))
     if status in (401, 403):
-        return UpstreamError(502, f"upstream rejected the gateway's credentials: {message}", code="upstream_auth_failed")
+        return UpstreamError(502, f"upstream rejected the gateway's credentials: {message}", code="upstream_auth_failed", try_next=True)
+    if status == 404:
+        # The client named a model this gateway serves; the upstream not knowing it is a
+        # deployment's misconfiguration (model name, api_base), not the client's error.
+        return UpstreamError(502, f"upstream has no such model or path (HTTP 404): {message}", code="upstream_not_found", try_next=True)
     if status in _RETRYABLE_STATUS or status >= 500:
         return UpstreamError(502, f"upstream error (HTTP {status}): {message}", code="upstream_error", retryable=True)
-    return UpstreamError(status, message, type="invalid_request_error", code="upstream_rejected", body=body)
+    # The upstream refused the request itself: its own error body goes back when it is
+    # OpenAI's envelope; anything else (an HTML page, a framework's default) becomes ours.
+    return UpstreamError(status, message, type="invalid_request_error", code="upstream_rejected", body=body if envelope else None)
 
 
 class OpenAICompatProvider:
@@ -87,8 +97,7 @@ class OpenAICompatProvider:
             raise _error_from_status(response.status, body, response.headers)
         return response
 
-    async def send(self, call: Call) -> Reply:
-        response = await self._post(call)
+    async def _read_json(self, response: aiohttp.ClientResponse, call: Call) -> tuple[bytes, dict]:
         try:
             body = await response.read()
         except (TimeoutError, aiohttp.ClientError) as exc:
@@ -96,13 +105,39 @@ class OpenAICompatProvider:
         finally:
             response.release()
         try:
-            usage = TokenUsage.from_openai(orjson.loads(body).get("usage"))
-        except (orjson.JSONDecodeError, AttributeError) as exc:
+            parsed = orjson.loads(body)
+        except orjson.JSONDecodeError as exc:
             raise UpstreamError(502, "upstream returned a body that is not JSON", code="upstream_bad_reply", retryable=True) from exc
-        return Reply(body=body, usage=usage)
+        if not isinstance(parsed, dict):
+            raise UpstreamError(502, "upstream returned JSON that is not an object", code="upstream_bad_reply", retryable=True)
+        return body, parsed
 
-    async def open_stream(self, call: Call) -> _ByteStream:
-        return _ByteStream(await self._post(call), call.deployment.id)
+    async def send(self, call: Call) -> Reply:
+        body, parsed = await self._read_json(await self._post(call), call)
+        return Reply(body=body, usage=TokenUsage.from_openai(parsed.get("usage")))
+
+    async def open_stream(self, call: Call) -> ReplyStream:
+        response = await self._post(call)
+        if response.content_type != "application/json":
+            return _ByteStream(response, call.deployment.id)
+        # A server that ignores `stream: true` answers whole: replay its answer as a stream.
+        _, parsed = await self._read_json(response, call)
+        if not isinstance(parsed.get("choices"), list):
+            raise UpstreamError(502, "upstream answered a stream request with a body that has no choices", code="upstream_bad_reply", retryable=True)
+        if call.endpoint == "chat":
+            return _ReplayedStream(b"".join(replay_sse(parsed, include_usage=True)))
+        return _ReplayedStream(b"data: " + orjson.dumps(parsed) + b"\n\n" + DONE_EVENT)  # a completions body is its own chunk
+
+
+class _ReplayedStream:
+    def __init__(self, payload: bytes):
+        self._payload = payload
+
+    async def __aiter__(self) -> AsyncIterator[bytes]:
+        yield self._payload
+
+    def close(self) -> None:
+        """Nothing is open: the answer was read whole."""
 
 
 class _ByteStream:

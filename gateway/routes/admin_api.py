@@ -172,7 +172,7 @@ def list_usage(
     return {"object": "list", "data": [{**r.model_dump(), "cost_usd": nanos_to_usd(r.cost_nanos)} for r in rows]}
 
 
-@router.get("/runs/{run_id}")
+@router.get("/runs/{run_id:path}")  # run ids are the client's own: "agent/42" is one
 def run_spend(run_id: str, principal: AdminDep, services: ServicesDep, tenant_id: str | None = None) -> dict[str, Any]:
     scoped = _scoped_tenant_id(principal, tenant_id)
     query = sa.select(

@@ -19,6 +19,7 @@ from billing.budgets import definitions as budget_defs
 from billing.budgets.alerts import alert_payload, list_alerts
 from billing.budgets.definitions import BudgetDef
 from billing.budgets.status import budget_json, budget_status
+from billing.csv_export import attachment_headers
 from billing.db import db_session
 from billing.invoices import build_invoice, invoice_csv, invoice_json
 from billing.models import Tenant
@@ -181,8 +182,7 @@ async def invoice(principal: AdminDep, services: ServicesDep, period: str, tenan
     except PeriodError as exc:
         raise invalid_request(str(exc), param="period") from None
     if format == "csv":
-        filename = f"invoice-{tenant.name}-{period}.csv".replace('"', "")
-        return Response(invoice_csv(built), media_type="text/csv", headers={"Content-Disposition": f'attachment; filename="{filename}"'})
+        return Response(invoice_csv(built), media_type="text/csv; charset=utf-8", headers=attachment_headers(f"invoice-{tenant.name}-{period}.csv"))
     return Response(orjson.dumps(invoice_json(built)), media_type="application/json")
 
 

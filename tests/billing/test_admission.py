@@ -244,3 +244,11 @@ async def test_a_soft_threshold_alerts_once_per_period_and_reaches_the_webhook(s
     finally:
         await admission.close()
         server.stop()
+
+
+def test_images_count_toward_the_prompt_at_their_worst_case():
+    text = [{"role": "user", "content": [{"type": "text", "text": "what is this"}]}]
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    low = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}}
+    with_images = [{"role": "user", "content": [{"type": "text", "text": "what is this"}, image, low]}]
+    assert count_chat_tokens(with_images) == count_chat_tokens(text) + 1600 + 85

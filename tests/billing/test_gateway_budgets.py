@@ -290,3 +290,19 @@ def test_limits_too_large_for_the_counters_are_refused_with_the_field_named(gate
                 set_budget_row(session, tenant_id=tenant, limit_usd=not_a_number)
         with pytest.raises(RateLimitError, match="at most"):
             set_rate_limit(session, tenant, rpm=10**10)
+
+
+def test_the_worst_case_counts_every_prompt_best_of_candidate_and_image(gateway, fake_openai):
+    key = gateway.new_key("sizing-co")
+    set_budget(gateway, "sizing-co", limit_usd=0.01)
+    client = gateway.openai(key)
+    # One prompt at max_tokens=100 may cost $0.003: served. Twenty prompts, or best_of=10, may cost
+    # twenty or ten times that: refused, since the upstream bills every one of them.
+    client.completions.create(model="metered", prompt="say hi", max_tokens=100)
+    for too_much in ({"prompt": ["say hi"] * 20}, {"prompt": "say hi", "best_of": 10}):
+        with pytest.raises(openai.RateLimitError):
+            client.completions.create(model="metered", max_tokens=100, **too_much)
+    image = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}
+    with pytest.raises(openai.RateLimitError):  # 20 images of up to 1,600 tokens each: up to $0.32
+        client.chat.completions.create(model="metered", max_tokens=1, messages=[{"role": "user", "content": [{"type": "text", "text": "what is this"}, *[image] * 20]}])
+    assert len(fake_openai.requests) == 1

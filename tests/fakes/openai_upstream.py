@@ -27,6 +27,15 @@ class Failure:
 
 
 @dataclass
+class Raw:
+    """A reply sent as is, for upstreams that break the rules (bad usage, HTML errors, odd streams)."""
+
+    body: bytes
+    status: int = 200
+    content_type: str = "application/json"
+
+
+@dataclass
 class Script:
     """Behaviour for one upstream model name."""
 
@@ -37,6 +46,7 @@ class Script:
     die_after_chunks: int | None = None  # drop the connection mid-stream
     omit_usage: bool = False
     logprob: float = -0.05  # every token's logprob when the request asks for logprobs
+    raw: Raw | None = None  # answer every call with these bytes instead
 
 
 def prompt_tokens_of(body: dict[str, Any]) -> int:
@@ -102,6 +112,8 @@ class FakeOpenAI:
             return web.json_response(
                 {"error": {"message": f"scripted failure {failure.status}", "type": "server_error"}}, status=failure.status, headers=headers
             )
+        if script.raw is not None:
+            return web.Response(body=script.raw.body, status=script.raw.status, headers={"Content-Type": script.raw.content_type})
         return body, script
 
     def _answer(self, body: dict[str, Any], script: Script) -> str:

@@ -52,3 +52,26 @@ def test_usage_listing_filters_by_run(gateway):
         gateway.wait_until(lambda: admin.get("/admin/api/usage", params={"run_id": "r-42"}).json()["data"] != [])
         rows = admin.get("/admin/api/usage", params={"run_id": "r-42"}).json()["data"]
     assert len(rows) == 1 and rows[0]["cost_usd"] > 0 and rows[0]["model_requested"] == "gpt-4o-mini"
+
+
+def test_an_unknown_time_zone_is_refused_before_it_can_break_periods(gateway):
+    with gateway.http(gateway.admin_key) as admin:
+        refused = admin.post("/admin/api/tenants", json={"name": "mars-co", "timezone": "Mars/Olympus_Mons"})
+        assert refused.status_code == 400 and "Mars/Olympus_Mons" in refused.json()["error"]["message"]
+        assert "mars-co" not in [t["name"] for t in admin.get("/admin/api/tenants").json()["data"]]
+
+
+def test_run_ids_with_slashes_and_invoices_for_any_tenant_name(gateway):
+    key = gateway.new_key("東京")
+    run = '=HYPERLINK("http://evil.example/","click")/step-1'
+    gateway.openai(key).chat.completions.create(model="gpt-4o-mini", messages=[{"role": "user", "content": "hi"}], extra_headers={"x-tokenmill-run": run})
+    tenant_id = gateway.principal_tenant(key)
+    gateway.wait_until(lambda: gateway.usage_rows(run_id=run))
+    with gateway.http(gateway.admin_key) as admin:
+        spend = admin.get(f"/admin/api/runs/{run}", params={"tenant_id": tenant_id})
+        assert spend.status_code == 200 and spend.json()["calls"] == 1
+        period = gateway.usage_rows(run_id=run)[0].created_at.strftime("%Y-%m")
+        csv = admin.get("/admin/api/invoices", params={"tenant_id": tenant_id, "period": period, "format": "csv"})
+    assert csv.status_code == 200 and "filename*=UTF-8''invoice-%E6%9D%B1%E4%BA%AC-" in csv.headers["content-disposition"]
+    run_line = next(line for line in csv.text.splitlines() if line.startswith("run,"))
+    assert run_line.startswith("run,\"'=HYPERLINK(")  # a spreadsheet shows it as text, never runs it

@@ -164,3 +164,30 @@ def test_the_admin_key_printed_by_serve_can_call_models_with_its_own_cache_scope
     # A tenant asking the same question does not get the admin key's entry, nor the reverse.
     tenant_key = gateway.new_key("admin-scope-co")
     assert chat(gateway, tenant_key, text, temperature=0).headers["x-tokenmill-cache"] == "miss"
+
+
+def test_logprobs_asked_for_are_replayed_from_the_cache_in_both_shapes(gateway, fake_openai):
+    from tests.fakes.openai_upstream import Raw
+
+    key = gateway.new_key("logprob-cache-co")
+    client = gateway.openai(key)
+
+    def ask(text: str, stream: bool):  # noqa: ANN202
+        raw = client.chat.completions.with_raw_response.create(
+            model="gpt-4o-mini", messages=[{"role": "user", "content": text}], temperature=0, logprobs=True, stream=stream)
+        answer = raw.parse()
+        stored(gateway)
+        if not stream:
+            return raw.headers["x-tokenmill-cache"], [e.model_dump() for e in answer.choices[0].logprobs.content]
+        return raw.headers["x-tokenmill-cache"], [e.model_dump() for c in answer if c.choices and c.choices[0].logprobs for e in c.choices[0].logprobs.content]
+
+    status, whole = ask("Spell out the word cat.", stream=False)
+    assert status == "miss" and [e["token"] for e in whole] == ["echo: ", "Spell ", "out ", "the ", "word ", "cat."]
+    assert ask("Spell out the word cat.", stream=True) == ("hit-exact", whole)  # one chunk per token, as OpenAI streams
+
+    entries = [{"token": t, "logprob": -0.5, "bytes": list(t.encode()), "top_logprobs": []} for t in ("Hello", " world")]
+    events = [{"choices": [{"index": 0, "delta": {"content": e["token"]}, "logprobs": {"content": [e]}, "finish_reason": None}]} for e in entries]
+    events += [{"choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]}, {"choices": [], "usage": {"prompt_tokens": 9, "completion_tokens": 2}}]
+    fake_openai.script("gpt-4o-mini", raw=Raw(b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n", content_type="text/event-stream"))
+    assert ask("Say hello.", stream=True) == ("miss", entries)
+    assert ask("Say hello.", stream=False) == ("hit-exact", entries)

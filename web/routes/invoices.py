@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.responses import Response
 
 from billing import accounts, rollups
+from billing.csv_export import attachment_headers
 from billing.db import db_session
 from billing.invoices import Invoice, build_invoice, invoice_csv
 from billing.models import Tenant
@@ -76,6 +77,5 @@ def invoice_download(request: Request, viewer: ViewerDep, period: str, tenant: s
         (invoice,) = _invoices(request, [chosen], period.strip())
     except PeriodError as exc:
         return secure(Response(f"{exc}\n", status_code=400, media_type="text/plain"))
-    filename = f"invoice-{chosen.name}-{invoice.period}.csv".replace('"', "").replace("/", "-")
-    return secure(Response(invoice_csv(invoice), media_type="text/csv; charset=utf-8",
-                           headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"}))
+    filename = f"invoice-{chosen.name}-{invoice.period}.csv"
+    return secure(Response(invoice_csv(invoice), media_type="text/csv; charset=utf-8", headers=attachment_headers(filename)))

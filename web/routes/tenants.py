@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from urllib.parse import quote
-from zoneinfo import available_timezones
 
 import sqlalchemy as sa
 from fastapi import APIRouter, Request
@@ -67,14 +66,12 @@ def create_tenant(request: Request, viewer: ViewerDep, form: FormDep) -> Respons
         markup, error = 0.0, "Markup must be a number (percent, e.g. 10 or -5)."
     if error is None and not -100.0 <= markup * 100 <= 1000.0:
         error = "Markup must lie between -100% and 1000%."
-    if error is None and values["timezone"] not in available_timezones() and values["timezone"] != "UTC":
-        error = f"Unknown time zone {values['timezone']!r} (use an IANA name such as Europe/Paris)."
     if error is None:
         with db_session(request.app.state.services.db) as session:
             try:
                 tenant: Tenant = accounts.create_tenant(session, values["name"], values["timezone"], markup)
             except accounts.AccountError as exc:
-                error = str(exc).capitalize() + "."
+                error = f"{str(exc)[:1].upper()}{str(exc)[1:]}."
     if error is not None:
         return _page(request, viewer, status=400, error=error, values=values)
     return secure(RedirectResponse(f"{PREFIX}/tenants?created={quote(tenant.name)}", status_code=303))
