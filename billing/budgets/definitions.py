@@ -10,6 +10,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from billing.budget_models import Budget
+from billing.budgets.webhook_url import WebhookURLError, check_webhook_url
 from billing.db import db_session
 from billing.keys import new_id
 from billing.models import ApiKey, Tenant, utcnow
@@ -130,10 +131,17 @@ def set_budget(
     soft: float | None = 0.8,
     on_exceed: str = "refuse",
     alert_webhook: str | None = None,
+    allow_private_webhook: bool = True,
 ) -> Budget:
-    """Create the budget for this scope, or replace the limits of the one already there."""
+    """Create the budget for this scope, or replace the limits of the one already there.
+    `allow_private_webhook` is for operators only (see billing/budgets/webhook_url.py)."""
     if limit_usd is not None and not math.isfinite(limit_usd):
         raise BudgetError("the USD limit must be a finite number")
+    if alert_webhook is not None:
+        try:
+            check_webhook_url(alert_webhook, allow_private_webhook)
+        except WebhookURLError as exc:
+            raise BudgetError(str(exc)) from None
     limit_nanos = usd_to_nanos(limit_usd) if limit_usd is not None else None
     _validate(session, tenant_id, key_id, run_id, limit_nanos, limit_tokens, period, soft, on_exceed)
     scope = scope_string(tenant_id, key_id, run_id, model)

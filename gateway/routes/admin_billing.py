@@ -90,7 +90,8 @@ async def set_budget(body: BudgetIn, principal: AdminDep, services: ServicesDep)
 
     def write() -> BudgetDef:
         with db_session(services.db) as session:
-            return BudgetDef.from_row(budget_defs.set_budget(session, tenant_id=tenant_id, **body.model_dump(exclude={"tenant_id"})))
+            fields = body.model_dump(exclude={"tenant_id"})
+            return BudgetDef.from_row(budget_defs.set_budget(session, tenant_id=tenant_id, allow_private_webhook=principal.is_admin, **fields))
 
     try:
         budget = await asyncio.to_thread(write)

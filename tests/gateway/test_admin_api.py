@@ -75,3 +75,17 @@ def test_run_ids_with_slashes_and_invoices_for_any_tenant_name(gateway):
     assert csv.status_code == 200 and "filename*=UTF-8''invoice-%E6%9D%B1%E4%BA%AC-" in csv.headers["content-disposition"]
     run_line = next(line for line in csv.text.splitlines() if line.startswith("run,"))
     assert run_line.startswith("run,\"'=HYPERLINK(")  # a spreadsheet shows it as text, never runs it
+
+
+def test_a_tenant_admin_cannot_aim_alert_webhooks_at_the_gateways_network(gateway):
+    boss = gateway.new_key("hooked-co", role="tenant_admin")
+    inside = ("http://127.0.0.1:8000/admin", "http://169.254.169.254/latest/meta-data", "http://10.0.0.7/hook", "http://localhost/hook", "http://[::1]/hook")
+    with gateway.http(boss) as http:
+        for url in inside:
+            refused = http.post("/admin/api/budgets", json={"limit_usd": 5, "alert_webhook": url})
+            assert refused.status_code == 400 and "non-public address" in refused.json()["error"]["message"], url
+        assert http.post("/admin/api/budgets", json={"limit_usd": 5, "alert_webhook": "gopher://example.com/"}).status_code == 400
+        assert http.post("/admin/api/budgets", json={"limit_usd": 5, "alert_webhook": "https://93.184.215.14/hook"}).status_code == 201
+    tenant_id = gateway.principal_tenant(boss)
+    with gateway.http(gateway.admin_key) as admin:  # an operator may point alerts at an internal service
+        assert admin.post("/admin/api/budgets", json={"tenant_id": tenant_id, "limit_usd": 5, "alert_webhook": "http://127.0.0.1:9/hook"}).status_code == 201

@@ -77,7 +77,7 @@ def test_create_edit_and_delete_through_the_form(admin_gateway: GatewayUnderTest
         ({"limit_usd": "1", "period": "yearly"}, "Period must be one of"),
         ({"limit_usd": "1", "soft_percent": "150"}, "The soft threshold is a share of the limit"),
         ({"limit_usd": "1", "model": "gpt-imaginary"}, "Unknown model"),
-        ({"limit_usd": "1", "alert_webhook": "ftp://x"}, "The alert webhook must be an http(s) URL."),
+        ({"limit_usd": "1", "alert_webhook": "ftp://x"}, "The alert webhook must be an http(s) URL with a host."),
         ({"limit_usd": "1", "key_id": "key_nope"}, "No key"),
     ],
 )

@@ -97,10 +97,8 @@ def save_budget(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
         fields = _budget_fields(form)
         if fields["model"] is not None and fields["model"] not in request.app.state.services.registry.names:
             raise BudgetError(f"unknown model {fields['model']!r}")
-        if fields["alert_webhook"] and not fields["alert_webhook"].startswith(("https://", "http://")):
-            raise BudgetError("the alert webhook must be an http(s) URL")
         with db_session(request.app.state.services.db) as session:
-            set_budget(session, tenant_id=tenant_id, **fields)
+            set_budget(session, tenant_id=tenant_id, allow_private_webhook=viewer.is_admin, **fields)
     except BudgetError as exc:
         return _page(request, viewer, status=400, error=str(exc)[:1].upper() + str(exc)[1:] + ".", values=values)
     _refresh_gateway(request)
