@@ -112,6 +112,8 @@ def create_key(body: KeyIn, principal: AdminDep, services: ServicesDep) -> dict[
                 tenant = accounts.ensure_tenant(session, body.tenant)
             elif not principal.is_admin:
                 tenant = session.get(Tenant, principal.tenant_id)
+                if body.tenant not in (None, tenant.name):
+                    raise _forbidden()  # a key for another tenant: refused, not quietly made in this one
             else:
                 raise invalid_request("Name the key's tenant with `tenant` or `tenant_id`.", param="tenant")
             if tenant is None:

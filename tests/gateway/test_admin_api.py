@@ -38,6 +38,7 @@ def test_tenant_admin_sees_and_manages_only_its_tenant(gateway):
         own = http.post("/admin/api/keys", json={"name": "worker"})
         assert own.status_code == 201 and own.json()["tenant_id"] == tenants[0]["id"]
         assert http.post("/admin/api/tenants", json={"name": "takeover"}).status_code == 403
+        assert http.post("/admin/api/keys", json={"tenant": "other-co", "name": "sneaky"}).status_code == 403
         others = http.get("/admin/api/keys", params={"tenant_id": "ten_someone_else"})
         assert others.status_code == 403
         assert all(k["tenant_id"] == tenants[0]["id"] for k in http.get("/admin/api/keys").json()["data"])
