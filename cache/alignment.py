@@ -7,24 +7,37 @@ A content word of one question (see cache.lexical) that the other question lacks
 only when it is
 - a light word (filler or grading word: "really", "some", "best"), or
 - the same word in another form (same Snowball stem), a one-letter typo of a word there
-  ("contries"/"countries"), or two of its words written as one ("cyber security"/"cybersecurity"), or
+  ("contries"/"countries"; not when both are words of the vocabulary: "county" is no typo of
+  "country"), or two of its words written as one ("cyber security"/"cybersecurity"), or
 - a near-synonym: its static word vector (the shared static embedder, one word at a time) has
   cosine >= `min_similarity` with one of the other question's content words ("buy"/"purchase",
-  "movie"/"film"); co-hyponyms ("python"/"java", "mechanical"/"electrical") sit well below.
+  "movie"/"film"); co-hyponyms ("python"/"java", "mechanical"/"electrical") mostly sit below,
+  but not all ("tokyo"/"osaka" 0.78), so such a word is reported as aligned by its vector only.
 What is left are unaligned words: the match rule refuses a pair with unaligned words on both
-sides (a substitution) or more than one on one side, and asks a higher MiniLM cosine for one.
+sides (a substitution) or more than one on one side, and asks a higher MiniLM cosine for one
+or for words aligned by their vector only.
 """
 
 from __future__ import annotations
 
+import functools
 import threading
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 
 from cache.lexical import is_light, lexical_view, words
 
 WordVectors = Callable[[Sequence[str]], np.ndarray]
+KnownWord = Callable[[str], bool]
+
+
+@dataclass(frozen=True)
+class Alignment:
+    left: list[str]  # words of the first question without a counterpart in the second
+    right: list[str]  # and the other way round
+    by_vector: int  # words whose only counterpart is a near-synonym by word vector
 
 
 def _one_insertion_apart(a: str, b: str) -> bool:
@@ -53,8 +66,9 @@ def _split_compound_parts(src_text: str, dst_words: list[str]) -> frozenset[str]
 class WordAligner:
     """Finds the content words of two questions that have no counterpart in the other one."""
 
-    def __init__(self, word_vectors: WordVectors, max_cached_words: int = 200_000):
+    def __init__(self, word_vectors: WordVectors, max_cached_words: int = 200_000, known_word: KnownWord | None = None):
         self._embed = word_vectors
+        self._known = known_word  # None: every one-letter insertion may be a typo
         self._vectors: dict[str, np.ndarray] = {}
         self._max_cached = max_cached_words
         self._lock = threading.Lock()
@@ -81,24 +95,37 @@ class WordAligner:
 
     def unaligned(self, a: str, b: str, min_similarity: float) -> tuple[list[str], list[str]]:
         """(words of `a` without a counterpart in `b`, words of `b` without one in `a`)."""
+        found = self.align(a, b, min_similarity)
+        return found.left, found.right
+
+    def align(self, a: str, b: str, min_similarity: float) -> Alignment:
         if not 0.0 < min_similarity <= 1.0:
             raise ValueError("min_similarity must be in (0, 1]")
-        return self._one_way(a, b, min_similarity), self._one_way(b, a, min_similarity)
+        (left, left_vector), (right, right_vector) = self._one_way(a, b, min_similarity), self._one_way(b, a, min_similarity)
+        return Alignment(left, right, left_vector + right_vector)
 
-    def _one_way(self, src_text: str, dst_text: str, min_similarity: float) -> list[str]:
+    def _is_typo(self, word: str, other: str) -> bool:
+        return _one_insertion_apart(word, other) and not (self._known and self._known(word) and self._known(other))
+
+    def _one_way(self, src_text: str, dst_text: str, min_similarity: float) -> tuple[list[str], int]:
+        """(unaligned words of `src_text`, how many of its words only the word vector aligned)."""
         src, dst = lexical_view(src_text).content, lexical_view(dst_text).content
         dst_words = list(dst.values())
         joined: frozenset[str] | None = None
         out: list[str] = []
+        by_vector = 0
         for stem_, word in src.items():
-            if stem_ in dst or is_light(word) or any(_one_insertion_apart(word, w) for w in dst_words):
+            if stem_ in dst or is_light(word) or any(self._is_typo(word, w) for w in dst_words):
                 continue
             if joined is None:
                 joined = _joined_pairs(dst_text) | _split_compound_parts(src_text, dst_words)
-            if word in joined or self.best_counterpart(word, dst_words) >= min_similarity:
+            if word in joined:
+                continue
+            if self.best_counterpart(word, dst_words) >= min_similarity:
+                by_vector += 1
                 continue
             out.append(word)
-        return out
+        return out, by_vector
 
 
 _default: WordAligner | None = None
@@ -111,10 +138,22 @@ def static_word_vectors(items: Sequence[str]) -> np.ndarray:
     return get_embedder("static").embed(list(items))
 
 
+@functools.cache
+def _static_vocabulary() -> frozenset[str]:
+    from local_engine.embedder_tokenizer import load_minilm_tokenizer
+
+    return frozenset(load_minilm_tokenizer().get_vocab())
+
+
+def static_known_word(word: str) -> bool:
+    """A whole word of the static embedder's vocabulary (MiniLM's WordPiece vocabulary)."""
+    return word in _static_vocabulary()
+
+
 def default_aligner() -> WordAligner:
     """The process-wide aligner over the shared static embedder (one word-vector cache for all)."""
     global _default
     with _default_lock:
         if _default is None:
-            _default = WordAligner(static_word_vectors)
+            _default = WordAligner(static_word_vectors, known_word=static_known_word)
         return _default

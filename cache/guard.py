@@ -2,11 +2,19 @@
 
 Embeddings put "square root of 16" next to "square root of 18" and "season 5" next to
 "season 6"; this guard refuses such pairs whatever their cosine. It extracts, from each text:
-numbers (digits, number words, ordinals, roman numerals, normalised so "5", "five" and "fifth"
-agree), units and currencies, negations (counted), words from a curated antonym list, named
-entities (capitalised or mixed-case words not starting a sentence, acronyms), quoted strings,
-code (backtick spans and code-like tokens), and words of other scripts or unusual symbols
-("What does 才 mean?"). Every one of these must agree exactly.
+numbers (digits, number words, ordinals, roman numerals, plural magnitudes, normalised so "5",
+"five" and "fifth" agree) and their order ("10 divided by 2" is not "2 divided by 10"; numbers
+joined by "and"/"or" may swap), units and currencies (SI-prefixed ones too: "mbps" is not "gbps"),
+negations (counted), either-way alternatives ("with or without", "or not", counted), universal
+quantifiers ("all", "every", "each"; counted, so "delete a branch" is not "delete all branches")
+and "every other", words from a curated antonym list (looked up by surface form, Snowball stem,
+and with a comparative, superlative or agent suffix removed: "stronger" / "weaker", "lender" /
+"borrower"), opposite affixes ("valid" / "invalid", "overestimate" / "underestimate", "useful" /
+"useless"), plurals with a sense of their own ("glasses" / "glass"), named entities (capitalised
+or mixed-case words not starting a sentence, acronyms), quoted strings, code (backtick spans and
+code-like tokens), and words of other scripts or unusual symbols ("What does 才 mean?"). Every one
+of these must agree exactly. `is_contrast_word` tells the match rule which words may never be
+the one word a question merely adds ("lowest", "free", "tomorrow").
 The check is cheap (regexes over two short texts) and runs only on ANN candidates.
 """
 
@@ -14,8 +22,11 @@ from __future__ import annotations
 
 import functools
 import re
+import threading
 from collections import Counter
 from dataclasses import dataclass
+
+import snowballstemmer
 
 _NUMBER_WORDS = {
     "zero": 0, "two": 2, "three": 3, "four": 4, "five": 5, "six": 6, "seven": 7, "eight": 8, "nine": 9,
@@ -28,6 +39,8 @@ _NUMBER_WORDS = {
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20, "hundredth": 100,
     "last": -1, "quarter": 0.25, "percent": "%", "teens": 10, "twenties": 20, "thirties": 30,
     "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90,
+    "dozens": 12, "hundreds": 100, "thousands": 1000, "millions": 10**6, "billions": 10**9, "trillions": 10**12,
+    "next": "next", "previous": "previous",  # relative positions, like "last"
 }  # "one" is left out on purpose: it is mostly a pronoun ("which one"); "1" still counts.
 _ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "xi": 11, "xii": 12, "xiii": 13,
           "xiv": 14, "xv": 15, "xvi": 16, "xx": 20}
@@ -43,6 +56,8 @@ _UNITS = {
     "kw", "kwh", "v", "volt", "volts", "celsius", "fahrenheit", "degree", "degrees", "calorie",
     "calories", "lakh", "lakhs", "crore", "crores", "bhk", "am", "pm", "st", "nd", "rd", "th",
 }
+# Data, rate, frequency and power units with an SI prefix ("mbps" / "gbps", "khz", "mwh").
+_SI_UNIT = re.compile(r"^(?:[kmgtp](?:b|bps|bit|bits|byte|bytes|hz|w|wh)|bps|wh)$")
 _NEGATIONS = {
     "not", "no", "never", "cannot", "cant", "without", "none", "nobody", "nothing", "nowhere", "neither",
     "nor", "dont", "doesnt", "didnt", "isnt", "arent", "wasnt", "werent", "wont", "wouldnt", "shouldnt",
@@ -64,7 +79,7 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "best|worst", "better|worse", "good great|bad evil terrible", "advantage advantages benefit benefits pros"
     "|disadvantage disadvantages drawback drawbacks downside downsides cons",
     "increase increases increasing raise gain grow boost|decrease decreases decreasing reduce reducing lose lower cut",
-    "more|less fewer", "most|least", "high|low", "higher|lower", "highest|lowest", "hot|cold", "warm|cool",
+    "more|less fewer", "most|least fewest", "most|many", "few|lot lots plenty", "high|low", "higher|lower", "highest|lowest", "hot|cold", "warm|cool",
     "male|female", "man|woman", "men|women", "boy|girl", "boys|girls", "husband|wife", "father|mother",
     "son|daughter", "rich wealthy|poor", "positive|negative", "cheap cheaper cheapest|expensive costly costliest",
     "start starting begin beginning|stop stopping end ending finish quit", "import|export", "win winning|lose losing",
@@ -76,11 +91,12 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "add adding|remove removing delete deleting", "include|exclude", "first|last", "earliest|latest",
     "early|late", "minimum min|maximum max", "upload|download", "input|output", "north|south", "east|west",
     "day|night", "summer|winter", "accept|reject", "agree|disagree", "pass|fail", "success|failure",
-    "successful|unsuccessful", "always|never|sometimes", "everyone everybody|nobody", "inside|outside",
+    "successful|unsuccessful",
+    "always|usually generally typically mostly|often frequently|sometimes occasionally|rarely seldom|never", "everyone everybody|nobody", "inside within|outside",
     "above|below", "before|after", "buy buying buyer|sell selling seller", "lend|borrow", "send sent sending give gave given giving|receive received receiving get got",
     "push|pull", "happy|sad unhappy", "healthy|unhealthy", "strong|weak", "strength strengths|weakness weaknesses",
     "heavy|light", "wet|dry", "dark|bright", "black|white", "internal|external", "public|private",
-    "major|minor", "deep|shallow", "thick|thin", "fat|thin", "future|past", "tomorrow|yesterday|today",
+    "major|minor", "deep|shallow", "thick|thin", "fat|thin", "future|past", "today tonight|tomorrow|yesterday",
     "asleep|awake", "alive|dead", "birth|death", "friend friends|enemy enemies", "teacher|student",
     "employer|employee", "vertical|horizontal", "odd|even", "prime|composite", "add|subtract",
     "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase",
@@ -91,13 +107,15 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "static|dynamic", "inner|outer", "prefix|suffix", "singular|plural", "increment|decrement", "encode encoding|decode decoding",
     "compress compression|decompress decompression", "install installing|uninstall uninstalling", "login|logout",
     "sunrise|sunset", "arrival arrive arriving|departure depart departing", "entry entrance|exit", "numerator|denominator",
-    "import importing|export exporting", "left|right", "top|bottom", "front|back", "forward|backward backwards",
+    "import importing|export exporting", "left|right", "top highest|lowest bottom", "front|back", "forward|backward backwards",
     "attack|defend defense defence", "offense offence offensive|defense defence defensive", "predator|prey",
     "morning mornings|afternoon afternoons|evening evenings|night nights", "weekday weekdays|weekend weekends",
     "summer|winter|spring|autumn", "daily|weekly|monthly|yearly annual annually", "gross|net", "raw|cooked",
     "adult adults|child children kid kids", "boiling|freezing|melting", "lock|unlock", "zip|unzip", "follow|unfollow",
     "subscribe|unsubscribe", "hide|unhide", "mute|unmute", "block|unblock", "mount|unmount", "pause|resume",
     "all every|some", "landlord landlords|tenant tenants", "citizen citizens|resident residents",
+    "loud|quiet", "tight tighten|loose loosen", "show|hide", "monday|tuesday|wednesday|thursday|friday|saturday|sunday",
+    "january|february|march|april|june|july|august|september|october|november|december",  # "may" is mostly a modal
 )
 
 
@@ -111,6 +129,49 @@ def _build_antonym_index() -> dict[str, list[tuple[int, int]]]:
 
 
 _ANTONYM_INDEX = _build_antonym_index()
+
+_stemmer = snowballstemmer.stemmer("english")
+_stemmer_lock = threading.Lock()  # a Snowball stemmer keeps its state on the object while it works
+
+
+@functools.lru_cache(maxsize=262_144)
+def stem(word: str) -> str:
+    with _stemmer_lock:
+        return _stemmer.stemWord(word)
+
+
+_ANTONYM_STEM_INDEX = {stem(word): entries for word, entries in reversed(_ANTONYM_INDEX.items())}
+_GRADE_SUFFIX = re.compile(r"^(\w{2,}?)(i?)(er|est)$")  # "stronger", "earliest", "lender"
+
+
+def _base_forms(word: str) -> list[str]:
+    """Candidate plain forms of a comparative, superlative or agent noun: "earlier" -> "earli",
+    "early"; "bigger" -> "bigg", "big"; "later" -> "lat", "late"."""
+    m = _GRADE_SUFFIX.match(word)
+    if m is None:
+        return []
+    base = m.group(1)
+    if m.group(2):
+        return [base + "y", base + "i"]
+    forms = [base, base + "e"]
+    if len(base) > 2 and base[-1] == base[-2]:
+        forms.append(base[:-1])
+    return forms
+
+
+@functools.lru_cache(maxsize=65_536)
+def antonym_entries(word: str) -> tuple[tuple[int, int], ...]:
+    """The (group, pole) entries of a lower-case word: by surface form, else by Snowball stem
+    ("sells", "enabled"), else by its form without a grading or agent suffix ("weaker", "lender")."""
+    if word in _ANTONYM_INDEX:
+        return tuple(_ANTONYM_INDEX[word])
+    if stem(word) in _ANTONYM_STEM_INDEX:
+        return tuple(_ANTONYM_STEM_INDEX[stem(word)])
+    for base in _base_forms(word):
+        found = _ANTONYM_INDEX.get(base) or _ANTONYM_STEM_INDEX.get(stem(base))
+        if found:
+            return tuple(found)
+    return ()
 
 
 _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,]*(?:\.\d+)?(?:(?:st|nd|rd|th)(?![A-Za-z]))?|[%$€£¥₹]")
@@ -151,13 +212,27 @@ def _is_amount(token: str) -> bool:
     return m is not None and (m.group(1) is None or m.group(1) in _UNITS)
 
 
+# Numbers joined only by a comma or a coordinator ("3 and 5", "2, 4 or 8") may come in any order.
+_NUMBER_JOIN = re.compile(r"\s*,?\s*(?:(?:and|or|vs\.?|versus|&)\s+)?", re.I)
+# A question that asks both ways ("with or without sugar", "... or not?") is not the one-way question.
+_EITHER_WAY = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\bor\s+not\b", re.I)
+_UNIVERSAL = frozenset("all every each".split())
+_ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quantifies nothing
+# Plurals whose sense is not the singular's: "glasses" are not glass, "damages" not damage.
+_SENSE_PLURALS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damage", "arms": "arm",
+                  "customs": "custom", "manners": "manner", "grounds": "ground"}
+
+
 @dataclass(frozen=True)
 class Facts:
     """The hard facts of one question that another must share to get its answer."""
 
-    numbers: tuple[str, ...]
+    numbers: tuple[str, ...]  # sorted
+    number_order: tuple[str, ...]  # in text order, each run of joined numbers sorted
     units: frozenset[str]
     negations: int
+    either_way: int  # "with or without", "or not"
+    quantifiers: tuple[int, int]  # (universal "all"/"every"/"each", "every other")
     polarity: int  # words such as "stop", "avoid", "against"
     antonyms: tuple[tuple[int, int, int], ...]  # (group, pole, occurrences), sorted
     entities: frozenset[str]
@@ -171,6 +246,19 @@ def _norm_word(word: str) -> str:
     return word.lower().replace("’", "'").strip("'-")
 
 
+def _number_order(prose: str, found: list[tuple[re.Match[str], str]]) -> tuple[str, ...]:
+    """Number values in text order; a run joined by commas or coordinators is sorted."""
+    runs: list[list[str]] = []
+    previous: re.Match[str] | None = None
+    for match, value in found:
+        if previous is not None and _NUMBER_JOIN.fullmatch(prose[previous.end() : match.start()]):
+            runs[-1].append(value)
+        else:
+            runs.append([value])
+        previous = match
+    return tuple(v for run in runs for v in sorted(run))
+
+
 @functools.lru_cache(maxsize=65_536)  # cached questions are checked again and again
 def extract_facts(text: str) -> Facts:
     code = {re.sub(r"\s+", " ", (a or b).strip()) for a, b in _BACKTICK.findall(text)}
@@ -179,31 +267,36 @@ def extract_facts(text: str) -> Facts:
     code |= {t for t in (m.group(0).lower() for m in _ALNUM.finditer(prose)) if not _is_amount(t)}
     quoted = {re.sub(r"\s+", " ", next(g for g in groups if g)).strip().lower() for groups in _QUOTED.findall(prose)}
 
-    numbers: list[str] = []
+    numbers: list[tuple[re.Match[str], str]] = []
     units: set[str] = set()
-    negations = polarity = 0
+    negations = polarity = universal = every_other = 0
     antonyms: Counter[tuple[int, int]] = Counter()
     entities: set[str] = set()
     words: set[str] = set()
+    previous = ""
     for match in _WORD.finditer(prose):
         token = match.group(0)
         word = _norm_word(token)
         value = number_value(token)
         if value is not None:
-            numbers.append(value)
+            numbers.append((match, value))
         compact = word.replace("'", "")
-        if word in _UNITS or compact in _UNITS or token in "%$€£¥₹":
+        if word in _UNITS or compact in _UNITS or token in "%$€£¥₹" or _SI_UNIT.match(compact):
             units.add(compact or token)
         if compact in _NEGATIONS or word.endswith("n't"):
             negations += 1
         polarity += compact in _POLARITY
+        if compact == "other" and previous == "every":
+            every_other, universal = every_other + 1, universal - 1
+        universal += compact in _UNIVERSAL and previous != "at" and not _ALL_TIME.match(prose, match.end())
+        previous = compact
         words.add(compact)
         # "25-year-old", "ice-cold", "today's", "man's": look at each part of the token.
         for part in _PART_SPLIT.split(word):
             if part == "non" and part != compact:  # "non-leap year" is not a leap year ("non" alone: counted above)
                 negations += 1
             if part and part not in ("s", "t"):
-                antonyms.update(_ANTONYM_INDEX.get(part, ()))
+                antonyms.update(antonym_entries(part))
                 words.add(part)
         starts_sentence = match.start() == 0 or bool(_SENTENCE_END.search(prose[: match.start()]))
         is_named = token[:1].isupper() and not starts_sentence and token not in ("I", "I'm", "I've", "I'd", "I'll")
@@ -211,8 +304,11 @@ def extract_facts(text: str) -> Facts:
         if (is_named or mixed) and value is None:
             entities.add(compact)
     symbols = tuple(sorted(m.group(0).lower() for m in _SYMBOLS.finditer(text)))
-    return Facts(tuple(sorted(numbers)), frozenset(units), negations, polarity, tuple(sorted((g, p, n) for (g, p), n in antonyms.items())),
-                 frozenset(entities), frozenset(words), frozenset(quoted), frozenset(code), symbols)
+    values = [v for _, v in numbers]
+    return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), negations,
+                 len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
+                 tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
+                 frozenset(quoted), frozenset(code), symbols)
 
 
 def _poles(counts: tuple[tuple[int, int, int], ...]) -> dict[int, dict[int, int]]:
@@ -223,34 +319,68 @@ def _poles(counts: tuple[tuple[int, int, int], ...]) -> dict[int, dict[int, int]
 
 
 _NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non")
+# Prefixes and suffixes that make opposites of one stem ("overestimate" / "underestimate",
+# "prenatal" / "postnatal", "whitelist" / "blacklist", "useful" / "useless").
+_OPPOSITE_PREFIXES = (("over", "under"), ("pre", "post"), ("white", "black"), ("up", "down"), ("in", "out"),
+                      ("in", "ex"), ("im", "ex"), ("hyper", "hypo"), ("inter", "intra"), ("max", "min"))
+_OPPOSITE_SUFFIXES = (("ful", "less"),)
 
 
 def _negated_by_prefix(words: frozenset[str], others: frozenset[str]) -> bool:
     """A word of one question is a word of the other with a negating prefix ("valid" / "invalid",
-    "cooked" / "uncooked"), the plain word missing from the first: the questions are opposites."""
+    "cooked" / "uncooked") or the "-less" suffix ("wireless" / "wire"), the plain word missing
+    from the first: the questions are opposites."""
     only_here, only_there = words - others, others - words
     for word in only_here:
         for prefix in _NEGATING_PREFIXES:
             if word.startswith(prefix) and len(word) - len(prefix) >= 4 and word[len(prefix) :] in only_there:
                 return True
+        if word.endswith("less") and len(word) >= 7 and word[:-4] in only_there:
+            return True
     return False
+
+
+def _opposite_affixes(words: frozenset[str], others: frozenset[str]) -> bool:
+    """A word of one question and a word of the other share a stem of at least three letters
+    under opposite prefixes or suffixes ("overestimate" / "underestimate", "useful" / "useless")."""
+    only_here, only_there = words - others, others - words
+    for word in only_here:
+        for first, second in _OPPOSITE_PREFIXES:
+            for a, b in ((first, second), (second, first)):
+                rest = word[len(a) :]
+                if word.startswith(a) and len(rest) >= 3 and b + rest in only_there:
+                    return True
+        for first, second in _OPPOSITE_SUFFIXES:
+            if word.endswith(first) and len(word) - len(first) >= 3 and word[: -len(first)] + second in only_there:
+                return True
+    return False
+
+
+def _plural_sense(words: frozenset[str], others: frozenset[str]) -> bool:
+    """A plural with a sense of its own ("glasses") meets its singular ("glass") in the other."""
+    return any(singular in others - words for plural, singular in _SENSE_PLURALS.items() if plural in words - others)
 
 
 def disagreement(a: Facts, b: Facts) -> str | None:
     """None when the facts agree, else the first kind of fact that differs."""
     if Counter(a.numbers) != Counter(b.numbers):
         return "numbers"
+    if a.number_order != b.number_order:
+        return "number order"
     if a.units != b.units:
         return "units"
-    if a.negations != b.negations:
+    if a.negations != b.negations or a.either_way != b.either_way:
         return "negation"
+    if a.quantifiers != b.quantifiers:
+        return "quantifiers"
     if a.polarity != b.polarity:
         return "polarity"
     poles_a, poles_b = _poles(a.antonyms), _poles(b.antonyms)
     if any(poles_a[g] != poles_b[g] for g in poles_a.keys() & poles_b.keys()):
         return "antonyms"
-    if _negated_by_prefix(a.words, b.words) or _negated_by_prefix(b.words, a.words):
-        return "antonyms"
+    for words, others in ((a.words, b.words), (b.words, a.words)):
+        if _negated_by_prefix(words, others) or _opposite_affixes(words, others) or _plural_sense(words, others):
+            return "antonyms"
     if not a.entities <= b.words or not b.entities <= a.words:
         return "entities"
     if a.quoted != b.quoted:
@@ -260,6 +390,18 @@ def disagreement(a: Facts, b: Facts) -> str | None:
     if a.symbols != b.symbols:
         return "symbols"
     return None
+
+
+# Words that, added to a question, invert or bound what it asks: "least favorite", "lowest rated",
+# "gluten-free", "fewer", and words placing it in time ("tomorrow night", "this weekend").
+_INVERTING_WORDS = frozenset("free less least fewer fewest lowest worst minimum today tonight tomorrow yesterday".split())
+
+
+def is_contrast_word(word: str) -> bool:
+    """A word that changes what is asked even when the other question merely lacks it: an
+    inverting or time word (see _INVERTING_WORDS) or a "-less" word ("useless")."""
+    low = word.lower()
+    return low in _INVERTING_WORDS or (low.endswith("less") and len(low) >= 7)
 
 
 def facts_agree(cached_question: str, new_question: str) -> bool:

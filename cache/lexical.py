@@ -7,9 +7,19 @@
 - question type: the wh-words a question asks with, or "yes/no" and its mood for one that opens
   with an auxiliary verb ("Is X humble?" is not "Why is X humble?", "Can dogs eat grapes?" is not
   "Do dogs eat grapes?");
-- grammatical persons ("my website" is not "your website"), the order of shared content words
-  ("convert A to B" is not "convert B to A") and the voice ("directors influenced by Herzog" is
-  not "directors who influenced Herzog").
+- tense and modality: the tenses of every auxiliary (past "was"/"did", future "will") must agree
+  ("Who was the CEO?" is not "Who is the CEO?"), and so must the modalities (ability "can",
+  obligation "should"/"must", possibility "may"/"might") when both questions use one ("What can
+  I eat?" is not "What should I eat?", while "How much should X charge?" is "How much does X
+  charge?"); the auxiliary of a how-to frame ("How do / can / should I ...", "How can a
+  teacher ...") is left out;
+- grammatical persons in the order they first appear ("my website" is not "your website",
+  "Does she love him?" is not "Does he love her?"; "he" and "she" are apart), the order of
+  shared content words ("convert A to B" is not "convert B to A") and the voice ("directors
+  influenced by Herzog" is not "directors who influenced Herzog");
+- roles carried by function words: a word both questions mark with opposite role markers
+  ("to Canada" / "from Canada", "sent to me" / "sent by me", "a song for" / "a song about",
+  "a while loop" / "a for loop"), and two words one joins with "and", the other with "or".
 All of it is plain string work on two short texts (tens of microseconds), cached per text.
 """
 
@@ -17,12 +27,9 @@ from __future__ import annotations
 
 import functools
 import re
-import threading
 from dataclasses import dataclass
 
-import snowballstemmer
-
-from cache.guard import number_value
+from cache.guard import number_value, stem
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 # A passive with its agent ("directors who were influenced by Herzog") reverses who does what
@@ -91,19 +98,29 @@ _MEANS_WORDS = frozenset("way ways method methods step steps tip tips do process
 _PERSONS = (
     frozenset("i me my mine myself im ive id".split()),
     frozenset("you your yours yourself yourselves youre youve".split()),
-    frozenset("he him his himself she her hers herself".split()),
+    frozenset("he him his himself hes".split()),
+    frozenset("she her hers herself shes".split()),
     frozenset("we us our ours ourselves".split()),
     frozenset("they them their theirs themselves".split()),
 )
-
-_stemmer = snowballstemmer.stemmer("english")
-_stemmer_lock = threading.Lock()  # a Snowball stemmer keeps its state on the object while it works
-
-
-@functools.lru_cache(maxsize=262_144)
-def stem(word: str) -> str:
-    with _stemmer_lock:
-        return _stemmer.stemWord(word)
+# Tense and modality an auxiliary marks; the present ("is", "do", "has") is unmarked, and so are
+# "would" and "had", which mostly soften or sit in a clause of their own ("the best meal I had").
+_TENSES = {
+    **dict.fromkeys("was were did wasnt werent didnt".split(), "past"),
+    **dict.fromkeys("will wont ll".split(), "future"),
+}
+_MODALS = {
+    **dict.fromkeys("can could cant couldnt cannot".split(), "ability"),
+    **dict.fromkeys("should must ought shall shouldnt mustnt".split(), "obligation"),
+    **dict.fromkeys("may might".split(), "possibility"),
+}
+# Role markers: a word both questions mark, with markers of opposite roles, is a different role.
+_OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
+    "to from", "into from", "onto from", "towards from", "toward from", "to by", "for about", "for while",
+    "with without", "within outside", "inside outside",
+))
+_ROLE_MARKERS = frozenset(w for pair in _OPPOSITE_ROLES for w in pair)
+_DETERMINERS = frozenset("a an the my your his her our their its this that these those some".split())
 
 
 def words(text: str) -> list[str]:
@@ -123,10 +140,14 @@ class LexicalView:
     content: dict[str, str]  # stem -> first surface form, function words and numbers left out
     order: tuple[str, ...]  # content stems in the order they first appear
     coordinated: frozenset[frozenset[str]]  # stems joined by "and", "or", "vs": their order carries no meaning
+    coordinators: frozenset[tuple[frozenset[str], str]]  # (stems, "and", "or" or "vs") as joined
     question_types: frozenset[str]
     asks_for_means: bool  # "what is the best way to...", "what should I do to...": a "how" question
-    persons: tuple[bool, ...]
+    persons: tuple[int, ...]  # indexes into _PERSONS, in order of first appearance
     passive_agent: bool  # "... was made by ...": see _PASSIVE_AGENT
+    tenses: frozenset[str]  # see _TENSES
+    modals: frozenset[str]  # see _MODALS
+    roles: frozenset[tuple[str, str]]  # (role marker, stem of the word it marks; "" when stranded)
 
 
 def _question_types(tokens: list[str]) -> set[str]:
@@ -158,31 +179,60 @@ def _content_stem(tokens: list[str], start: int, step: int) -> str | None:
     return None
 
 
-def _coordinated(tokens: list[str]) -> frozenset[frozenset[str]]:
+def _coordinated(tokens: list[str]) -> frozenset[tuple[frozenset[str], str]]:
+    """(pair of stems, coordinator) for words joined by "and", "or" or "vs" ("versus" is "vs")."""
     pairs = set()
     for i, w in enumerate(tokens):
         if w in _COORDINATORS:
             left, right = _content_stem(tokens, i - 1, -1), _content_stem(tokens, i + 1, 1)
             if left and right and left != right:
-                pairs.add(frozenset((left, right)))
+                pairs.add((frozenset((left, right)), "vs" if w == "versus" else w))
     return frozenset(pairs)
 
 
-def _persons(tokens: list[str], types: set[str]) -> tuple[bool, ...]:
+def _procedure_subject(tokens: list[str], types: set[str]) -> int | None:
+    """The index of the generic subject of a question asking how or where to do something ("How
+    do I / you / we fix a bike?", "What should I do to ..."), None when there is none."""
+    procedural = types <= {"how", "where", "what"} and bool(types & {"how", "where"} or set(tokens) & _MEANS_WORDS)
+    if procedural:
+        for i, w in enumerate(tokens[:5]):
+            if w in _GENERIC_SUBJECTS and i > 0 and tokens[i - 1] in _PROCEDURE_AUXILIARIES:
+                return i
+    return None
+
+
+def _moods(tokens: list[str], types: set[str], classes: dict[str, str]) -> frozenset[str]:
+    """The `classes` of a question's auxiliaries, but for the one of a how-to frame ("How can I",
+    "What should I do to", "How can a teacher"), where they are interchangeable."""
+    subject = _procedure_subject(tokens, types)
+    framed = subject - 1 if subject is not None else -1
+    return frozenset(classes[w] for i, w in enumerate(tokens)
+                     if w in classes and i != framed and not (i > 0 and tokens[i - 1] == "how"))
+
+
+def _roles(tokens: list[str]) -> frozenset[tuple[str, str]]:
+    """(marker, stem of the next word that is no determiner) for each role marker."""
+    roles = set()
+    for i, w in enumerate(tokens):
+        if w in _ROLE_MARKERS:
+            rest = [t for t in tokens[i + 1 : i + 4] if t not in _DETERMINERS]
+            roles.add((w, stem(rest[0]) if rest else ""))
+    return frozenset(roles)
+
+
+def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
     """Which grammatical persons a question speaks of. In a question asking how or where to do
     something, the agent is generic ("How do I / you / we fix a bike?"): that subject and its
     possessives are left out, so "How do I fix my bike?" meets "How do you fix your bike?", while
     "How do I add a search box to your website?" still differs from "... to my website?", and
     "How did you become X?" (an experience) or "Why do you love cats?" keep their person."""
-    generic: frozenset[str] = frozenset()
-    procedural = types <= {"how", "where", "what"} and bool(types & {"how", "where"} or set(tokens) & _MEANS_WORDS)
-    if procedural:
-        for i, w in enumerate(tokens[:5]):
-            if w in _GENERIC_SUBJECTS and i > 0 and tokens[i - 1] in _PROCEDURE_AUXILIARIES:
-                generic = _GENERIC_SUBJECTS[w]
-                break
-    present = set(tokens) - generic
-    return tuple(bool(present & p) for p in _PERSONS)
+    subject = _procedure_subject(tokens, types)
+    generic = _GENERIC_SUBJECTS[tokens[subject]] if subject is not None else frozenset()
+    order: list[int] = []
+    for w in tokens:
+        if w not in generic:
+            order += [i for i, p in enumerate(_PERSONS) if w in p and i not in order]
+    return tuple(order)
 
 
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
@@ -207,8 +257,10 @@ def lexical_view(text: str) -> LexicalView:
         content.setdefault(stem(w), w)
     present = set(tokens)
     types = _question_types(tokens)
-    return LexicalView(content, tuple(content), _coordinated(tokens), frozenset(types), bool(present & _MEANS_WORDS),
-                       _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))))
+    coordinators = _coordinated(tokens)
+    return LexicalView(content, tuple(content), frozenset(pair for pair, _ in coordinators), coordinators, frozenset(types),
+                       bool(present & _MEANS_WORDS), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
+                       _moods(tokens, types, _TENSES), _moods(tokens, types, _MODALS), _roles(tokens))
 
 
 def is_light(word: str) -> bool:
@@ -228,7 +280,29 @@ def same_question_type(a: str, b: str, what_is_how: bool = True) -> bool:
 
 
 def same_persons(a: str, b: str) -> bool:
+    """The same grammatical persons, first met in the same order ("Does she love him?" is not
+    "Does he love her?")."""
     return lexical_view(a).persons == lexical_view(b).persons
+
+
+def same_mood(a: str, b: str) -> bool:
+    """The same tenses ("Who was ..." is not "Who is ..."), and the same modalities where both
+    use one ("What can I eat?" is not "What should I eat?")."""
+    va, vb = lexical_view(a), lexical_view(b)
+    return va.tenses == vb.tenses and (not va.modals or not vb.modals or va.modals == vb.modals)
+
+
+def same_roles(a: str, b: str) -> bool:
+    """No word is marked with opposite roles ("to Canada from India" / "from Canada to India"),
+    and no two words are joined by "and" in one question and by "or" in the other ("vs" may
+    stand for either: "Python vs Java" is "Python or Java" and "Python and Java")."""
+    ra, rb = lexical_view(a).roles, lexical_view(b).roles
+    for marker_a, word in ra - rb:
+        if any(w == word and frozenset((marker_a, marker_b)) in _OPPOSITE_ROLES for marker_b, w in rb - ra):
+            return False
+    ca, cb = lexical_view(a).coordinators, lexical_view(b).coordinators
+    joined_a, joined_b = {p: {k for q, k in ca if q == p} for p, _ in ca}, {p: {k for q, k in cb if q == p} for p, _ in cb}
+    return all(joined_a[p] & joined_b[p] or "vs" in joined_a[p] | joined_b[p] for p in joined_a.keys() & joined_b.keys())
 
 
 def same_voice(a: str, b: str) -> bool:

@@ -4,16 +4,22 @@ The rule runs in two stages so that a miss rarely pays for a MiniLM embedding:
 
 1. Lexical stage (no neural network; the question's free static vector found the candidate):
    - the static cosine reaches `search_floor`;
-   - their hard facts agree (cache.guard: numbers, negations, antonyms, entities, quotes, code,
-     other scripts and symbols);
+   - their hard facts agree (cache.guard: numbers and their order, units, negations, quantifiers,
+     antonyms, entities, quotes, code, other scripts and symbols);
    - the content words they share come in the same order ("convert A to B" is not "convert B
-     to A") and voice ("influenced by X" is not "influenced X"), they speak of the same grammatical persons ("my website" is not "your website")
-     and ask the same kind of question ("Is X humble?" is not "Why is X humble?");
+     to A") and voice ("influenced by X" is not "influenced X"), no word has opposite roles
+     ("to Canada" / "from Canada", "A and B" / "A or B"), they speak of the same grammatical
+     persons ("my website" is not "your website"), ask the same kind of question ("Is X
+     humble?" is not "Why is X humble?") in the same tense and mood ("Who was" / "Who is",
+     "What can I eat" / "What should I eat");
    - every content word of one that the other lacks has a counterpart there (cache.alignment):
      none may be left over on both sides ("learn python" vs "learn java"); at most one on one
-     side ("restaurants in downtown Vancouver"), and then a higher MiniLM cosine is needed.
+     side ("restaurants in downtown Vancouver"), and then a higher MiniLM cosine is needed. That
+     one word may not be a contrast word (cache.guard.is_contrast_word: "lowest", "free",
+     "tomorrow"): added, it changes the question.
 2. Verify stage: the MiniLM cosine reaches `threshold` (or `unaligned_threshold` when one word
-   was left unaligned).
+   was left unaligned, or when a word's only counterpart is a near-synonym by word vector:
+   "tokyo" / "osaka" are as close as "buy" / "purchase").
 
 Calibration (cache/calibration/calibrate.py) and the live cache use these functions, so the
 figures it reports are the rule that runs.
@@ -27,8 +33,8 @@ from importlib import resources
 from typing import Any
 
 from cache.alignment import WordAligner, default_aligner
-from cache.guard import disagreement, extract_facts
-from cache.lexical import same_order, same_persons, same_question_type, same_voice
+from cache.guard import disagreement, extract_facts, is_contrast_word
+from cache.lexical import same_mood, same_order, same_persons, same_question_type, same_roles, same_voice
 
 PARAMS_FILE = "semantic_params.json"
 
@@ -68,11 +74,12 @@ class MatchParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def required_similarity(self, unaligned: int) -> float | None:
-        """The verify-stage cosine a pair with `unaligned` unaligned words needs (None: refused)."""
-        if unaligned == 0:
+    def required_similarity(self, unaligned: int, by_vector: int = 0) -> float | None:
+        """The verify-stage cosine a pair with `unaligned` unaligned words, and `by_vector` words
+        aligned by word vector only, needs (None: refused)."""
+        if unaligned == 0 and by_vector == 0:
             return self.threshold
-        if unaligned == 1 and self.unaligned_threshold is not None:
+        if unaligned <= 1 and self.unaligned_threshold is not None:
             return max(self.threshold, self.unaligned_threshold)
         return None
 
@@ -82,6 +89,7 @@ class LexicalVerdict:
     reason: str | None  # why the pair is refused, None when it may go on to the verify stage
     required_similarity: float  # the MiniLM cosine it then needs
     unaligned: int = 0  # content words left without a counterpart
+    strict: bool = False  # passed, but needs the higher cosine: one unaligned word, or one aligned by its vector only
 
     @property
     def passed(self) -> bool:
@@ -99,21 +107,30 @@ def lexical_verdict(
         return LexicalVerdict("word order differs", 1.0)
     if params.check_order and not same_voice(cached_question, new_question):
         return LexicalVerdict("voice differs", 1.0)
+    if params.check_order and not same_roles(cached_question, new_question):
+        return LexicalVerdict("roles differ", 1.0)
     if params.check_person and not same_persons(cached_question, new_question):
         return LexicalVerdict("persons differ", 1.0)
     if params.check_question_word and not same_question_type(cached_question, new_question, params.what_is_how):
         return LexicalVerdict("question words differ", 1.0)
+    if params.check_question_word and not same_mood(cached_question, new_question):
+        return LexicalVerdict("tense or mood differs", 1.0)
     left: list[str] = []
     right: list[str] = []
+    by_vector = 0
     if params.check_alignment:
-        left, right = (aligner or default_aligner()).unaligned(cached_question, new_question, params.word_similarity)
+        found = (aligner or default_aligner()).align(cached_question, new_question, params.word_similarity)
+        left, right, by_vector = found.left, found.right, found.by_vector
         if left and right:  # a word replaced by one that is not a near-synonym: another question
             return LexicalVerdict(f"words differ: {', '.join(left)} / {', '.join(right)}", 1.0, len(left) + len(right))
+        contrast = [w for w in left + right if is_contrast_word(w)]
+        if contrast:
+            return LexicalVerdict(f"contrast words added: {', '.join(contrast)}", 1.0, len(left) + len(right))
     unaligned = len(left) + len(right)
-    required = params.required_similarity(unaligned)
+    required = params.required_similarity(unaligned, by_vector)
     if required is None:
         return LexicalVerdict(f"unaligned words: {', '.join(left + right)}", 1.0, unaligned)
-    return LexicalVerdict(None, required, unaligned)
+    return LexicalVerdict(None, required, unaligned, strict=unaligned > 0 or by_vector > 0)
 
 
 def rejection(

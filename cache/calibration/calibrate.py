@@ -5,7 +5,8 @@
 The labelled pairs (Quora Question Pairs, MeanCache's split) are split with a fixed seed into a
 calibration half and a held-out half. On the calibration half a grid is scored: question-type
 mode ("what" may or may not stand for "how"), the word-alignment similarity, the MiniLM threshold
-for fully aligned pairs and the one for pairs with one unaligned word (or none: refused). The
+for fully aligned pairs and the one for pairs with one unaligned word or a word aligned by its
+vector only (or none: refused). The
 chosen setting is the most precise one that still serves at least MIN_CAL_RECALL of the
 duplicates there; then the static-cosine search floor is raised as far as it goes while losing
 at most MAX_FLOOR_LOSS of those served duplicates. Held-out halves and adversarial pairs (number /
@@ -128,10 +129,11 @@ def score(pairs: list[Pair], cos: np.ndarray, params: MatchParams, search_cos: n
 
 
 def _lexical_table(pairs: list[Pair], params: MatchParams) -> tuple[np.ndarray, np.ndarray]:
-    """Per pair: passes the lexical stage (allowing one unaligned word), and its unaligned count."""
+    """Per pair: passes the lexical stage (allowing one unaligned word), and needs the stricter
+    threshold (an unaligned word, or a word aligned by its vector only)."""
     probe = replace(params, threshold=-1.0, unaligned_threshold=-1.0)
     verdicts = [lexical_verdict(p.cached, p.new, probe) for p in pairs]
-    return np.array([v.passed for v in verdicts]), np.array([v.unaligned for v in verdicts])
+    return np.array([v.passed for v in verdicts]), np.array([v.strict for v in verdicts])
 
 
 def choose(pairs: list[Pair], cos: np.ndarray, search_cos: np.ndarray, base: MatchParams) -> tuple[MatchParams, Score]:
@@ -144,8 +146,8 @@ def choose(pairs: list[Pair], cos: np.ndarray, search_cos: np.ndarray, base: Mat
     for what_is_how in (True, False):
         for word_similarity in WORD_SIMILARITIES:
             lexical = replace(base, what_is_how=what_is_how, word_similarity=word_similarity)
-            passed, unaligned = _lexical_table(pairs, lexical)
-            aligned, one_word = passed & (unaligned == 0), passed & (unaligned == 1)
+            passed, strict = _lexical_table(pairs, lexical)
+            aligned, one_word = passed & ~strict, passed & strict
             for t0 in THRESHOLDS:
                 served_aligned = aligned & (cos >= t0)
                 if (served_aligned & labels).sum() + (one_word & labels).sum() < MIN_CAL_RECALL * duplicates:

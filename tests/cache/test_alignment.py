@@ -75,3 +75,35 @@ def test_rule_refuses_substitutions_and_prices_one_added_word():
     assert refused.reason == "unaligned words: downtown"
     two_added = lexical_verdict("How do I learn Python?", "How do I learn Python online for free?", params)
     assert not two_added.passed
+
+
+def test_two_words_of_the_vocabulary_one_letter_apart_are_no_typo():
+    assert unaligned("Which county is Seattle in?", "Which country is Seattle in?") == (["county"], ["country"])
+    assert unaligned("Which contries border India?", "Which countries border India?") == ([], [])
+
+
+def test_words_aligned_by_their_vector_only_are_counted():
+    found = default_aligner().align("Where can I buy a used car?", "Where can I purchase a used car?", SIMILARITY)
+    assert (found.left, found.right, found.by_vector) == ([], [], 2)
+    assert default_aligner().align("How do I buy a car?", "How do I buy cars?", SIMILARITY).by_vector == 0
+
+
+def test_a_word_aligned_by_its_vector_only_needs_the_unaligned_threshold():
+    params = MatchParams(threshold=0.85, unaligned_threshold=0.93)
+    verdict = lexical_verdict("what is the weather like in tokyo in april?", "what is the weather like in osaka in april?", params)
+    assert verdict.passed and verdict.unaligned == 0 and verdict.required_similarity == 0.93
+    same = lexical_verdict("What is the best movie of 2010?", "What is the best movie of 2010?", params)
+    assert same.required_similarity == 0.85
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is your favorite programming language?", "What is your least favorite programming language?"),
+        ("Is gluten-free bread healthier?", "Is gluten bread healthier?"),
+        ("What movies are showing?", "What movies are showing tomorrow?"),
+    ],
+)
+def test_an_added_contrast_word_is_refused(a, b):
+    params = MatchParams(threshold=0.85, unaligned_threshold=0.93)
+    assert lexical_verdict(a, b, params).reason.startswith("contrast words added")

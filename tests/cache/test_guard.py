@@ -178,3 +178,120 @@ def test_rejection_reports_the_first_failed_rule():
     assert rejection("Season 5 plot?", "Season 6 plot?", 0.99, params) == "numbers differ"
     assert rejection("How do I cook rice?", "How do I cook rice?", 0.99, params) is None
     assert facts_agree("How do I cook rice?", "How should I cook rice?")
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is 10 divided by 2?", "What is 2 divided by 10?"),
+        ("How many days are there between March 3 and May 7?", "How many days are there between March 7 and May 3?"),
+        ("What day of the week was 3/4/2020?", "What day of the week was 4/3/2020?"),
+        ("How do I upgrade from Python 2 to Python 3?", "How do I upgrade from Python 3 to Python 2?"),
+    ],
+)
+def test_numbers_must_come_in_the_same_order(a, b):
+    assert why(a, b) == "number order"
+
+
+def test_numbers_joined_by_and_or_a_comma_may_swap():
+    assert why("What is the difference between 3 and 5?", "What is the difference between 5 and 3?") is None
+    assert why("Is 2, 4 or 8 GB enough?", "Is 8, 4 or 2 GB enough?") is None
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Why do hundreds of birds die hitting windows?", "Why do thousands of birds die hitting windows?"),
+        ("What's the weather this weekend in Seattle?", "What's the weather next weekend in Seattle?"),
+    ],
+)
+def test_plural_magnitudes_and_relative_positions_are_numbers(a, b):
+    assert why(a, b) == "numbers"
+
+
+def test_si_prefixed_units_must_agree():
+    assert why("Is 100 mbps fast enough for streaming?", "Is 100 gbps fast enough for streaming?") == "units"
+
+
+def test_asking_both_ways_is_not_asking_one_way():
+    assert why("Is coffee better with or without sugar?", "Is coffee better without sugar?") == "negation"
+    assert why("Should I learn Python or not?", "Should I not learn Python?") == "negation"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How do I delete a git branch?", "How do I delete all git branches?"),
+        ("Do all apps need location permission?", "Do any apps need location permission?"),
+        ("how does union all work in sql?", "how does union work in sql?"),
+        ("Should I water succulents every day?", "Should I water succulents every other day?"),
+    ],
+)
+def test_universal_quantifiers_must_agree(a, b):
+    assert why(a, b) == "quantifiers"
+
+
+def test_all_time_and_at_all_quantify_nothing():
+    assert why("Which is the best Korean drama of all time?", "Which is the best Korean drama?") is None
+    assert why("How do I stop dreaming at all?", "How do I stop dreaming?") is None
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Who buys used cars for cash near me?", "Who sells used cars for cash near me?"),  # by stem
+        ("Why was my account disabled?", "Why was my account enabled?"),
+        ("Is a cheetah stronger than a leopard?", "Is a cheetah weaker than a leopard?"),  # comparative suffix
+        ("Is sunset earlier in december than in january?", "Is sunset later in december than in january?"),
+        ("What is the quickest way to learn to type?", "What is the slowest way to learn to type?"),
+        ("What happens to the loan if the lender dies?", "What happens to the loan if the borrower dies?"),  # agent suffix
+        ("What powers does the majority leader have?", "What powers does the minority leader have?"),
+    ],
+)
+def test_inflected_and_derived_antonyms_must_agree(a, b):
+    assert why(a, b) == "antonyms"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("is the bank open on monday?", "is the bank open on tuesday?"),
+        ("What movies are showing tonight?", "What movies are showing tomorrow night?"),
+        ("Is a few drinks a week bad for you?", "Is a lot of drinks a week bad for you?"),
+        ("Which country has the most islands?", "Which country has the fewest islands?"),
+        ("Do most cats like water?", "Do many cats like water?"),
+        ("Does it always rain in london in april?", "Does it usually rain in london in april?"),
+        ("How do I ship items within the EU?", "How do I ship items outside the EU?"),
+        ("What are the top rated restaurants in rome?", "What are the lowest rated restaurants in rome?"),
+    ],
+)
+def test_closed_classes_and_scales_are_antonym_groups(a, b):
+    assert why(a, b) == "antonyms"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Is it normal to overestimate how long a task takes?", "Is it normal to underestimate how long a task takes?"),
+        ("How do I whitelist an email address in gmail?", "How do I blacklist an email address in gmail?"),
+        ("Are prenatal vitamins necessary?", "Are postnatal vitamins necessary?"),
+        ("Is a useful life estimate required?", "Is a useless life estimate required?"),
+        ("How do I upvote a post on reddit?", "How do I downvote a post on reddit?"),
+        ("Is a wireless charger safe?", "Is a wire charger safe?"),  # "-less" negates
+    ],
+)
+def test_opposite_affixes_must_agree(a, b):
+    assert why(a, b) == "antonyms"
+
+
+def test_plurals_with_a_sense_of_their_own_are_not_their_singular():
+    assert why("How are damages calculated in a lawsuit?", "How is damage calculated in a lawsuit?") == "antonyms"
+    assert why("How do I clean my glasses?", "How do I clean my glass?") == "antonyms"
+    assert why("How do I clean my cars?", "How do I clean my car?") is None
+
+
+def test_contrast_words():
+    from cache.guard import is_contrast_word
+
+    assert all(is_contrast_word(w) for w in ("least", "lowest", "free", "tomorrow", "useless"))
+    assert not any(is_contrast_word(w) for w in ("downtown", "quickly", "online", "major", "lesson"))

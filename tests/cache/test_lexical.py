@@ -89,3 +89,69 @@ def test_an_acronym_that_spells_a_function_word_is_a_name():
     assert not same_order("Do I need a visa to visit Japan from the US?", "Do I need a visa to visit the US from Japan?")
     assert "it" in lexical_view("Is IT a good career?").content and "it" not in lexical_view("Is it a good career?").content
     assert lexical_view("HOW DO I FIX IT").content == lexical_view("how do i fix it").content  # shouting is no name
+
+
+def test_pronoun_gender_and_order_are_persons():
+    from cache.lexical import same_persons
+
+    assert not same_persons("Does she love him?", "Does he love her?")
+    assert not same_persons("Why did he leave her?", "Why did she leave him?")
+    assert not same_persons("What does he want?", "What does she want?")
+    assert same_persons("Does she love him?", "Does she really love him?")
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Who was the president of france?", "Who is the president of france?"),
+        ("What did Apple announce at WWDC?", "What will Apple announce at WWDC?"),
+        ("Can you summarize what happened to gold?", "Can you summarize what will happen to gold?"),
+        ("What can I eat while pregnant?", "What should I eat while pregnant?"),
+        ("Which fields can be null in this schema?", "Which fields must be null in this schema?"),
+        ("How much water can a dog drink?", "How much water should a dog drink?"),
+    ],
+)
+def test_tense_and_modality_must_agree(a, b):
+    from cache.lexical import same_mood
+
+    assert not same_mood(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How do I learn Python?", "How can I learn Python?"),  # how-to frame
+        ("How can a teacher keep discipline?", "How should a teacher keep discipline?"),
+        ("How long should I boil an egg?", "How long do I boil an egg?"),  # a modality against none
+        ("What would you do in my place?", "What do you do in my place?"),  # "would" is unmarked
+    ],
+)
+def test_interchangeable_auxiliaries_agree(a, b):
+    from cache.lexical import same_mood
+
+    assert same_mood(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Do I need a visa to travel to Canada from India?", "Do I need a visa to travel from Canada to India?"),
+        ("How do I copy files to the server from my laptop?", "How do I copy files from the server to my laptop?"),
+        ("Do I pay tax on money sent to me by my parents?", "Do I pay tax on money sent by me to my parents?"),
+        ("Who did Taylor Swift write this song for?", "Who did Taylor Swift write this song about?"),
+        ("How do I use a while loop in bash?", "How do I use a for loop in bash?"),
+        ("Can I take ibuprofen and paracetamol together?", "Can I take ibuprofen or paracetamol together?"),
+    ],
+)
+def test_roles_carried_by_function_words_must_agree(a, b):
+    from cache.lexical import same_roles
+
+    assert not same_roles(a, b)
+
+
+def test_same_roles_in_other_words_agree():
+    from cache.lexical import same_roles
+
+    assert same_roles("How can I move from India to Canada?", "How can I immigrate to Canada from India?")
+    assert same_roles("Python vs Java: which is better?", "Which is better, Python or Java?")
+    assert same_roles("What is the difference between Python and Java?", "Python vs Java?")
