@@ -141,6 +141,7 @@ class RouteService:
         flags = RouteFlags(
             tool_required=summary.tool_required,
             needs_json=summary.response_format is not None,
+            needs_vision=summary.has_images,
             json_failed_on_local=run is not None and _schema_key(body) in run.state.json_failures_on_local,
         )
         deployments, too_small = self._fitting(plan, body, summary.prompt_tokens)
@@ -159,7 +160,7 @@ class RouteService:
         return [by_id[decision.deployment]] + [by_id[c.deployment] for c in fallback_chain(decision, candidates, flags)]
 
     def _fitting(self, plan: RoutePlan, body: dict[str, Any], estimated_prompt_tokens: int) -> tuple[list[Deployment], list[str]]:
-        """The route's deployments whose context window holds the prompt (the estimate is chars / 4,
+        """The route's deployments whose context window holds the prompt (the estimate is routing.request.approx_tokens,
         so it gets a margin and a chat template's few tokens per message), and the names of those
         too small for it."""
         needed = int(estimated_prompt_tokens * CONTEXT_MARGIN) + TEMPLATE_TOKENS_PER_MESSAGE * len(body.get("messages") or ())
@@ -187,6 +188,7 @@ class RouteService:
         price = self._prices.get(d.id)
         return Candidate(
             deployment=d.id, tier=d.tier, supports_tools=d.model_info.supports_tools, supports_json=d.model_info.supports_json,
+            supports_vision=d.supports_vision,
             input_price=price.input if price else 0.0, output_price=price.output if price else 0.0,
             cached_input_price=price.cache_read if price else None,
         )

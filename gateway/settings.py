@@ -76,7 +76,7 @@ class ModelInfo(BaseModel):
     mode: Literal["chat", "embedding", "completion"] = "chat"
     supports_tools: bool = True
     supports_json: bool = True
-    supports_vision: bool = False
+    supports_vision: bool | None = None  # None: remote deployments take images, Tokenmill's engine does not
     context_window: int | None = Field(default=None, ge=1)
     max_output_tokens: int | None = Field(default=None, ge=1)
     # Price overrides in USD per token (LiteLLM's names); unset = litellm's bundled price map.
@@ -110,6 +110,12 @@ class Deployment(BaseModel):
     @property
     def tier(self) -> Tier:
         return self.model_info.tier
+
+    @property
+    def supports_vision(self) -> bool:
+        if self.model_info.supports_vision is not None:
+            return self.model_info.supports_vision
+        return self.provider not in (LOCAL_PROVIDER, "tokenmill_engine")
 
     @property
     def is_openai_compatible(self) -> bool:

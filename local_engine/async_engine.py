@@ -184,7 +184,7 @@ class AsyncEngine:
                 try:
                     self.engine.add_request(rid, prompt_ids, params)
                 except (RequestError, ValueError) as exc:
-                    self._deliver(rid, RequestError(str(exc)))
+                    self._deliver(rid, exc if isinstance(exc, RequestError) else RequestError(str(exc)))
             else:
                 self.engine.abort(payload)
 

@@ -64,6 +64,39 @@ def _tools_system_text(tools: list[dict[str, Any]]) -> str:
     )
 
 
+def _text(content: Any) -> str:
+    if isinstance(content, list):
+        return "".join(p.get("text", "") for p in content if isinstance(p, dict))
+    return "" if content is None else str(content)
+
+
+def _call_json(call: dict[str, Any]) -> str:
+    function = call.get("function") or {}
+    arguments = function.get("arguments")
+    try:
+        arguments = json.loads(arguments) if isinstance(arguments, str) else arguments
+    except json.JSONDecodeError:
+        pass  # the model's own malformed arguments: shown as the string it wrote
+    return json.dumps({"name": function.get("name"), "arguments": arguments}, ensure_ascii=False)
+
+
+def _hermes_history(messages: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Earlier tool calls and their results as text, for templates that know neither: an
+    assistant's calls become <tool_call> blocks (the form the fallback asks the model to use),
+    a tool result a user turn in <tool_response> tags, so the model sees what it called and got."""
+    out = []
+    for m in messages:
+        if m.get("role") == "assistant" and m.get("tool_calls"):
+            blocks = "\n".join(f"<tool_call>\n{_call_json(c)}\n</tool_call>" for c in m["tool_calls"] if isinstance(c, dict))
+            rest = {k: v for k, v in m.items() if k != "tool_calls"}
+            out.append({**rest, "content": f"{_text(m.get('content'))}\n{blocks}".strip()})
+        elif m.get("role") == "tool":
+            out.append({"role": "user", "content": f"<tool_response>\n{_text(m.get('content'))}\n</tool_response>"})
+        else:
+            out.append(m)
+    return out
+
+
 def render_chat(
     template: str,
     messages: list[dict[str, Any]],
@@ -77,8 +110,11 @@ def render_chat(
     """Render `messages` (and `tools`) with an HF chat template.
 
     Templates that do not reference `tools` get the tool definitions in the system message,
-    so the model still sees them.
+    and ones that do not reference `tool_calls` get earlier calls and results as text, so the
+    model still sees them.
     """
+    if "tool_calls" not in template and any(m.get("tool_calls") or m.get("role") == "tool" for m in messages):
+        messages = _hermes_history(messages)
     if tools and not template_supports_tools(template):
         messages = [dict(m) for m in messages]
         text = _tools_system_text(tools)

@@ -22,7 +22,12 @@ log = logging.getLogger(__name__)
 
 
 class RequestError(ValueError):
-    """A request the engine cannot serve (too long, bad ids, bad grammar): a client error."""
+    """A request the engine cannot serve (too long, bad ids, bad grammar): a client error.
+    `code` is OpenAI's error code where one fits ("context_length_exceeded")."""
+
+    def __init__(self, message: str, code: str | None = None):
+        super().__init__(message)
+        self.code = code
 
 
 @dataclass
@@ -89,7 +94,10 @@ class LLMEngine:
         if min(prompt_token_ids) < 0 or max(prompt_token_ids) >= vocab:
             raise RequestError(f"prompt token ids must be in [0, {vocab})")
         if len(prompt_token_ids) >= self.max_model_len:
-            raise RequestError(f"the prompt has {len(prompt_token_ids)} tokens; this model's context is {self.max_model_len}")
+            raise RequestError(f"the prompt has {len(prompt_token_ids)} tokens; this model's context is {self.max_model_len}",
+                               code="context_length_exceeded")
+        if any(token >= vocab for token in params.logit_bias):
+            raise RequestError(f"logit_bias token ids must be in [0, {vocab})")
         if params.constrained:
             self._grammar_matcher(params)
 

@@ -3,10 +3,14 @@
 - "torch": F.linear (CUDA, and the reference).
 - "mkl":   fp32 on CPU with the weight pre-packed for MKL's sgemm (F.linear repacks the
            weight on every thin-batch call, which costs as much as the matmul itself).
-- "int8":  CPU, bf16 activations. Thin batches (decode, <= INT8_MAX_ROWS rows) use weight-only
-           int8 with per-output-channel scales: a quarter of fp32's weight bytes, which is what
-           decode speed is bound by. Wider ones (prefill, verification) use a bf16 copy of the
-           weight, where AMX/AVX512-bf16 matmuls are compute-efficient and int8 is not.
+- "int8":  CPU, bf16 activations. Rows of generated tokens (decode, speculative verification)
+           use weight-only int8 with per-output-channel scales: a quarter of fp32's weight bytes,
+           which is what decode speed is bound by. Rows of prompt tokens (prefill) use a bf16 copy
+           of the weight, where AMX/AVX512-bf16 matmuls are compute-efficient and int8 is not.
+           The split is by what a row is, never by how many rows a step has: both kernels are
+           row-independent, so a sequence's greedy output does not depend on the batch it ran in,
+           on prefix-cache hits or on speculation. (Callers that do not say which rows are which
+           get int8 for thin batches of <= INT8_MAX_ROWS rows.)
 - "dynint8": CPU, fbgemm dynamic quantization (int8 weights and per-batch int8 activations).
            Fastest on CPU, but lossy: on SmolLM2-135M its next-token argmax agrees with fp32 on
            only about half of the positions of a code text (bench/engine_bench.py prints it).
@@ -49,17 +53,33 @@ class Linear:
             self.bias = None if bias is None else bias.to(torch.bfloat16)
             self.weight_bf16 = weight.to(torch.bfloat16)
 
-    def __call__(self, x: Tensor) -> Tensor:
+    def __call__(self, x: Tensor, int8_rows: Tensor | None = None) -> Tensor:
+        """x @ W.T (+ bias). `int8_rows` (int8 mode only): a bool mask of the rows that take the
+        int8 weights, the others take the bf16 ones; None: decided by the number of rows."""
         if self.mode == "torch":
             return F.linear(x, self.weight, self.bias)
         if self.mode == "mkl":
             return torch.ops.mkl._mkl_linear(x, self.packed, self.weight, self.bias, 8)
         if self.mode == "dynint8":
             return torch.ops.quantized.linear_dynamic(x, self.packed, True)
-        if x.shape[0] > INT8_MAX_ROWS:
-            return F.linear(x, self.weight_bf16, self.bias)
+        if int8_rows is None:
+            return self._int8(x) if x.shape[0] <= INT8_MAX_ROWS else self._bf16(x)
+        quantized = int(int8_rows.sum())
+        if quantized == x.shape[0]:
+            return self._int8(x)
+        if quantized == 0:
+            return self._bf16(x)
+        out = x.new_empty(x.shape[0], self.packed.shape[0])
+        out[int8_rows] = self._int8(x[int8_rows])
+        out[~int8_rows] = self._bf16(x[~int8_rows])
+        return out
+
+    def _int8(self, x: Tensor) -> Tensor:
         out = torch._weight_int8pack_mm(x, self.packed, self.scales)
         return out if self.bias is None else out + self.bias
+
+    def _bf16(self, x: Tensor) -> Tensor:
+        return F.linear(x, self.weight_bf16, self.bias)
 
 
 def default_linear_mode(device: torch.device, dtype: torch.dtype) -> str:

@@ -29,6 +29,7 @@ class AttentionMetadata:
     context_lens: Tensor  # [B] int32, tokens in context after this step's tokens are stored
     cu_seqlens_q: Tensor  # [B+1] int32
     decode_only: bool  # every sequence has exactly one new token
+    generated_rows: Tensor | None = None  # [T] bool, rows of generated (not prompt) tokens; int8 linears use it
 
 
 def _param(*shape: int, dtype: torch.dtype) -> nn.Parameter:
@@ -114,6 +115,7 @@ class DecoderModel(nn.Module):
         q_size, kv_size = cfg.q_size, cfg.kv_size
         cos_sin = self.cos_sin_cache
         x = F.embedding(input_ids, self.embed_tokens)
+        rows = meta.generated_rows
         residual = None
         for layer, (k_cache, v_cache) in zip(self.layers, kv_caches, strict=True):
             if residual is None:
@@ -121,7 +123,7 @@ class DecoderModel(nn.Module):
                 h, _ = ops.rms_norm(x, layer.input_layernorm, eps)
             else:
                 h, residual = ops.rms_norm(x, layer.input_layernorm, eps, residual)
-            qkv = layer.qkv(h)
+            qkv = layer.qkv(h, rows)
             q, k, v = qkv.split([q_size, kv_size, kv_size], dim=-1)
             q = q.reshape(t, nq, d)
             k = k.reshape(t, nkv, d)
@@ -135,11 +137,11 @@ class DecoderModel(nn.Module):
                 o = ops.paged_decode_attention(q, k_cache, v_cache, meta.block_tables, meta.context_lens, self.scale)
             else:
                 o = ops.paged_prefill_attention(q, k_cache, v_cache, meta.block_tables, meta.cu_seqlens_q, meta.context_lens, self.scale)
-            x = layer.o(o.reshape(t, q_size))
+            x = layer.o(o.reshape(t, q_size), rows)
             h, residual = ops.rms_norm(x, layer.post_attention_layernorm, eps, residual)
-            x = layer.down(ops.silu_and_mul(layer.gate_up(h)))
+            x = layer.down(ops.silu_and_mul(layer.gate_up(h, rows)), rows)
         out, _ = ops.rms_norm(x, self.norm, eps, residual)
         return out
 
-    def compute_logits(self, hidden: Tensor) -> Tensor:
-        return self.head(hidden).float()
+    def compute_logits(self, hidden: Tensor, generated_rows: Tensor | None = None) -> Tensor:
+        return self.head(hidden, generated_rows).float()

@@ -48,6 +48,7 @@ class ModelRunner:
         cu = [0]
         context_lens: list[int] = []
         logit_rows: list[int] = []
+        generated: list[bool] = []
         max_blocks = 0
         for item in batch:
             seq, n = item.seq, item.num_new_tokens
@@ -56,6 +57,7 @@ class ModelRunner:
             tokens = seq.token_ids[start : start + n_real] + item.draft_tokens
             input_ids.extend(tokens)
             positions.extend(range(start, start + n))
+            generated.extend(p >= seq.prompt_len for p in range(start, start + n))
             table = seq.block_table
             slots.extend(table[p // bs] * bs + p % bs for p in range(start, start + n))
             cu.append(cu[-1] + n)
@@ -77,6 +79,7 @@ class ModelRunner:
             context_lens=put(context_lens, torch.int32),
             cu_seqlens_q=put(cu, torch.int32),
             decode_only=all(s.num_new_tokens == 1 for s in batch),
+            generated_rows=put(generated, torch.bool) if self.model.linear_mode == "int8" else None,
         )
         return put(input_ids, torch.int64), put(positions, torch.int64), meta, logit_rows
 
@@ -90,6 +93,9 @@ class ModelRunner:
             hidden = self.model(ids, pos, meta, self.kv_caches, self.ops)
         if not rows:
             return torch.empty(0, self.model.cfg.vocab_size)
+        generated = meta.generated_rows
         if len(rows) != hidden.shape[0]:
-            hidden = hidden[torch.tensor(rows, device=hidden.device)]
-        return self.model.compute_logits(hidden)
+            index = torch.tensor(rows, device=hidden.device)
+            hidden = hidden[index]
+            generated = None if generated is None else generated[index]
+        return self.model.compute_logits(hidden, generated)

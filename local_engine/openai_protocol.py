@@ -24,6 +24,18 @@ def _number(body: dict[str, Any], key: str, default: Any, kind: type = float) ->
     return kind(value)
 
 
+def _logit_bias(value: Any) -> dict[int, float]:
+    """OpenAI's {"token id as a string": bias}."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise RequestError("'logit_bias' must be an object of token ids to numbers")
+    try:
+        return {int(token): bias for token, bias in value.items()}
+    except ValueError:
+        raise RequestError("'logit_bias' keys must be token ids") from None
+
+
 def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
     """Validate and translate OpenAI sampling fields (plus top_k, repetition_penalty, ignore_eos)."""
     if body.get("n", 1) != 1:
@@ -69,6 +81,7 @@ def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
             top_logprobs=int(top_logprobs),
             json_schema=json_schema,
             json_object=json_object,
+            logit_bias=_logit_bias(body.get("logit_bias")),
         )
     except (TypeError, ValueError, OverflowError) as exc:
         raise RequestError(str(exc)) from exc
@@ -168,8 +181,7 @@ def parse_tool_calls(text: str) -> tuple[str, list[dict[str, Any]]]:
 
 def chat_logprobs(tokenizer: Tokenizer, items: list[TokenLogprob]) -> dict[str, Any]:
     def entry(tid: int, lp: float) -> dict[str, Any]:
-        s = tokenizer.token_text(tid)
-        return {"token": s, "logprob": lp, "bytes": list(s.encode("utf-8"))}
+        return {"token": tokenizer.token_text(tid), "logprob": lp, "bytes": list(tokenizer.token_bytes(tid))}
 
     return {"content": [{**entry(i.token_id, i.logprob), "top_logprobs": [entry(t, lp) for t, lp in i.top]} for i in items]}
 

@@ -7,6 +7,7 @@ methods, before any output: a RequestError there is a client error (HTTP 400).
 
 from __future__ import annotations
 
+import base64
 import time
 import uuid
 from collections.abc import AsyncIterator
@@ -100,26 +101,33 @@ class OpenAIServing:
         yield sse(chunk({"role": "assistant", "content": ""}))
         last = None
         held = ""  # text not sent yet because it may belong to a tool call
+        pending: list = []  # logprobs of tokens not sent yet: they go out, in order, with the next chunk
+
+        def take_logprobs() -> Any:
+            nonlocal pending
+            lp, pending = (proto.chat_logprobs(self.tok, pending) if pending else None), []
+            return lp
+
         async for out in self.engine.generate(gen):
             last = out
-            lp = proto.chat_logprobs(self.tok, out.logprobs) if out.logprobs else None
+            pending.extend(out.logprobs or ())
             if not prepared.tools:
-                if out.text or lp:
-                    yield sse(chunk({"content": out.text}, None, lp))
+                if out.text or pending:
+                    yield sse(chunk({"content": out.text}, None, take_logprobs()))
                 continue
             held += out.text
             safe = "" if prepared.forced_call else _before_possible_tag(held)
             if safe:
                 held = held[len(safe) :]
-                yield sse(chunk({"content": safe}, None, lp))
+                yield sse(chunk({"content": safe}, None, take_logprobs()))
         finish = last.finish_reason
         if prepared.tools:
             text, calls = self._tool_calls(prepared, held)
             if text:
-                yield sse(chunk({"content": text}))
+                yield sse(chunk({"content": text}, None, take_logprobs()))
             if calls:
                 deltas = [{"index": i, **call} for i, call in enumerate(calls)]
-                yield sse(chunk({"tool_calls": deltas}))
+                yield sse(chunk({"tool_calls": deltas}, None, take_logprobs()))
                 finish = "tool_calls"
         yield sse(chunk({}, finish))
         if prepared.include_usage:
@@ -189,6 +197,12 @@ def _piece_counter() -> Any:
     return load_minilm_tokenizer()
 
 
+def _encoded(vector: Any, encoding: str) -> list[float] | str:
+    if encoding == "base64":  # what the openai SDK asks for by default: little-endian float32
+        return base64.b64encode(vector.astype("<f4").tobytes()).decode()
+    return vector.tolist()
+
+
 def embeddings(body: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
     """OpenAI embeddings from the shared embedder (`kind` "static" or "minilm"; default from body)."""
     from local_engine.embedder import KINDS, get_embedder
@@ -201,8 +215,14 @@ def embeddings(body: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
     kind = kind or body.get("model") or "static"
     if kind not in KINDS:
         raise RequestError(f"embedding model {kind!r} is not served here (choose one of {', '.join(KINDS)})")
+    encoding = body.get("encoding_format") or "float"
+    if encoding not in ("float", "base64"):
+        raise RequestError("'encoding_format' must be float or base64")
     embedder = get_embedder(kind)
+    dimensions = body.get("dimensions")
+    if dimensions is not None and dimensions != embedder.dim:
+        raise RequestError(f"{embedder.name} embeddings have {embedder.dim} dimensions; 'dimensions' cannot change that")
     vectors = embedder.embed(texts)
     tokens = sum(len(e.ids) for e in _piece_counter().encode_batch(texts))
-    data = [{"object": "embedding", "index": i, "embedding": v.tolist()} for i, v in enumerate(vectors)]
+    data = [{"object": "embedding", "index": i, "embedding": _encoded(v, encoding)} for i, v in enumerate(vectors)]
     return {"object": "list", "data": data, "model": embedder.name, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}

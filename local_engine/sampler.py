@@ -10,8 +10,12 @@ Tensor = torch.Tensor
 
 
 def apply_penalties(logits: Tensor, seq: Sequence) -> Tensor:
-    """Repetition (HF, prompt+output), frequency and presence (OpenAI, output only) penalties, in place."""
+    """Repetition (HF, prompt+output), frequency and presence (OpenAI, output only) penalties and
+    OpenAI's logit_bias, in place."""
     p = seq.params
+    if p.logit_bias:
+        ids = torch.tensor(list(p.logit_bias), dtype=torch.long, device=logits.device)
+        logits[ids] += torch.tensor(list(p.logit_bias.values()), dtype=logits.dtype, device=logits.device)
     if p.repetition_penalty != 1.0:
         ids = torch.tensor(sorted(set(seq.token_ids)), dtype=torch.long, device=logits.device)
         picked = logits[ids]

@@ -28,6 +28,7 @@ class SamplingParams:
     top_logprobs: int = 0
     json_schema: str | None = None  # JSON schema (as JSON text) the output must follow
     json_object: bool = False  # any JSON object (response_format json_object)
+    logit_bias: dict[int, float] = field(default_factory=dict)  # token id -> added to its logit, in [-100, 100]
 
     def __post_init__(self) -> None:
         if isinstance(self.stop, str):
@@ -54,6 +55,11 @@ class SamplingParams:
             raise ValueError("stop_token_ids must be integers")
         if not all(isinstance(s, str) and s for s in self.stop):
             raise ValueError("stop must be non-empty strings")
+        for token, bias in self.logit_bias.items():
+            if isinstance(token, bool) or not isinstance(token, int) or token < 0:
+                raise ValueError("logit_bias keys must be token ids")
+            if isinstance(bias, bool) or not isinstance(bias, int | float) or not -100 <= bias <= 100:
+                raise ValueError("logit_bias values must be numbers in [-100, 100]")
 
     @property
     def greedy(self) -> bool:
@@ -61,7 +67,7 @@ class SamplingParams:
 
     @property
     def has_penalties(self) -> bool:
-        return self.repetition_penalty != 1.0 or self.frequency_penalty != 0.0 or self.presence_penalty != 0.0
+        return self.repetition_penalty != 1.0 or self.frequency_penalty != 0.0 or self.presence_penalty != 0.0 or bool(self.logit_bias)
 
     @property
     def constrained(self) -> bool:

@@ -23,8 +23,8 @@ from local_engine.openai_serving import OpenAIServing
 log = logging.getLogger(__name__)
 
 
-def _error(status: int, message: str, kind: str = "invalid_request_error") -> JSONResponse:
-    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": None}}, status_code=status)
+def _error(status: int, message: str, kind: str = "invalid_request_error", code: str | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"message": message, "type": kind, "param": None, "code": code}}, status_code=status)
 
 
 async def _body(request: Request) -> dict[str, Any]:
@@ -43,7 +43,7 @@ def build_app(engine: AsyncEngine) -> FastAPI:
 
     @app.exception_handler(RequestError)
     async def _bad_request(_: Request, exc: RequestError) -> JSONResponse:
-        return _error(400, str(exc))
+        return _error(400, str(exc), code=exc.code)
 
     @app.exception_handler(EngineDeadError)
     async def _dead(_: Request, exc: EngineDeadError) -> JSONResponse:

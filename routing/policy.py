@@ -25,6 +25,7 @@ class Candidate:
     tier: str
     supports_tools: bool = True
     supports_json: bool = True
+    supports_vision: bool = True
     input_price: float = 0.0  # USD per prompt token
     output_price: float = 0.0  # USD per completion token
     healthy: bool = True
@@ -87,6 +88,7 @@ class RouteFlags:
     long_plan: bool = False  # the agent is producing or following a long multi-step plan
     json_failed_on_local: bool = False  # this schema already failed on the local engine
     needs_json: bool = False  # response_format asks for JSON
+    needs_vision: bool = False  # a message carries an image
 
 
 @dataclass(frozen=True)
@@ -124,7 +126,8 @@ def effective_thresholds(route: RouteDefinition, pressure: float) -> tuple[float
 
 
 def _fits(c: Candidate, flags: RouteFlags) -> bool:
-    return c.healthy and (c.supports_tools or not flags.tool_required) and (c.supports_json or not flags.needs_json)
+    return (c.healthy and (c.supports_tools or not flags.tool_required) and (c.supports_json or not flags.needs_json)
+            and (c.supports_vision or not flags.needs_vision))
 
 
 def _cheapest(candidates: Sequence[Candidate], tier: str, flags: RouteFlags) -> Candidate | None:

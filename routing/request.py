@@ -13,6 +13,15 @@ from typing import Any
 
 # Approximate tokens from characters: cheap, and good enough for features kept in coarse ranges.
 CHARS_PER_TOKEN = 4.0
+# Outside ASCII a character is often a token or more (CJK: about 1 with tiktoken, 1.5-3 with
+# small byte-level vocabularies); counting them as a quarter would let a long Chinese prompt
+# look as if it fitted a small context window.
+TOKENS_PER_NON_ASCII_CHAR = 1.5
+
+
+def approx_tokens(text: str) -> int:
+    ascii_chars = len(text.encode("ascii", "ignore"))
+    return int(ascii_chars / CHARS_PER_TOKEN + (len(text) - ascii_chars) * TOKENS_PER_NON_ASCII_CHAR)
 
 # Multiple-choice option blocks ("A. ...", "(b) ...") and a trailing "Answer:" are format, not task.
 _OPTION_LINE = re.compile(r"^\s*\(?[A-Ha-h][\.\)]\s+\S.*$")
@@ -111,13 +120,13 @@ def summarize_request(
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
         raise TypeError("messages must be a list of {'role': ..., 'content': ...} mappings")
     last_user = ""
-    user_turns = system_chars = total_chars = 0
+    user_turns = system_chars = total_tokens = 0
     has_images = False
     for i, m in enumerate(messages):
         if not isinstance(m, Mapping) or "role" not in m:
             raise ValueError(f"message {i} must be a mapping with a 'role'")
         text = message_text(m.get("content"))
-        total_chars += len(text)
+        total_tokens += approx_tokens(text)
         has_images = has_images or _has_image(m.get("content"))
         if m["role"] == "user":
             user_turns += 1
@@ -131,7 +140,7 @@ def summarize_request(
     return RequestSummary(
         task_text=task_part(last_user),
         last_user_chars=len(last_user),
-        prompt_tokens=prompt_tokens if prompt_tokens is not None else int(total_chars / CHARS_PER_TOKEN),
+        prompt_tokens=prompt_tokens if prompt_tokens is not None else total_tokens,
         user_turns=user_turns,
         messages=len(messages),
         system_chars=system_chars,

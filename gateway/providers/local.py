@@ -85,7 +85,7 @@ class LocalProvider:
                 else:
                     body = await serving.completion(serving.completion_request(call.body, name))
         except RequestError as exc:
-            raise UpstreamError(400, str(exc), type="invalid_request_error", code="local_rejected") from exc
+            raise _rejected(exc) from exc
         except EngineDeadError as exc:
             raise UpstreamError(503, str(exc), code="local_engine_unavailable", retryable=True) from exc
         if call.endpoint == "embeddings":
@@ -103,7 +103,7 @@ class LocalProvider:
             else:
                 events = serving.completion_stream(serving.completion_request(call.body, name))
         except RequestError as exc:
-            raise UpstreamError(400, str(exc), type="invalid_request_error", code="local_rejected") from exc
+            raise _rejected(exc) from exc
         return _LocalStream(events)
 
     async def aclose(self) -> None:
@@ -111,6 +111,13 @@ class LocalProvider:
             await asyncio.gather(self._serving, return_exceptions=True)
         if self._engine is not None:
             await asyncio.to_thread(self._engine.shutdown)
+
+
+def _rejected(exc: Exception) -> UpstreamError:
+    # What the engine cannot serve (n > 1, images, a prompt over its context) another
+    # deployment of the route or the fallbacks may: try it.
+    code = getattr(exc, "code", None) or "local_rejected"
+    return UpstreamError(400, str(exc), type="invalid_request_error", code=code, try_next=True)
 
 
 class _LocalStream:

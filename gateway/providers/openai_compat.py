@@ -28,10 +28,11 @@ def _retry_after(headers: aiohttp.typedefs.LooseHeaders) -> float | None:
 
 def _error_from_status(status: int, body: bytes, headers) -> UpstreamError:  # noqa: ANN001
     try:
-        message = orjson.loads(body)["error"]["message"]
+        error = orjson.loads(body)["error"]
+        message, code = error["message"], error.get("code")
         envelope = isinstance(message, str)
-    except (orjson.JSONDecodeError, KeyError, TypeError):
-        message, envelope = None, False
+    except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
+        message, code, envelope = None, None, False
     if not envelope:
         message = body[:500].decode("utf-8", "replace").strip() or f"upstream returned HTTP {status}"
     if status == 429:
@@ -46,7 +47,9 @@ def _error_from_status(status: int, body: bytes, headers) -> UpstreamError:  # n
         return UpstreamError(502, f"upstream error (HTTP {status}): {message}", code="upstream_error", retryable=True)
     # The upstream refused the request itself: its own error body goes back when it is
     # OpenAI's envelope; anything else (an HTML page, a framework's default) becomes ours.
-    return UpstreamError(status, message, type="invalid_request_error", code="upstream_rejected", body=body if envelope else None)
+    # A prompt over this deployment's context window may fit another's.
+    return UpstreamError(status, message, type="invalid_request_error", code="upstream_rejected", body=body if envelope else None,
+                         try_next=code == "context_length_exceeded")
 
 
 class OpenAICompatProvider:

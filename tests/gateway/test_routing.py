@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from billing.db import db_session
 from billing.feedback_models import RouteFeedback, TenantRouteThreshold
 from gateway.feedback import recalibrate
-from tests.fakes.openai_upstream import Failure
+from tests.fakes.openai_upstream import Failure, Raw
 from tests.gateway.conftest import model_list
 from tests.support.gateway import GatewayUnderTest, start_gateway
 
@@ -86,6 +86,21 @@ def test_a_prompt_longer_than_a_models_context_goes_to_one_that_holds_it(routed,
     assert refused.value.code == "context_length_exceeded"
     row = routed.wait_for_usage(refused.value.response.headers["x-request-id"])
     assert row.status_code == 400 and row.cost_nanos == 0 and row.model_requested == "auto"
+
+
+def test_calls_the_local_engine_cannot_serve_go_elsewhere(routed, fake_openai):
+    # An image: the local engine has no vision, so the route skips it.
+    image = [{"type": "text", "text": EASY}, {"type": "image_url", "image_url": {"url": "https://example.com/cat.png"}}]
+    raw = routed.openai().chat.completions.with_raw_response.create(model="auto", messages=[{"role": "user", "content": image}])
+    assert raw.headers["x-tokenmill-route"].startswith("tier=cheap") or raw.headers["x-tokenmill-route"].startswith("tier=strong")
+    # Chinese is about a token a character, not a quarter: 4,000 characters do not fit 4,096 tokens.
+    assert ask(routed, "你好，你今天怎么样？" * 400)[1]["tier"] != "local"
+    # The engine itself refuses a prompt over its context (the estimate can be wrong): the next tier answers.
+    refusal = {"error": {"message": "the prompt has 5000 tokens; this model's context is 4096", "type": "invalid_request_error", "code": "context_length_exceeded"}}
+    fake_openai.script("local-small", raw=Raw(json.dumps(refusal).encode(), status=400))
+    raw, route = ask(routed, EASY)
+    assert fake_openai.requests[-2]["model"] == "local-small" and raw.headers["x-tokenmill-model"] != "local-small"
+    assert route["tier"] != "local" and raw.parse().choices[0].message.content == f"echo: {EASY}"
 
 
 def test_an_agent_run_sticks_to_its_deployment_while_that_is_not_dearer(routed):

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import json
 
 import httpx
+import numpy as np
 import pytest
 
 from local_engine.async_engine import AsyncEngine, GenerateRequest
@@ -79,8 +81,9 @@ def test_request_errors_surface(engine):
     async def run(req):
         return [o async for o in engine.generate(req)]
 
-    with pytest.raises(RequestError, match="context"):
+    with pytest.raises(RequestError, match="context") as too_long:
         asyncio.run(run(GenerateRequest(prompt_token_ids=[1] * 600)))
+    assert too_long.value.code == "context_length_exceeded"  # so a gateway can try a larger model
     with pytest.raises(RequestError, match="token ids"):
         asyncio.run(run(GenerateRequest(prompt_token_ids=[10_000])))
 
@@ -172,14 +175,19 @@ def test_embeddings_route(engine):
     async def run():
         async with _client(engine) as c:
             ok = await c.post("/v1/embeddings", json={"input": ["a cat", "a dog"]})
-            bad = await c.post("/v1/embeddings", json={"input": ["x"], "model": "nope"})
-            return ok, bad
+            packed = await c.post("/v1/embeddings", json={"input": ["a cat", "a dog"], "encoding_format": "base64"})
+            bad = [await c.post("/v1/embeddings", json={"input": ["x"], **extra})
+                   for extra in ({"model": "nope"}, {"dimensions": 8}, {"encoding_format": "hex"})]
+            return ok, packed, bad
 
-    ok, bad = asyncio.run(run())
+    ok, packed, bad = asyncio.run(run())
     assert ok.status_code == 200, ok.text
     vecs = [d["embedding"] for d in ok.json()["data"]]
     assert len(vecs) == 2 and len(vecs[0]) == len(vecs[1]) > 0
-    assert bad.status_code == 400
+    # base64 (the openai SDK's default request): little-endian float32, the same vectors
+    unpacked = [np.frombuffer(base64.b64decode(d["embedding"]), dtype="<f4") for d in packed.json()["data"]]
+    assert all(np.allclose(u, v, atol=1e-6) for u, v in zip(unpacked, vecs, strict=True))
+    assert [r.status_code for r in bad] == [400, 400, 400]
 
 
 def test_sampling_defaults_apply_only_where_the_request_is_silent(engine):
@@ -236,3 +244,23 @@ def test_a_failed_engine_loop_fails_its_requests_and_the_health_check(tiny_model
         eng.shutdown()
     assert call.status_code == 503 and "out of memory" in call.json()["error"]["message"]
     assert health.status_code == 503 and health.json()["status"] == "failed"
+
+
+def test_a_stream_with_tools_carries_every_tokens_logprobs(engine):
+    tools = [{"type": "function", "function": {"name": "f", "parameters": {"type": "object"}}}]  # the tiny model's context is short
+    body = {"messages": [{"role": "user", "content": "f"}], "max_tokens": 8, "temperature": 0, "ignore_eos": True,
+            "logprobs": True, "tools": tools, "stream_options": {"include_usage": True}}
+
+    async def run():
+        async with _client(engine) as c:
+            streamed = await c.post("/v1/chat/completions", json={**body, "stream": True, "tool_choice": "required"})
+            whole = await c.post("/v1/chat/completions", json={**body, "tool_choice": "required"})
+            return streamed, whole
+
+    streamed, whole = asyncio.run(run())
+    assert whole.status_code == 200, whole.text
+    chunks = [json.loads(x[6:]) for x in streamed.text.split("\n\n") if x.startswith("data: {")]
+    entries = [e for c in chunks if c["choices"] and c["choices"][0]["logprobs"] for e in c["choices"][0]["logprobs"]["content"]]
+    # the forced call is held back whole, its tokens' logprobs too: they arrive with the tool call
+    assert [e["token"] for e in entries] == [e["token"] for e in whole.json()["choices"][0]["logprobs"]["content"]]
+    assert len(entries) == chunks[-1]["usage"]["completion_tokens"] > 0

@@ -62,6 +62,19 @@ def test_tools_reach_prompt_when_template_ignores_them():
     assert "get_weather" in text and text.endswith("<user>hi")
 
 
+def test_earlier_tool_calls_and_results_reach_prompt_when_template_ignores_them():
+    template = "{% for m in messages %}<{{ m.role }}>{{ m.content }}{% endfor %}"
+    call = {"id": "c1", "type": "function", "function": {"name": "get_weather", "arguments": '{"city": "Paris"}'}}
+    messages = [
+        {"role": "user", "content": "weather in Paris?"},
+        {"role": "assistant", "content": None, "tool_calls": [call]},
+        {"role": "tool", "tool_call_id": "c1", "content": "18C and sunny"},
+    ]
+    text = render_chat(template, messages, tools=TOOLS)
+    assert '<assistant><tool_call>\n{"name": "get_weather", "arguments": {"city": "Paris"}}\n</tool_call>' in text
+    assert text.endswith("<user><tool_response>\n18C and sunny\n</tool_response>")
+
+
 def test_raise_exception_surfaces_as_template_error():
     with pytest.raises(TemplateError, match="bad role robot"):
         render_chat(TOOLS_TEMPLATE, [{"role": "robot", "content": "x"}])

@@ -145,3 +145,19 @@ def test_streamed_text_is_held_back_only_where_a_tool_call_tag_may_start():
     assert _before_possible_tag("Sure <tool") == "Sure "
     assert _before_possible_tag("Sure <tool_call>{\"name\"") == "Sure "
     assert _before_possible_tag("a < b") == "a < b"
+
+
+def test_logit_bias_steers_and_is_checked(folder):
+    engine = _engine(folder)
+    prompt = list(range(10, 30))
+    params = {"max_tokens": 6, "temperature": 0, "ignore_eos": True}
+    free = engine.generate([prompt], SamplingParams(**params))[0]
+    banned = engine.generate([prompt], SamplingParams(**params, logit_bias={free[0]: -100}))[0]
+    forced = engine.generate([prompt], SamplingParams(**params, logit_bias={7: 100}))[0]
+    assert banned[0] != free[0] and forced == [7] * 6
+    assert sampling_params({"logit_bias": {"7": 5}}, chat=True).logit_bias == {7: 5}
+    for bad in ({"x": 1}, {"7": 101}, [1]):
+        with pytest.raises((RequestError, ValueError)):
+            sampling_params({"logit_bias": bad}, chat=True)
+    with pytest.raises(RequestError, match="logit_bias"):
+        _run(engine, prompt, SamplingParams(max_tokens=2, logit_bias={10**7: 1}))

@@ -103,3 +103,11 @@ def test_missing_and_bad_models_fail_clearly(tmp_path):
     bad.write_bytes(b"not a gguf")
     with pytest.raises(ModelLoadError, match="x.gguf"):
         load_model(bad)
+
+
+def test_token_bytes_rebuild_text_split_inside_a_character(engine):
+    tok = engine.tokenizer
+    text = "🌍🎉 héllo <|im_end|>"
+    ids = tok.encode(text, add_special_tokens=False)
+    assert any(tok.token_text(i) == "\ufffd" for i in ids)  # pieces of an emoji decode to nothing on their own
+    assert b"".join(tok.token_bytes(i) for i in ids).decode("utf-8") == text
