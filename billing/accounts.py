@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -12,6 +13,7 @@ from billing.models import ApiKey, Tenant, utcnow
 from billing.periods import PeriodError, zone
 
 ROLES = ("user", "tenant_admin", "admin")
+MARKUP_MIN, MARKUP_MAX = -1.0, 10.0  # the admin API's bounds (gateway/routes/admin_api.py)
 
 
 class AccountError(ValueError):
@@ -33,6 +35,8 @@ def create_tenant(session: Session, name: str, timezone: str = "UTC", markup: fl
         raise AccountError("tenant name must be 1-200 characters")
     if get_tenant_by_name(session, name):
         raise AccountError(f"tenant {name!r} already exists")
+    if not isinstance(markup, int | float) or not math.isfinite(markup) or not MARKUP_MIN <= markup <= MARKUP_MAX:
+        raise AccountError(f"markup must be a number from {MARKUP_MIN:g} to {MARKUP_MAX:g} (0.1 = +10%), not {markup!r}")
     try:
         zone(timezone)  # every period, invoice and chart of the tenant is cut in it
     except PeriodError:

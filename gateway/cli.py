@@ -11,7 +11,10 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import sqlalchemy as sa
+
 from billing.db import db_session
+from gateway.cli_billing import database_problem, open_database, positive_days, shown_url, sqlite_file
 from gateway.cli_billing import register as register_billing
 from gateway.settings import ConfigError, Settings, load_settings
 
@@ -21,11 +24,7 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 
 def _db(settings: Settings):  # noqa: ANN202 - sqlalchemy Engine
-    from billing.db import create_db_engine, upgrade_schema
-
-    engine = create_db_engine(settings.database_url)
-    upgrade_schema(engine)
-    return engine
+    return open_database(settings)
 
 
 # -- serve ---------------------------------------------------------------------------------
@@ -37,8 +36,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
     from gateway.app import PREPARED_ENV, create_app
     from gateway.bootstrap import prepare_database
 
+    # Flags > TOKENMILL_* environment > the YAML file > defaults.
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items() if v is not None}
-    settings = load_settings(args.config, **overrides)
+    settings = load_settings(args.config, flags=overrides)
     engine = _db(settings)
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     new_admin_key = prepare_database(engine, admin_key)
@@ -47,7 +47,8 @@ def cmd_serve(args: argparse.Namespace) -> int:
     url = f"http://{settings.host}:{settings.port}/v1"
     print(f"Tokenmill gateway: {url}", flush=True)
     print(f"  admin UI:  http://{settings.host}:{settings.port}/admin", flush=True)
-    print(f"  database:  {settings.database_url}", flush=True)
+    file = sqlite_file(settings.database_url)
+    print(f"  database:  {shown_url(settings.database_url)}" + (f" (file {file})" if file else ""), flush=True)
     print(f"  models:    {', '.join(sorted({d.model_name for d in settings.model_list}))}", flush=True)
     if new_admin_key:
         print(f"  admin key (shown once, keep it): {new_admin_key}", flush=True)
@@ -99,7 +100,7 @@ def cmd_tenants_create(args: argparse.Namespace) -> int:
 def cmd_keys_create(args: argparse.Namespace) -> int:
     from billing import accounts
 
-    expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days else None
+    expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days is not None else None
     models = [m for m in (args.models or "").split(",") if m]
     with db_session(_db(_settings(args))) as session:
         tenant = accounts.ensure_tenant(session, args.tenant)
@@ -214,7 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--name", default="")
     p.add_argument("--role", default="user", choices=["user", "tenant_admin"])
     p.add_argument("--models", help="comma-separated models the key may use (default: all)")
-    p.add_argument("--expires-days", type=float)
+    p.add_argument("--expires-days", type=positive_days(), help="the key expires after this many days (default: never)")
     p = command(keys, "list", cmd_keys_list, "list keys")
     p.add_argument("--tenant")
     p = command(keys, "new-admin", cmd_keys_new_admin, "create a global admin key (a lost or leaked one: add --revoke-others)")
@@ -237,7 +238,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("file")
     p.add_argument("--plot")
     p = command(routing, "report", cmd_routing_report, "tier mix, spend and expected quality per tenant")
-    p.add_argument("--days", type=float, default=30.0)
+    p.add_argument("--days", type=positive_days(), default=30.0, help="how many recent days to report (default 30)")
     p.add_argument("--json", action="store_true")
 
     register_billing(sub)
@@ -250,6 +251,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         return args.handler(args)
     except ConfigError as exc:
         print(exc, file=sys.stderr)
+        return 2
+    except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # the database went away mid-command
+        print(f"error: database: {database_problem(exc)}", file=sys.stderr)
         return 2
     except ValueError as exc:  # AccountError and friends: a readable line, not a traceback
         print(f"error: {exc}", file=sys.stderr)

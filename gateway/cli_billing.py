@@ -8,22 +8,95 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import math
 import sys
 from collections.abc import Callable
 from pathlib import Path
 
 from billing.db import create_db_engine, db_session, upgrade_schema
-from gateway.settings import Settings, load_settings
+from gateway.settings import ConfigError, Settings, load_settings
+
+MAX_DAYS = 36_500  # a hundred years: bounds every --days and --expires-days
 
 
 def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None))
 
 
-def _engine(settings: Settings):  # noqa: ANN202 - sqlalchemy Engine
-    engine = create_db_engine(settings.database_url)
-    upgrade_schema(engine)
+def sqlite_file(database_url: str) -> Path | None:
+    """The file of a SQLite database_url (absolute), or None for another backend or an in-memory one."""
+    from sqlalchemy.engine.url import make_url
+
+    url = make_url(database_url)
+    if url.get_backend_name() != "sqlite" or not url.database or url.database == ":memory:":
+        return None
+    return Path(url.database).resolve()
+
+
+def shown_url(database_url: str) -> str:
+    """database_url with its password hidden, for messages."""
+    from sqlalchemy.engine.url import make_url
+
+    return make_url(database_url).render_as_string(hide_password=True)
+
+
+def open_database(settings: Settings):  # noqa: ANN201 - sqlalchemy Engine
+    """Connect and bring the schema up to date; a database that cannot be used is a ConfigError (one line, exit 2)."""
+    import sqlalchemy as sa
+
+    shown = shown_url(settings.database_url)
+    file = sqlite_file(settings.database_url)
+    if file is not None and not file.parent.exists():
+        print(f"database: creating the folder {file.parent} for the SQLite file {file}", file=sys.stderr)
+    try:
+        engine = create_db_engine(settings.database_url)
+        upgrade_schema(engine)
+    except (ImportError, sa.exc.NoSuchModuleError) as exc:
+        raise ConfigError(f"invalid configuration: database_url {shown}: its database driver is not installed ({exc})") from None
+    except (sa.exc.OperationalError, sa.exc.InterfaceError, sa.exc.ArgumentError, OSError) as exc:
+        raise ConfigError(f"invalid configuration: database_url {shown}: cannot open the database ({database_problem(exc)})") from None
     return engine
+
+
+def database_problem(exc: BaseException) -> str:
+    """The driver's own first line of a database error, without SQLAlchemy's wrapping."""
+    lines = str(getattr(exc, "orig", None) or exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
+
+
+def positive_days(kind: Callable[[str], float] = float) -> Callable[[str], float]:
+    """An argparse type: a number of days above 0 and at most MAX_DAYS."""
+
+    def parse(text: str) -> float:
+        try:
+            value = kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a {'whole ' if kind is int else ''}number of days") from None
+        if not math.isfinite(value) or not 0 < value <= MAX_DAYS:
+            raise argparse.ArgumentTypeError(f"must be a positive number of days, at most {MAX_DAYS}, not {text}")
+        return value
+
+    parse.__name__ = "days"
+    return parse
+
+
+def _period(label: str) -> str:
+    """A bounded period label (YYYY-MM, YYYY-Www, YYYY-MM-DD); refused here with a message that offers only those."""
+    from billing.periods import PeriodError, window_from_label
+
+    usage = "use YYYY-MM, YYYY-Www or YYYY-MM-DD (in the tenant's time zone)"
+    if label == "all":
+        raise ValueError(f"bad period 'all': this command needs a bounded period; {usage}")
+    try:
+        window_from_label(label, "UTC")
+    except PeriodError as exc:
+        message = str(exc)
+        raise ValueError(f"bad period {label!r}: {usage}" if "'all'" in message else message) from None
+    return label
+
+
+def _engine(settings: Settings):  # noqa: ANN202 - sqlalchemy Engine
+    return open_database(settings)
 
 
 def _tenant(session, name: str):  # noqa: ANN001, ANN202 - Session -> Tenant
@@ -190,15 +263,21 @@ def cmd_billing_export(args: argparse.Namespace) -> int:
     from billing import rollups
     from billing.invoices import build_invoice, invoice_csv, invoice_json
 
+    period = _period(args.period)
     settings = _settings(args)
     engine = _engine(settings)
     rollups.rollup(engine)
     with db_session(engine) as session:
         tenant = _tenant(session, args.tenant)
-    invoice = build_invoice(engine, tenant, args.period, _prices(settings))
+    invoice = build_invoice(engine, tenant, period, _prices(settings))
     text = invoice_csv(invoice) if args.format == "csv" else json.dumps(invoice_json(invoice), indent=2) + "\n"
     if args.output:
-        Path(args.output).write_text(text)
+        out = Path(args.output)
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(text)
+        except OSError as exc:
+            raise ValueError(f"cannot write {args.output}: {exc.strerror or exc}") from None
         print(f"wrote {args.output}")
     else:
         sys.stdout.write(text)
@@ -211,15 +290,19 @@ def cmd_billing_savings(args: argparse.Namespace) -> int:
     from gateway.models import ModelRegistry
     from gateway.routes.admin_billing import strong_baseline
 
+    period = _period(args.period)
     settings = _settings(args)
     engine = _engine(settings)
     rollups.rollup(engine)
     baseline = strong_baseline(ModelRegistry(settings.model_list), _prices(settings), settings.billing.strong_model)
     if baseline is None:
-        raise ValueError("no priced strong-tier chat model to compare with; set billing.strong_model")
+        raise ValueError(
+            "no priced strong-tier chat model to compare with: add a chat model with model_info.tier strong and a known price to model_list, "
+            "or name one in billing.strong_model"
+        )
     with db_session(engine) as session:
         tenant = _tenant(session, args.tenant)
-    report = savings_report(engine, tenant, args.period, *baseline)
+    report = savings_report(engine, tenant, period, *baseline)
     out = report.as_json()
     if args.json:
         print(json.dumps(out, indent=2))
@@ -353,7 +436,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--json", action="store_true")
     command(billing, "rollup", cmd_billing_rollup, "bring the daily rollups up to date")
     p = command(billing, "reconcile", cmd_billing_reconcile, "check rollups and budget counters against the ledger")
-    p.add_argument("--days", type=int, default=35, help="how many recent days of rollups to check")
+    p.add_argument("--days", type=positive_days(int), default=35, help="how many recent days of rollups to check (1 to 36500)")
     p.add_argument("--fix", action="store_true", help="recompute differing days and rebuild the counters")
 
     p = command(sub, "worker", cmd_worker, "run a Celery worker (billing jobs, batches)")

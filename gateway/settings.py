@@ -6,14 +6,19 @@ so a config moves over with few edits; Tokenmill adds `tier` and `fallbacks`.
 
 from __future__ import annotations
 
+import difflib
+import functools
+import json
 import os
+import re
+from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator, model_validator
-from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict, SettingsError
 
 from gateway.batches.config import BatchSettings
 
@@ -34,10 +39,47 @@ OPENAI_COMPATIBLE_BASES: dict[str, str | None] = {
     "ollama_chat": "http://127.0.0.1:11434/v1",
 }
 LOCAL_PROVIDER = "local"
+LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's names
+LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 
 class ConfigError(ValueError):
     """The configuration is wrong; the message lists every wrong field, one per line."""
+
+
+class ConfigProblems(ValueError):
+    """Raised by a validator that found several wrong fields: each (location below the validated
+    field, message) becomes its own line of the ConfigError."""
+
+    def __init__(self, problems: list[tuple[tuple[str | int, ...], str]]):
+        super().__init__("; ".join(msg for _, msg in problems))
+        self.problems = problems
+
+
+@functools.cache
+def litellm_providers() -> frozenset[str]:
+    """The providers litellm knows (imported only when a deployment names a provider that is not ours: it is slow)."""
+    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
+    os.environ.setdefault("LITELLM_LOG", "ERROR")
+    import litellm
+
+    return frozenset(str(getattr(p, "value", p)) for p in litellm.provider_list)
+
+
+def unknown_provider_message(model_name: str, model: str, provider: str) -> str | None:
+    """None when `provider` is served (fast path, local engine or litellm); else a line saying how to spell it."""
+    if provider in OPENAI_COMPATIBLE_BASES or provider == LOCAL_PROVIDER:
+        return None
+    known = litellm_providers()
+    if provider in known:
+        return None
+    ours = [*OPENAI_COMPATIBLE_BASES, LOCAL_PROVIDER]
+    close = difflib.get_close_matches(provider, list(dict.fromkeys([*ours, *sorted(known)])), n=3)
+    hint = f"did you mean {' or '.join(repr(c) for c in close)}? " if close else ""
+    return (
+        f"{model_name}: unknown provider {provider!r} in {model!r}; {hint}write provider/model with a fast-path provider "
+        f"({', '.join(OPENAI_COMPATIBLE_BASES)}), {LOCAL_PROVIDER}, or a provider litellm knows (litellm.provider_list)"
+    )
 
 
 class UpstreamParams(BaseModel):
@@ -124,6 +166,13 @@ class Deployment(BaseModel):
     @property
     def is_local(self) -> bool:
         return self.provider == LOCAL_PROVIDER
+
+    @model_validator(mode="after")
+    def _known_provider(self) -> Deployment:
+        message = unknown_provider_message(self.model_name, self.litellm_params.model, self.provider)
+        if message:
+            raise ConfigProblems([(("litellm_params", "model"), message)])
+        return self
 
     @model_validator(mode="after")
     def _needs_base(self) -> Deployment:
@@ -258,7 +307,7 @@ class Settings(BaseSettings):
     usage_batch_size: int = Field(default=500, ge=1)
     usage_replay_interval: float = Field(default=5.0, gt=0, description="seconds between spool replays")
     retry_backoff_seconds: float = Field(default=0.25, ge=0)
-    log_level: str = "info"
+    log_level: LogLevel = Field(default="info", description="one of critical, error, warning, info, debug, trace")
     model_list: list[Deployment] = Field(default_factory=lambda: [Deployment(**d) for d in default_model_list()])
     local_engine: LocalEngineSettings = Field(default_factory=LocalEngineSettings)
     billing: BillingSettings = Field(default_factory=BillingSettings)
@@ -267,20 +316,69 @@ class Settings(BaseSettings):
     batches: BatchSettings = Field(default_factory=BatchSettings)
     web_session_secret: SecretStr | None = Field(default=None, description="signs admin UI sessions; set it when gateways share no admin key")
 
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _log_level_any_case(cls, value: Any) -> Any:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator("database_url")
+    @classmethod
+    def _parseable_database_url(cls, value: str) -> str:
+        from sqlalchemy.engine.url import make_url
+        from sqlalchemy.exc import ArgumentError
+
+        try:
+            make_url(value)
+        except (ArgumentError, ValueError):
+            raise ValueError(
+                "cannot parse it as a database URL; expected e.g. sqlite:///var/tokenmill.db or postgresql+psycopg://user@host/db"
+            ) from None
+        return value
+
     @field_validator("model_list")
     @classmethod
     def _unique_deployment_ids(cls, deployments: list[Deployment]) -> list[Deployment]:
+        problems: list[tuple[tuple[str | int, ...], str]] = []
         seen: set[str] = set()
-        for d in deployments:
+        for i, d in enumerate(deployments):
             if d.id in seen:
-                raise ValueError(f"two deployments share the id {d.id!r}; set deployment_id on one")
+                problems.append(((i,), f"two deployments share the id {d.id!r}; set deployment_id on one"))
             seen.add(d.id)
         names = {d.model_name for d in deployments}
-        for d in deployments:
+        for i, d in enumerate(deployments):
             unknown = [f for f in d.fallbacks if f not in names]
             if unknown:
-                raise ValueError(f"{d.model_name}: fallbacks name unknown models {unknown}")
+                problems.append(((i, "fallbacks"), f"{d.model_name}: fallbacks name unknown models {unknown}"))
+        if problems:
+            raise ConfigProblems(problems)
         return deployments
+
+    @field_validator("routing")
+    @classmethod
+    def _routes_name_known_models(cls, routing: RoutingSettings, info: ValidationInfo) -> RoutingSettings:
+        deployments: list[Deployment] | None = info.data.get("model_list")
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        groups: list[tuple[tuple[str | int, ...], list[RouteSettings]]] = [(("routes",), routing.routes)]
+        groups += [(("tenant_routes", tenant), routes) for tenant, routes in routing.tenant_routes.items()]
+        for where, routes in groups:
+            seen: set[str] = set()
+            for i, route in enumerate(routes):
+                if route.name in seen:
+                    problems.append(((*where, i, "name"), f"route {route.name!r} is defined twice"))
+                seen.add(route.name)
+                if deployments is None:  # model_list is wrong itself; its own lines say why
+                    continue
+                for name in route.models:
+                    matching = [d for d in deployments if d.model_name == name]
+                    if not matching:
+                        problems.append(((*where, i, "models"), f"route {route.name!r} names {name!r}, which is not a model_name in model_list"))
+                    elif not any(d.model_info.mode == "chat" and d.tier in route.tiers for d in matching):
+                        problems.append(
+                            ((*where, i, "models"), f"route {route.name!r} names {name!r}, which has no chat deployment in the route's tiers {route.tiers}")
+                        )
+        if problems:
+            raise ConfigProblems(problems)
+        return routing
 
     @classmethod
     def settings_customise_sources(
@@ -291,20 +389,67 @@ class Settings(BaseSettings):
         dotenv_settings: PydanticBaseSettingsSource,
         file_secret_settings: PydanticBaseSettingsSource,
     ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Environment beats the file; the file is passed in as init values by load_settings.
-        return env_settings, init_settings
+        # Command-line flags beat the environment, which beats the file (passed in as init values by load_settings).
+        return _FlagSource(settings_cls), env_settings, init_settings
 
 
-def _format_validation_error(exc: ValidationError, source: str) -> str:
+# The command-line flags of the Settings being built (load_settings' `flags`), above every other source.
+_FLAGS: ContextVar[dict[str, Any] | None] = ContextVar("tokenmill_flags", default=None)
+
+
+class _FlagSource(PydanticBaseSettingsSource):
+    def get_field_value(self, field: Any, field_name: str) -> tuple[Any, str, bool]:
+        return (_FLAGS.get() or {}).get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(_FLAGS.get() or {})
+
+
+def _env_variable(loc: tuple[str | int, ...]) -> str | None:
+    """The TOKENMILL_* variable that set the value at `loc`, if one did (the environment beats the file)."""
+    present = {k.upper(): k for k in os.environ if k.upper().startswith("TOKENMILL_")}
+    parts = [str(p).upper() for p in loc]
+    for n in range(len(parts), 0, -1):
+        name = "TOKENMILL_" + "__".join(parts[:n])
+        if name in present:
+            return present[name]
+    return None
+
+
+def _format_validation_error(exc: ValidationError, source: str, flags: dict[str, Any] | None = None) -> str:
     lines = [f"invalid configuration ({source}):"]
     for err in exc.errors():
-        where = ".".join(str(p) for p in err["loc"]) or "(top level)"
-        lines.append(f"  - {where}: {err['msg']}")
+        problems = err.get("ctx", {}).get("error")
+        entries = (
+            [((*err["loc"], *sub), msg) for sub, msg in problems.problems] if isinstance(problems, ConfigProblems) else [(err["loc"], err["msg"])]
+        )
+        for loc, msg in entries:
+            where = ".".join(str(p) for p in loc) or "(top level)"
+            if loc and flags and loc[0] in flags:
+                origin = f" (from --{str(loc[0]).replace('_', '-')})"
+            else:
+                variable = _env_variable(loc) if loc else None
+                origin = f" (from {variable})" if variable else ""
+            lines.append(f"  - {where}{origin}: {msg}")
     return "\n".join(lines)
 
 
-def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Settings:
-    """Read the YAML file (if any), apply TOKENMILL_* variables, validate; raise ConfigError."""
+def _format_settings_error(exc: SettingsError) -> str:
+    """A TOKENMILL_* variable that pydantic-settings could not even parse (a JSON-typed one that is not JSON)."""
+    match = re.search(r'field "([^"]+)"', str(exc))
+    field = match[1] if match else None
+    variable = (_env_variable((field,)) if field else None) or (f"TOKENMILL_{field.upper()}" if field else "a TOKENMILL_* variable")
+    cause = exc.__cause__
+    what = "not valid JSON" if isinstance(cause, json.JSONDecodeError) else "cannot be parsed"
+    detail = f" ({cause})" if cause else ""
+    return f"invalid configuration (environment):\n  - {field or '(top level)'} (from {variable}): {what}{detail}"
+
+
+def load_settings(config_file: str | Path | None = None, *, flags: dict[str, Any] | None = None, **overrides: Any) -> Settings:
+    """Read the YAML file (if any), apply TOKENMILL_* variables, validate; raise ConfigError.
+
+    Precedence: `flags` (the command line) > TOKENMILL_* environment > the file and `overrides` > defaults.
+    """
     path = config_file or os.environ.get("TOKENMILL_CONFIG")
     data: dict[str, Any] = {}
     source = "defaults and environment"
@@ -320,7 +465,12 @@ def load_settings(config_file: str | Path | None = None, **overrides: Any) -> Se
             raise ConfigError(f"config file {path} must hold a mapping at the top level")
         data = loaded or {}
     data.update(overrides)
+    token = _FLAGS.set(dict(flags or {}))
     try:
         return Settings(**data)
     except ValidationError as exc:
-        raise ConfigError(_format_validation_error(exc, source)) from exc
+        raise ConfigError(_format_validation_error(exc, source, flags)) from exc
+    except SettingsError as exc:
+        raise ConfigError(_format_settings_error(exc)) from exc
+    finally:
+        _FLAGS.reset(token)

@@ -18,6 +18,9 @@ import numpy as np
 
 from routing.evaluate import RoutingReport, format_table, oracle_report, random_report, report
 
+# A prompt may be a long agent context: far above the csv module's default 131,072-character field limit.
+FIELD_SIZE_LIMIT = 2**31 - 1
+
 
 def read_eval_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     if not path.is_file():
@@ -25,19 +28,24 @@ def read_eval_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     prompts: list[str] = []
     weak: list[float] = []
     strong: list[float] = []
+    if csv.field_size_limit() < FIELD_SIZE_LIMIT:
+        csv.field_size_limit(FIELD_SIZE_LIMIT)
     with open(path, newline="", encoding="utf-8") as f:
         reader = csv.DictReader(f)
-        missing = {"prompt", "weak", "strong"} - set(reader.fieldnames or ())
-        if missing:
-            raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected prompt,weak,strong")
-        for line, row in enumerate(reader, start=2):
-            try:
-                w, s = _outcome(row["weak"]), _outcome(row["strong"])
-            except ValueError as e:
-                raise ValueError(f"{path}:{line}: {e}") from None
-            prompts.append(row["prompt"] or "")
-            weak.append(w)
-            strong.append(s)
+        try:
+            missing = {"prompt", "weak", "strong"} - set(reader.fieldnames or ())
+            if missing:
+                raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected prompt,weak,strong")
+            for row in reader:
+                try:
+                    w, s = _outcome(row["weak"]), _outcome(row["strong"])
+                except ValueError as e:
+                    raise ValueError(f"{path}:{reader.line_num}: {e}") from None
+                prompts.append(row["prompt"] or "")
+                weak.append(w)
+                strong.append(s)
+        except csv.Error as e:
+            raise ValueError(f"{path}:{reader.line_num}: not a readable CSV ({e})") from None
     if not prompts:
         raise ValueError(f"{path}: no rows")
     return prompts, np.array(weak), np.array(strong)
@@ -82,6 +90,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
         print("error: --plot needs matplotlib, which is not installed (pip install matplotlib)", file=sys.stderr)
         return 2
+    if args.plot is not None:
+        try:  # before the work, so a plot path that cannot be written costs nothing
+            args.plot.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as e:
+            print(f"error: --plot {args.plot}: cannot create its folder ({e.strerror or e})", file=sys.stderr)
+            return 2
     try:
         prompts, weak, strong = read_eval_csv(args.file)
         from routing.router import get_router
@@ -94,7 +108,11 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{args.file}: {len(prompts)} prompts")
     print(format_table(reports, float(weak.mean()), float(strong.mean())))
     if args.plot is not None:
-        plot(reports, args.plot, args.file.name)
+        try:
+            plot(reports, args.plot, args.file.name)
+        except OSError as e:
+            print(f"error: --plot {args.plot}: cannot write it ({e.strerror or e})", file=sys.stderr)
+            return 2
         print(f"plot written to {args.plot}")
     print(f"APGR {reports[0].apgr:.4f}")
     return 0

@@ -14,6 +14,9 @@ from zoneinfo import ZoneInfo
 import pytest
 import sqlalchemy as sa
 
+from billing import accounts
+from billing.accounts import AccountError
+from billing.db import create_db_engine, db_session, upgrade_schema
 from billing.rollup_models import UsageDaily
 from gateway.cli import main
 from tests.billing.helpers import add_rows, ledger_row, make_account
@@ -98,3 +101,35 @@ def test_the_console_command_is_wired(db):
     env = {**os.environ, "TOKENMILL_DATABASE_URL": db}
     result = subprocess.run([sys.executable, "-m", "gateway.cli", "budgets", "list", "--json"], capture_output=True, text=True, env=env, timeout=120)
     assert result.returncode == 0 and json.loads(result.stdout) == []
+
+
+@pytest.mark.parametrize("markup", [float("nan"), float("inf"), float("-inf"), -5.0, -1.01, 10.01])
+def test_create_tenant_refuses_a_markup_outside_the_admin_api_bounds(db, markup):
+    engine = create_db_engine(db)
+    upgrade_schema(engine)
+    with db_session(engine) as session:
+        with pytest.raises(AccountError, match="markup must be a number from -1 to 10"):
+            accounts.create_tenant(session, "acme", markup=markup)
+        assert accounts.create_tenant(session, "edge-low", markup=-1.0).markup == -1.0
+        assert accounts.create_tenant(session, "edge-high", markup=10.0).markup == 10.0
+    engine.dispose()
+
+
+def test_export_into_a_missing_folder_and_periods_the_commands_accept(db, capsys, tmp_path):
+    make_account(db, name="acme")
+    out = tmp_path / "no" / "such" / "dir" / "inv.csv"
+    code, printed, _ = run(capsys, "billing", "export", "--tenant", "acme", "--period", "2026-11", "-o", str(out))
+    assert code == 0 and printed.startswith("wrote") and out.read_text().startswith("#")
+    for command in ("export", "savings"):
+        for period in ("all", "garbage"):
+            code, _, err = run(capsys, "billing", command, "--tenant", "acme", "--period", period)
+            assert code == 1 and "use YYYY-MM, YYYY-Www or YYYY-MM-DD" in err and "or 'all'" not in err
+    code, _, err = run(capsys, "billing", "savings", "--tenant", "acme", "--period", "2026-11")
+    assert code == 1 and "strong" in err and "billing.strong_model" in err
+
+
+@pytest.mark.parametrize("days", ["0", "-5", "1e9", "99999999"])
+def test_reconcile_days_must_be_positive_and_sane(db, capsys, days):
+    with pytest.raises(SystemExit) as exit_:
+        main(["billing", "reconcile", "--days", days])
+    assert exit_.value.code == 2 and "--days" in capsys.readouterr().err

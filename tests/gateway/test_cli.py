@@ -7,14 +7,34 @@ import os
 import subprocess
 import sys
 
+import pytest
+
 from billing.accounts import find_key_by_secret
 from billing.db import create_db_engine, db_session
+from gateway.cli import main
 
 
-def run_cli(*args: str, db: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "TOKENMILL_DATABASE_URL": db}
+def run_cli(*args: str, db: str, **env_vars: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TOKENMILL_DATABASE_URL": db, **env_vars}
     env.pop("TOKENMILL_CONFIG", None)
     return subprocess.run([sys.executable, "-m", "gateway.cli", *args], capture_output=True, text=True, env=env, timeout=120)
+
+
+@pytest.fixture
+def db(tmp_path, monkeypatch) -> str:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    monkeypatch.setenv("TOKENMILL_DATABASE_URL", url)
+    monkeypatch.delenv("TOKENMILL_CONFIG", raising=False)
+    return url
+
+
+FAKE_CONFIG = """
+local_engine: {enabled: false}
+model_list:
+  - model_name: cheap
+    litellm_params: {model: openai/cheap, api_base: "http://127.0.0.1:9/v1", api_key: k}
+    model_info: {tier: cheap}
+"""
 
 
 def test_keys_create_prints_the_key_last_and_tenants_list(tmp_path):
@@ -54,3 +74,95 @@ def test_a_lost_admin_key_is_replaced_and_the_old_ones_revoked(tmp_path):
         new = find_key_by_secret(session, second.stdout.strip().splitlines()[-1])
         assert old.revoked_at is not None and new.role == "admin" and new.revoked_at is None and new.tenant_id is None
     engine.dispose()
+
+
+def test_tenant_markup_outside_the_admin_api_bounds_is_refused(db, capsys):
+    for markup in ("-5", "nan", "inf", "10.5"):
+        assert main(["tenants", "create", f"t{markup}", "--markup", markup]) == 1
+        assert "markup must be a number from -1 to 10" in capsys.readouterr().err
+    assert main(["tenants", "create", "ok", "--markup", "0.25"]) == 0
+    capsys.readouterr()
+    assert main(["tenants", "list", "--json"]) == 0
+    assert [t["name"] for t in json.loads(capsys.readouterr().out)] == ["ok"]
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["keys", "create", "--tenant", "acme", "--expires-days", "0"],
+        ["keys", "create", "--tenant", "acme", "--expires-days", "-3"],
+        ["routing", "report", "--days", "-1"],
+        ["routing", "report", "--days", "1e9"],
+        ["routing", "report", "--days", "nan"],
+    ],
+)
+def test_day_counts_must_be_positive_and_sane(db, capsys, argv):
+    with pytest.raises(SystemExit) as exit_:
+        main(argv)
+    assert exit_.value.code == 2 and "must be a positive number of days" in capsys.readouterr().err
+
+
+def test_a_key_with_expires_days_expires(db, capsys):
+    assert main(["keys", "create", "--tenant", "acme", "--expires-days", "0.5"]) == 0
+    engine = create_db_engine(db)
+    with db_session(engine) as session:
+        key = find_key_by_secret(session, capsys.readouterr().out.strip().splitlines()[-1])
+        assert key.expires_at is not None
+    engine.dispose()
+
+
+@pytest.mark.parametrize(
+    "url, message",
+    [
+        ("not-a-url", "database_url (from TOKENMILL_DATABASE_URL): Value error, cannot parse it"),
+        ("mysql://x@y/z", "database_url mysql://x@y/z: its database driver is not installed"),
+        (
+            "postgresql+psycopg://nobody:secret@127.0.0.1:9/x",
+            "database_url postgresql+psycopg://nobody:***@127.0.0.1:9/x: cannot open the database",
+        ),
+    ],
+)
+def test_a_database_url_that_cannot_be_used_is_one_line(monkeypatch, capsys, url, message):
+    if url.startswith("postgresql"):
+        pytest.importorskip("psycopg")
+    monkeypatch.setenv("TOKENMILL_DATABASE_URL", url)
+    monkeypatch.delenv("TOKENMILL_CONFIG", raising=False)
+    assert main(["tenants", "list"]) == 2
+    err = capsys.readouterr().err
+    assert message in err and "secret" not in err
+
+
+def test_serve_flags_beat_the_environment(db, tmp_path, monkeypatch, capsys):
+    import uvicorn
+
+    from gateway.app import PREPARED_ENV
+
+    config = tmp_path / "c.yaml"
+    config.write_text(FAKE_CONFIG + "port: 18000\n")
+    variables = {
+        "TOKENMILL_PORT": "18133",
+        "TOKENMILL_HOST": "0.0.0.0",
+        "TOKENMILL_WORKERS": "1",
+        "TOKENMILL_CONFIG": str(config),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        PREPARED_ENV: "0",
+    }
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)  # serve hands its settings to the workers through these; monkeypatch restores them
+    calls = []
+    monkeypatch.setattr(uvicorn, "run", lambda *args, **kwargs: calls.append(kwargs))
+    assert main(["serve", "--config", str(config), "--port", "18132", "--host", "127.0.0.2", "--workers", "2"]) == 0
+    assert [(c["host"], c["port"], c["workers"]) for c in calls] == [("127.0.0.2", 18132, 2)]
+    out = capsys.readouterr().out
+    assert "http://127.0.0.2:18132/v1" in out and f"(file {tmp_path}/cli.db)" in out
+
+
+def test_a_wrong_log_level_stops_serve_before_the_admin_key(db):
+    result = run_cli("serve", db=db, TOKENMILL_LOG_LEVEL="verbose")
+    assert result.returncode == 2 and "log_level (from TOKENMILL_LOG_LEVEL)" in result.stderr and "Traceback" not in result.stderr
+    assert "admin key" not in result.stdout
+
+
+def test_a_model_list_variable_that_is_not_json_is_a_config_error(db):
+    result = run_cli("tenants", "list", db=db, TOKENMILL_MODEL_LIST="notjson")
+    assert result.returncode == 2 and "model_list (from TOKENMILL_MODEL_LIST): not valid JSON" in result.stderr

@@ -43,3 +43,20 @@ def test_plot_is_written(tmp_path: Path) -> None:
     out = tmp_path / "c.png"
     assert main([str(FIXTURE), "--plot", str(out)]) == 0
     assert out.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_a_prompt_over_the_csv_modules_default_field_limit_is_read(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    long = tmp_path / "long.csv"
+    long.write_text('prompt,weak,strong\n"' + "word " * 30_000 + '",0,1\nhi,1,1\n')
+    assert main([str(long)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[0].endswith(": 2 prompts")
+
+
+def test_plot_into_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    out = tmp_path / "no" / "such" / "c.png"
+    assert main([str(FIXTURE), "--plot", str(out)]) == 0
+    assert out.read_bytes()[:4] == b"\x89PNG"
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert main([str(FIXTURE), "--plot", str(blocked / "c.png")]) == 2
+    assert "--plot" in capsys.readouterr().err
