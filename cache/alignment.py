@@ -12,10 +12,11 @@ only when it is
 - a near-synonym: its static word vector (the shared static embedder, one word at a time) has
   cosine >= `min_similarity` with one of the other question's content words ("buy"/"purchase",
   "movie"/"film"); co-hyponyms ("python"/"java", "mechanical"/"electrical") mostly sit below,
-  but not all ("tokyo"/"osaka" 0.78), so such a word is reported as aligned by its vector only.
+  but not all ("tokyo"/"osaka" 0.78), so such a word is reported as weakly aligned, and so is
+  a typo ("realty"/"reality" may be two words).
 What is left are unaligned words: the match rule refuses a pair with unaligned words on both
 sides (a substitution) or more than one on one side, and asks a higher MiniLM cosine for one
-or for words aligned by their vector only.
+or for weakly aligned words.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ KnownWord = Callable[[str], bool]
 class Alignment:
     left: list[str]  # words of the first question without a counterpart in the second
     right: list[str]  # and the other way round
-    by_vector: int  # words whose only counterpart is a near-synonym by word vector
+    weakly_aligned: int  # words whose only counterpart is a near-synonym by word vector, or a one-letter typo
 
 
 def _one_insertion_apart(a: str, b: str) -> bool:
@@ -108,24 +109,27 @@ class WordAligner:
         return _one_insertion_apart(word, other) and not (self._known and self._known(word) and self._known(other))
 
     def _one_way(self, src_text: str, dst_text: str, min_similarity: float) -> tuple[list[str], int]:
-        """(unaligned words of `src_text`, how many of its words only the word vector aligned)."""
+        """(unaligned words of `src_text`, how many of its words only a word vector or a typo aligned)."""
         src, dst = lexical_view(src_text).content, lexical_view(dst_text).content
         dst_words = list(dst.values())
         joined: frozenset[str] | None = None
         out: list[str] = []
-        by_vector = 0
+        weakly_aligned = 0
         for stem_, word in src.items():
-            if stem_ in dst or is_light(word) or any(self._is_typo(word, w) for w in dst_words):
+            if stem_ in dst or is_light(word):
+                continue
+            if any(self._is_typo(word, w) for w in dst_words):
+                weakly_aligned += 1  # "realty" is one letter from "reality": a typo, or another word
                 continue
             if joined is None:
                 joined = _joined_pairs(dst_text) | _split_compound_parts(src_text, dst_words)
             if word in joined:
                 continue
             if self.best_counterpart(word, dst_words) >= min_similarity:
-                by_vector += 1
+                weakly_aligned += 1
                 continue
             out.append(word)
-        return out, by_vector
+        return out, weakly_aligned
 
 
 _default: WordAligner | None = None

@@ -53,7 +53,7 @@ _UNITS = {
     "gallons", "second", "seconds", "sec", "minute", "minutes", "min", "mins", "hour", "hours", "hr",
     "hrs", "day", "days", "week", "weeks", "month", "months", "year", "years", "yr", "yrs", "decade",
     "decades", "century", "centuries", "gb", "mb", "kb", "tb", "ghz", "mhz", "hz", "mp", "mah", "w",
-    "kw", "kwh", "v", "volt", "volts", "celsius", "fahrenheit", "degree", "degrees", "calorie",
+    "kw", "kwh", "v", "volt", "volts", "ppm", "ppb", "ppt", "celsius", "fahrenheit", "degree", "degrees", "calorie",
     "calories", "lakh", "lakhs", "crore", "crores", "bhk", "am", "pm", "st", "nd", "rd", "th",
 }
 # Data, rate, frequency and power units with an SI prefix ("mbps" / "gbps", "khz", "mwh").
@@ -64,6 +64,7 @@ _NEGATIONS = {
     "couldnt", "hasnt", "havent", "hadnt", "mustnt", "neednt", "aint", "lack", "lacks", "unable",
     "fail", "fails", "failed", "except", "instead", "non",
 }
+NEGATION_WORDS = frozenset(_NEGATIONS)  # for the word-order check in cache.lexical
 # Words that turn a question into its opposite without a negation: "How do I stop lying to my
 # parents?" is not "How do I lie to my parents?". Counted on both sides, like negations.
 _POLARITY = {
@@ -99,7 +100,7 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "major|minor", "deep|shallow", "thick|thin", "fat|thin", "future|past", "today tonight|tomorrow|yesterday",
     "asleep|awake", "alive|dead", "birth|death", "friend friends|enemy enemies", "teacher|student",
     "employer|employee", "vertical|horizontal", "odd|even", "prime|composite", "add|subtract",
-    "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase",
+    "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase", "junior|senior",
     "liberal|conservative", "democrat democrats|republican republicans", "theist|atheist",
     "introvert introverts|extrovert extroverts", "win|loss", "pro|anti", "in|out", "on|off", "up|down", "over|under",
     "ascending ascend|descending descend", "horizontally|vertically", "local locally|remote remotely",
@@ -182,6 +183,10 @@ _CODE_TOKEN = re.compile(
     r"[A-Za-z_][\w]*\([^)]*\)|\w+(?:\.\w+)+\(?|\b\w*_\w+\b|[\w.]*[=<>!]=[\w.]*|\w+(?:::|->)\w+|"
     r"(?<!\w)[/~][\w.\-]+(?:/[\w.\-]+)+|\b[A-Za-z]+\+\+|\b[A-Za-z]#"
 )
+# Operators, with the identifier they stick to: "a ?? b" is not "a?.b", "i++" is not "++i".
+_OPERATOR = re.compile(r"(?<![\w?+\-*=&|<>:.])\w*(?:\?\?=?|\?\.|\+\+|--|\*\*|=>|&&|\|\||<<|>>|::)\w*")
+# "one" alone is mostly a pronoun and no number, but "one and a half" is 1.5, not "half" (0.5).
+_ONE_AND_A_HALF = re.compile(r"\bone[\s-]+and[\s-]+a[\s-]+half\b", re.I)
 _PART_SPLIT = re.compile(r"[-'’]")
 # Names made of letters and digits ("iPhone 6s", "PS4", "i7", "1990s") must agree exactly;
 # ordinals ("5th") and amounts with a unit ("4kg", "8GB") are left to the number and unit rules.
@@ -264,6 +269,11 @@ def extract_facts(text: str) -> Facts:
     code = {re.sub(r"\s+", " ", (a or b).strip()) for a, b in _BACKTICK.findall(text)}
     prose = _BACKTICK.sub(" ", text)
     code |= {m.group(0).strip() for m in _CODE_TOKEN.finditer(prose)}
+    operators = [m.group(0) for m in _OPERATOR.finditer(prose)]
+    code |= set(operators)
+    if len(set(operators)) > 1:  # their order too: "is i++ faster than ++i" is not "is ++i faster than i++"
+        code.add("operators in order: " + " ".join(operators))
+    one_and_a_half = {m.start(): m.end() for m in _ONE_AND_A_HALF.finditer(prose)}
     code |= {t for t in (m.group(0).lower() for m in _ALNUM.finditer(prose)) if not _is_amount(t)}
     quoted = {re.sub(r"\s+", " ", next(g for g in groups if g)).strip().lower() for groups in _QUOTED.findall(prose)}
 
@@ -277,7 +287,12 @@ def extract_facts(text: str) -> Facts:
     for match in _WORD.finditer(prose):
         token = match.group(0)
         word = _norm_word(token)
-        value = number_value(token)
+        if match.start() in one_and_a_half:
+            value = "1.5"
+        elif any(start < match.start() < end for start, end in one_and_a_half.items()):
+            value = None  # the "half" of "one and a half"
+        else:
+            value = number_value(token)
         if value is not None:
             numbers.append((match, value))
         compact = word.replace("'", "")
@@ -321,8 +336,9 @@ def _poles(counts: tuple[tuple[int, int, int], ...]) -> dict[int, dict[int, int]
 _NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non")
 # Prefixes and suffixes that make opposites of one stem ("overestimate" / "underestimate",
 # "prenatal" / "postnatal", "whitelist" / "blacklist", "useful" / "useless").
-_OPPOSITE_PREFIXES = (("over", "under"), ("pre", "post"), ("white", "black"), ("up", "down"), ("in", "out"),
-                      ("in", "ex"), ("im", "ex"), ("hyper", "hypo"), ("inter", "intra"), ("max", "min"))
+_OPPOSITE_PREFIXES = (("over", "under"), ("out", "under"), ("pre", "post"), ("white", "black"), ("up", "down"), ("in", "out"),
+                      ("in", "ex"), ("im", "ex"), ("hyper", "hypo"), ("inter", "intra"), ("max", "min"),
+                      ("north", "south"), ("east", "west"))
 _OPPOSITE_SUFFIXES = (("ful", "less"),)
 
 

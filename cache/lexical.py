@@ -29,7 +29,7 @@ import functools
 import re
 from dataclasses import dataclass
 
-from cache.guard import number_value, stem
+from cache.guard import NEGATION_WORDS, number_value, stem
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 # A passive with its agent ("directors who were influenced by Herzog") reverses who does what
@@ -120,6 +120,7 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "with without", "within outside", "inside outside",
 ))
 _ROLE_MARKERS = frozenset(w for pair in _OPPOSITE_ROLES for w in pair)
+_NOT = "¬"  # a negation's place in LexicalView.stream
 _DETERMINERS = frozenset("a an the my your his her our their its this that these those some".split())
 
 
@@ -148,6 +149,7 @@ class LexicalView:
     tenses: frozenset[str]  # see _TENSES
     modals: frozenset[str]  # see _MODALS
     roles: frozenset[tuple[str, str]]  # (role marker, stem of the word it marks; "" when stranded)
+    stream: tuple[str, ...] = ()  # content stems in text order, repeats kept, with _NOT for each negation
 
 
 def _question_types(tokens: list[str]) -> set[str]:
@@ -251,16 +253,20 @@ def lexical_view(text: str) -> LexicalView:
     tokens = [_split_contraction(w) for w in words(text)]
     names = _acronyms(text)
     content: dict[str, str] = {}
+    stream: list[str] = []
     for w in tokens:
+        if w in NEGATION_WORDS:
+            stream.append(_NOT)
         if (w in FUNCTION_WORDS and w not in names) or w in _QUESTION_WORDS or number_value(w) is not None:
             continue
         content.setdefault(stem(w), w)
+        stream.append(stem(w))
     present = set(tokens)
     types = _question_types(tokens)
     coordinators = _coordinated(tokens)
     return LexicalView(content, tuple(content), frozenset(pair for pair, _ in coordinators), coordinators, frozenset(types),
                        bool(present & _MEANS_WORDS), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
-                       _moods(tokens, types, _TENSES), _moods(tokens, types, _MODALS), _roles(tokens))
+                       _moods(tokens, types, _TENSES), _moods(tokens, types, _MODALS), _roles(tokens), tuple(stream))
 
 
 def is_light(word: str) -> bool:
@@ -310,13 +316,29 @@ def same_voice(a: str, b: str) -> bool:
     return lexical_view(a).passive_agent == lexical_view(b).passive_agent
 
 
+def _negation_places(stream: tuple[str, ...], shared: set[str]) -> list[int]:
+    """For each negation, how many of the shared content words come before it."""
+    seen: set[str] = set()
+    places = []
+    for item in stream:
+        if item == _NOT:
+            places.append(len(seen))
+        elif item in shared:
+            seen.add(item)
+    return places
+
+
 def same_order(a: str, b: str) -> bool:
     """The content words both questions use appear in the same relative order, except two words
-    that both questions coordinate ("bridge and culvert" / "culvert and a bridge", "Python or Java")."""
+    that both questions coordinate ("bridge and culvert" / "culvert and a bridge", "Python or Java"),
+    and every negation sits at the same place among them ("if the hospital is not in network but
+    the surgeon is" is not "if the hospital is in network but the surgeon is not")."""
     va, vb = lexical_view(a), lexical_view(b)
     symmetric = {w for pair in va.coordinated & vb.coordinated for w in pair}
     shared = (set(va.order) & set(vb.order)) - symmetric
-    return [w for w in va.order if w in shared] == [w for w in vb.order if w in shared]
+    if [w for w in va.order if w in shared] != [w for w in vb.order if w in shared]:
+        return False
+    return _negation_places(va.stream, shared) == _negation_places(vb.stream, shared)
 
 
 def content_overlap(a: str, b: str) -> float:

@@ -18,8 +18,9 @@ The rule runs in two stages so that a miss rarely pays for a MiniLM embedding:
      one word may not be a contrast word (cache.guard.is_contrast_word: "lowest", "free",
      "tomorrow"): added, it changes the question.
 2. Verify stage: the MiniLM cosine reaches `threshold` (or `unaligned_threshold` when one word
-   was left unaligned, or when a word's only counterpart is a near-synonym by word vector:
-   "tokyo" / "osaka" are as close as "buy" / "purchase").
+   was left unaligned, or when a word's only counterpart is a near-synonym by word vector or a
+   one-letter variant: "tokyo" / "osaka" are as close as "buy" / "purchase", "realty" is one
+   letter from "reality").
 
 Calibration (cache/calibration/calibrate.py) and the live cache use these functions, so the
 figures it reports are the rule that runs.
@@ -74,10 +75,10 @@ class MatchParams:
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
-    def required_similarity(self, unaligned: int, by_vector: int = 0) -> float | None:
-        """The verify-stage cosine a pair with `unaligned` unaligned words, and `by_vector` words
-        aligned by word vector only, needs (None: refused)."""
-        if unaligned == 0 and by_vector == 0:
+    def required_similarity(self, unaligned: int, weakly_aligned: int = 0) -> float | None:
+        """The verify-stage cosine a pair with `unaligned` unaligned words, and `weakly_aligned` words
+        aligned only weakly (by word vector, or as a typo), needs (None: refused)."""
+        if unaligned == 0 and weakly_aligned == 0:
             return self.threshold
         if unaligned <= 1 and self.unaligned_threshold is not None:
             return max(self.threshold, self.unaligned_threshold)
@@ -89,7 +90,7 @@ class LexicalVerdict:
     reason: str | None  # why the pair is refused, None when it may go on to the verify stage
     required_similarity: float  # the MiniLM cosine it then needs
     unaligned: int = 0  # content words left without a counterpart
-    strict: bool = False  # passed, but needs the higher cosine: one unaligned word, or one aligned by its vector only
+    strict: bool = False  # passed, but needs the higher cosine: one unaligned word, or one aligned only weakly (vector, typo)
 
     @property
     def passed(self) -> bool:
@@ -117,20 +118,20 @@ def lexical_verdict(
         return LexicalVerdict("tense or mood differs", 1.0)
     left: list[str] = []
     right: list[str] = []
-    by_vector = 0
+    weakly_aligned = 0
     if params.check_alignment:
         found = (aligner or default_aligner()).align(cached_question, new_question, params.word_similarity)
-        left, right, by_vector = found.left, found.right, found.by_vector
+        left, right, weakly_aligned = found.left, found.right, found.weakly_aligned
         if left and right:  # a word replaced by one that is not a near-synonym: another question
             return LexicalVerdict(f"words differ: {', '.join(left)} / {', '.join(right)}", 1.0, len(left) + len(right))
         contrast = [w for w in left + right if is_contrast_word(w)]
         if contrast:
             return LexicalVerdict(f"contrast words added: {', '.join(contrast)}", 1.0, len(left) + len(right))
     unaligned = len(left) + len(right)
-    required = params.required_similarity(unaligned, by_vector)
+    required = params.required_similarity(unaligned, weakly_aligned)
     if required is None:
         return LexicalVerdict(f"unaligned words: {', '.join(left + right)}", 1.0, unaligned)
-    return LexicalVerdict(None, required, unaligned, strict=unaligned > 0 or by_vector > 0)
+    return LexicalVerdict(None, required, unaligned, strict=unaligned > 0 or weakly_aligned > 0)
 
 
 def rejection(

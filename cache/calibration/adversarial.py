@@ -137,6 +137,16 @@ HANDWRITTEN: tuple[tuple[str, str, str], ...] = (
     ("substitution", "Where can I buy spectacles online?", "Where can I buy a spectacle online?"),
     ("substitution", "What are the arms of the US government?", "What is the arm of the US government?"),
     ("substitution", "I just moved to Washington state for a new job, which county is Seattle in and where do I register my car?", "I just moved to Washington state for a new job, which country is Seattle in and where do I register my car?"),
+    # A second probe, written after the rules above and scored before it changed anything: its wrong hits.
+    ("antonym", "What skills do junior data analysts need?", "What skills do senior data analysts need?"),
+    ("antonym", "Which stocks outperformed the S&P 500 last year?", "Which stocks underperformed the S&P 500 last year?"),
+    ("antonym", "Is the northbound Q train running tonight?", "Is the southbound Q train running tonight?"),
+    ("number", "Is 5 ppm of chlorine safe in drinking water?", "Is 5 ppb of chlorine safe in drinking water?"),
+    ("number", "The recipe calls for one and a half cups of flour, how many grams is that?", "The recipe calls for half a cup of flour, how many grams is that?"),
+    ("substitution", "What does the ?? operator do in JavaScript?", "What does the ?. operator do in JavaScript?"),
+    ("order", "Why is i++ faster than ++i?", "Why is ++i faster than i++?"),
+    ("negation", "I'm trying to understand my insurance before surgery next month, what happens if the hospital is not in my plan's network but the surgeon is?",
+     "I'm trying to understand my insurance before surgery next month, what happens if the hospital is in my plan's network but the surgeon is not?"),
 )
 
 _INT = re.compile(r"(?<![\d.])(\d{1,4})(?![\d.])")

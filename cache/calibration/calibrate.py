@@ -5,8 +5,8 @@
 The labelled pairs (Quora Question Pairs, MeanCache's split) are split with a fixed seed into a
 calibration half and a held-out half. On the calibration half a grid is scored: question-type
 mode ("what" may or may not stand for "how"), the word-alignment similarity, the MiniLM threshold
-for fully aligned pairs and the one for pairs with one unaligned word or a word aligned by its
-vector only (or none: refused). The
+for fully aligned pairs and the one for pairs with one unaligned word or a weakly aligned one
+(by its vector, or as a typo; or none: refused). The
 chosen setting is the most precise one that still serves at least MIN_CAL_RECALL of the
 duplicates there; then the static-cosine search floor is raised as far as it goes while losing
 at most MAX_FLOOR_LOSS of those served duplicates. Held-out halves and adversarial pairs (number /
@@ -130,7 +130,7 @@ def score(pairs: list[Pair], cos: np.ndarray, params: MatchParams, search_cos: n
 
 def _lexical_table(pairs: list[Pair], params: MatchParams) -> tuple[np.ndarray, np.ndarray]:
     """Per pair: passes the lexical stage (allowing one unaligned word), and needs the stricter
-    threshold (an unaligned word, or a word aligned by its vector only)."""
+    threshold (an unaligned word, or a weakly aligned one: by its vector or as a typo)."""
     probe = replace(params, threshold=-1.0, unaligned_threshold=-1.0)
     verdicts = [lexical_verdict(p.cached, p.new, probe) for p in pairs]
     return np.array([v.passed for v in verdicts]), np.array([v.strict for v in verdicts])

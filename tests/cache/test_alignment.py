@@ -84,8 +84,8 @@ def test_two_words_of_the_vocabulary_one_letter_apart_are_no_typo():
 
 def test_words_aligned_by_their_vector_only_are_counted():
     found = default_aligner().align("Where can I buy a used car?", "Where can I purchase a used car?", SIMILARITY)
-    assert (found.left, found.right, found.by_vector) == ([], [], 2)
-    assert default_aligner().align("How do I buy a car?", "How do I buy cars?", SIMILARITY).by_vector == 0
+    assert (found.left, found.right, found.weakly_aligned) == ([], [], 2)
+    assert default_aligner().align("How do I buy a car?", "How do I buy cars?", SIMILARITY).weakly_aligned == 0
 
 
 def test_a_word_aligned_by_its_vector_only_needs_the_unaligned_threshold():

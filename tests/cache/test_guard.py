@@ -295,3 +295,22 @@ def test_contrast_words():
 
     assert all(is_contrast_word(w) for w in ("least", "lowest", "free", "tomorrow", "useless"))
     assert not any(is_contrast_word(w) for w in ("downtown", "quickly", "online", "major", "lesson"))
+
+
+def test_operators_with_their_operands_and_in_order_are_code():
+    assert disagreement(extract_facts("What does the ?? operator do in JavaScript?"), extract_facts("What does the ?. operator do in JavaScript?")) == "code"
+    assert disagreement(extract_facts("Why is i++ faster than ++i?"), extract_facts("Why is ++i faster than i++?")) == "code"
+    assert disagreement(extract_facts("What does x ?? y return?"), extract_facts("What does x ?? y give back?")) is None
+
+
+def test_one_and_a_half_is_not_half():
+    assert disagreement(extract_facts("Add one and a half cups of flour?"), extract_facts("Add half a cup of flour?")) == "numbers"
+    assert disagreement(extract_facts("Add one and a half cups of flour?"), extract_facts("Add one-and-a-half cups of flour?")) is None
+    assert extract_facts("Add one and a half cups of flour?").numbers == extract_facts("Add 1.5 cups of flour?").numbers
+
+
+def test_more_opposites_by_prefix_list_and_unit():
+    for a, b in (("junior analysts", "senior analysts"), ("stocks that outperformed", "stocks that underperformed"),
+                 ("the northbound train", "the southbound train")):
+        assert disagreement(extract_facts(f"What about {a}?"), extract_facts(f"What about {b}?")) == "antonyms", a
+    assert disagreement(extract_facts("Is 5 ppm safe?"), extract_facts("Is 5 ppb safe?")) == "units"

@@ -2,7 +2,7 @@
 
 import pytest
 
-from cache.lexical import content_overlap, is_light, lexical_view, same_question_type
+from cache.lexical import content_overlap, is_light, lexical_view, same_order, same_question_type
 
 
 @pytest.mark.parametrize(
@@ -155,3 +155,10 @@ def test_same_roles_in_other_words_agree():
     assert same_roles("How can I move from India to Canada?", "How can I immigrate to Canada from India?")
     assert same_roles("Python vs Java: which is better?", "Which is better, Python or Java?")
     assert same_roles("What is the difference between Python and Java?", "Python vs Java?")
+
+
+def test_a_negation_must_sit_at_the_same_place_among_the_shared_words():
+    a = "what happens if the hospital is not in my network but the surgeon is?"
+    b = "what happens if the hospital is in my network but the surgeon is not?"
+    assert not same_order(a, b)
+    assert same_order("Why can't I sleep at night?", "Why can I not sleep at night?")
