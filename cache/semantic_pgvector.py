@@ -58,9 +58,13 @@ class PgvectorSemanticIndex:
         self._lock = threading.Lock()
         self._conn = psycopg.connect(_libpq_url(config.url), autocommit=True, connect_timeout=config.connect_timeout_s)
         try:
-            self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
-            register_vector(self._conn)
-            self._create_schema()
+            # Every gateway worker runs this at start; IF NOT EXISTS does not stop two sessions
+            # creating the same extension or table at once (a unique violation), so they take turns.
+            with self._conn.transaction():
+                self._conn.execute("SELECT pg_advisory_xact_lock(hashtext('tokenmill semantic cache schema'))")
+                self._conn.execute("CREATE EXTENSION IF NOT EXISTS vector")
+                register_vector(self._conn)
+                self._create_schema()
             self._conn.execute(f"SET hnsw.ef_search = {int(config.ef_search)}")
             self._conn.execute("SET hnsw.iterative_scan = strict_order")
         except BaseException:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -66,8 +67,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
     for key, value in overrides.items():
         os.environ[f"TOKENMILL_{key.upper()}"] = str(value)
     os.environ[PREPARED_ENV] = "1"
-    os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="tokenmill-metrics-"))
-    uvicorn.run("gateway.app:app_from_environment", factory=True, workers=settings.workers, **common)
+    own_metrics_dir = None
+    if "PROMETHEUS_MULTIPROC_DIR" not in os.environ:
+        own_metrics_dir = os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="tokenmill-metrics-")
+    try:
+        uvicorn.run("gateway.app:app_from_environment", factory=True, workers=settings.workers, **common)
+    finally:
+        if own_metrics_dir is not None:  # the workers' metric files die with this run
+            shutil.rmtree(own_metrics_dir, ignore_errors=True)
     return 0
 
 

@@ -122,3 +122,21 @@ def test_pgvector_refuses_a_table_of_another_shape(pgvector_url):
     finally:
         first._conn.execute(f"DROP TABLE {table}")
         first.close()
+
+
+def test_pgvector_workers_starting_together_create_the_table_once(pgvector_url):
+    # `serve --workers N`: every worker opens the index at once on a fresh database.
+    from concurrent.futures import ThreadPoolExecutor
+
+    from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex
+
+    table = f"tm_sc_race_{uuid.uuid4().hex[:8]}"
+    with ThreadPoolExecutor(6) as pool:
+        indexes = list(pool.map(lambda _: PgvectorSemanticIndex(PgvectorSemanticConfig(url=pgvector_url, dim=TEST_DIM, table=table)), range(6)))
+    try:
+        indexes[0].add(A, "q", unit(1), answer("x"))
+        assert [len(i.search(A, unit(1))) for i in indexes] == [1] * 6
+    finally:
+        indexes[0]._conn.execute(f"DROP TABLE {table}")
+        for index in indexes:
+            index.close()

@@ -151,6 +151,8 @@ def test_cached_streams_work_with_a_plain_http_client(gateway):
         http.post("/chat/completions", json=body)
         replay = http.post("/chat/completions", json={**body, "stream": True})
     assert replay.headers["x-tokenmill-cache"] == "hit-exact" and replay.text.rstrip().endswith("data: [DONE]")
+    # the cost the header defers to the end of the stream: nothing, for a hit
+    assert replay.headers["x-tokenmill-cost-usd"] == "streaming" and ": x-tokenmill-cost-usd 0.000000000\n\ndata: [DONE]" in replay.text
 
 
 def test_the_admin_key_printed_by_serve_can_call_models_with_its_own_cache_scope(gateway):
