@@ -56,7 +56,7 @@ class CacheLayer:
         if settings.redis_url:
             from cache.exact_redis import RedisExactBackend, RedisExactConfig
 
-            exact: Any = RedisExactBackend(RedisExactConfig(url=settings.redis_url, namespace="tokenmill:cache:", default_ttl_s=cfg.ttl_seconds))
+            exact: Any = RedisExactBackend(RedisExactConfig(url=settings.redis_url, namespace=f"{settings.billing.redis_namespace}cache:", default_ttl_s=cfg.ttl_seconds))
         else:
             exact = MemoryExactBackend(MemoryExactConfig(max_entries=cfg.exact_max_entries, max_bytes=cfg.exact_max_bytes, default_ttl_s=cfg.ttl_seconds))
         semantic = None

@@ -196,7 +196,7 @@ class BillingSettings(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    redis_namespace: str = Field(default="tokenmill:", min_length=1, description="key prefix of the budget counters in Redis")
+    redis_namespace: str = Field(default="tokenmill:", min_length=1, description="key prefix of the budget counters and the exact cache in Redis")
     reservation_ttl_seconds: float = Field(default=30.0, gt=0, description="a reservation its process stops renewing expires after this")
     max_request_seconds: float = Field(default=900.0, gt=0, description="reservations are renewed at most this long")
     reap_interval_seconds: float = Field(default=5.0, ge=0, description="in-process reaper of expired reservations; 0 = Celery beat only")
