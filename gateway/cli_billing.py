@@ -95,10 +95,6 @@ def _period(label: str) -> str:
     return label
 
 
-def _engine(settings: Settings):  # noqa: ANN202 - sqlalchemy Engine
-    return open_database(settings)
-
-
 def _tenant(session, name: str):  # noqa: ANN001, ANN202 - Session -> Tenant
     from billing import accounts
 
@@ -137,7 +133,7 @@ def cmd_budgets_set(args: argparse.Namespace) -> int:
 
     if args.limit_usd is None and args.limit_tokens is None:
         raise ValueError("give --limit-usd, --limit-tokens or both")
-    with db_session(_engine(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         tenant = _tenant(session, args.tenant)
         budget = set_budget(
             session, tenant_id=tenant.id, key_id=args.key, run_id=args.run, model=args.model, limit_usd=args.limit_usd,
@@ -170,7 +166,7 @@ def cmd_budgets_list(args: argparse.Namespace) -> int:
     from billing.budgets.status import budget_json, budget_status
 
     settings = _settings(args)
-    engine = _engine(settings)
+    engine = open_database(settings)
     budgets = load_definitions(engine)
     names: dict[str, str] = {}
     with db_session(engine) as session:
@@ -201,7 +197,7 @@ def cmd_budgets_list(args: argparse.Namespace) -> int:
 def cmd_budgets_delete(args: argparse.Namespace) -> int:
     from billing.budgets.definitions import delete_budget, find_budget
 
-    with db_session(_engine(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         budget_id = args.id
         if budget_id is None:
             if not args.tenant:
@@ -221,7 +217,7 @@ def cmd_budgets_delete(args: argparse.Namespace) -> int:
 def cmd_limits_set(args: argparse.Namespace) -> int:
     from billing.ratelimit.rules import set_rate_limit
 
-    with db_session(_engine(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         rule = set_rate_limit(session, _tenant(session, args.tenant).id, args.key, args.rpm, args.tpm)
     print(f"{rule.id}  rpm {rule.rpm or '-'}  tpm {rule.tpm or '-'}")
     return 0
@@ -230,7 +226,7 @@ def cmd_limits_set(args: argparse.Namespace) -> int:
 def cmd_limits_list(args: argparse.Namespace) -> int:
     from billing.ratelimit.rules import list_rate_limits
 
-    with db_session(_engine(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         tenant_id = _tenant(session, args.tenant).id if args.tenant else None
         rules = list_rate_limits(session, tenant_id)
     print(f"{'ID':<22} {'TENANT':<22} {'KEY':<22} {'RPM':>8} {'TPM':>10}")
@@ -242,7 +238,7 @@ def cmd_limits_list(args: argparse.Namespace) -> int:
 def cmd_limits_delete(args: argparse.Namespace) -> int:
     from billing.ratelimit.rules import delete_rate_limit
 
-    with db_session(_engine(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         delete_rate_limit(session, args.id)
     print(f"deleted {args.id}")
     return 0
@@ -265,7 +261,7 @@ def cmd_billing_export(args: argparse.Namespace) -> int:
 
     period = _period(args.period)
     settings = _settings(args)
-    engine = _engine(settings)
+    engine = open_database(settings)
     rollups.rollup(engine)
     with db_session(engine) as session:
         tenant = _tenant(session, args.tenant)
@@ -292,7 +288,7 @@ def cmd_billing_savings(args: argparse.Namespace) -> int:
 
     period = _period(args.period)
     settings = _settings(args)
-    engine = _engine(settings)
+    engine = open_database(settings)
     rollups.rollup(engine)
     baseline = strong_baseline(ModelRegistry(settings.model_list), _prices(settings), settings.billing.strong_model)
     if baseline is None:
@@ -315,7 +311,7 @@ def cmd_billing_savings(args: argparse.Namespace) -> int:
 def cmd_billing_rollup(args: argparse.Namespace) -> int:
     from billing import rollups
 
-    report = rollups.rollup(_engine(_settings(args)))
+    report = rollups.rollup(open_database(_settings(args)))
     print(f"rolled up {report.rows_read} ledger rows into {report.days} tenant-days (ledger row {report.last_row_id})")
     return 0
 
@@ -327,7 +323,7 @@ def cmd_billing_reconcile(args: argparse.Namespace) -> int:
     from billing.money import format_usd
 
     settings = _settings(args)
-    engine = _engine(settings)
+    engine = open_database(settings)
     rollups.rollup(engine)
     check = rollups.check_rollups(engine, args.days, fix=args.fix)
     print(f"rollups: {check.days_checked} tenant-days checked, {len(check.differences)} differences")
