@@ -100,7 +100,7 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "major|minor", "deep|shallow", "thick|thin", "fat|thin", "future|past", "today tonight|tomorrow|yesterday",
     "asleep|awake", "alive|dead", "birth|death", "friend friends|enemy enemies", "teacher|student",
     "employer|employee", "vertical|horizontal", "odd|even", "prime|composite", "add|subtract",
-    "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase", "junior|senior",
+    "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase", "junior|senior", "plaintiff plaintiffs prosecution|defendant defendants defense defence",
     "liberal|conservative", "democrat democrats|republican republicans", "theist|atheist",
     "introvert introverts|extrovert extroverts", "win|loss", "pro|anti", "in|out", "on|off", "up|down", "over|under",
     "ascending ascend|descending descend", "horizontally|vertically", "local locally|remote remotely",
@@ -175,13 +175,16 @@ def antonym_entries(word: str) -> tuple[tuple[int, int], ...]:
     return ()
 
 
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|\d[\d,]*(?:\.\d+)?(?:(?:st|nd|rd|th)(?![A-Za-z]))?|[%$€£¥₹]")
-_NUMBER = re.compile(r"^(\d[\d,]*(?:\.\d+)?)(?:st|nd|rd|th)?$")
+# A minus sign right before a number that follows no word or number is its sign ("root of -16",
+# "at(-1)"), while "10-20" is a range.
+_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|(?:(?<![\w.)\]])[-−])?\d[\d,]*(?:\.\d+)?(?:(?:st|nd|rd|th)(?![A-Za-z]))?|[%$€£¥₹]")
+_NUMBER = re.compile(r"^([-−]?\d[\d,]*(?:\.\d+)?)(?:st|nd|rd|th)?$")
 _QUOTED = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|(?<![A-Za-z])'([^']{1,200})'(?![A-Za-z])")
 _BACKTICK = re.compile(r"```(.*?)```|`([^`]+)`", re.S)
 _CODE_TOKEN = re.compile(
     r"[A-Za-z_][\w]*\([^)]*\)|\w+(?:\.\w+)+\(?|\b\w*_\w+\b|[\w.]*[=<>!]=[\w.]*|\w+(?:::|->)\w+|"
-    r"(?<!\w)[/~][\w.\-]+(?:/[\w.\-]+)+|\b[A-Za-z]+\+\+|\b[A-Za-z]#"
+    r"(?<!\w)[/~][\w.\-]+(?:/[\w.\-]+)+|\b[A-Za-z]+\+\+|\b[A-Za-z]#|"
+    r"\b(?=[\w-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b"  # "psycopg2-binary", "utf-8", "gpt-4o"
 )
 # Operators, with the identifier they stick to: "a ?? b" is not "a?.b", "i++" is not "++i".
 _OPERATOR = re.compile(r"(?<![\w?+\-*=&|<>:.])\w*(?:\?\?=?|\?\.|\+\+|--|\*\*|=>|&&|\|\||<<|>>|::)\w*")
@@ -199,17 +202,30 @@ _SYMBOLS = re.compile(r"[^\x00-\x7f‘’“”–—…•·«»]+|[#*+/<=>@\[\
 _SENTENCE_END = re.compile(r"[.!?:;\n]\s*$")
 
 
+# Superscript digits are exponents: "2³" is "2^3", so "2³ + 3²" and "2² + 3³" differ in their numbers.
+_SUPERSCRIPTS = str.maketrans({"⁰": "^0", "¹": "^1", "²": "^2", "³": "^3", "⁴": "^4", "⁵": "^5", "⁶": "^6", "⁷": "^7", "⁸": "^8", "⁹": "^9"})
+
+
+def _compound_number(low: str) -> str | None:
+    """ "twenty-five" -> 25: a hyphenated run of number words."""
+    parts = low.split("-")
+    values = [_NUMBER_WORDS.get(p) for p in parts]
+    if len(parts) < 2 or not all(isinstance(v, int) for v in values):
+        return None
+    return f"{sum(values):g}"
+
+
 def number_value(token: str) -> str | None:
     low = token.lower()
     m = _NUMBER.match(low)
     if m:
-        return f"{float(m.group(1).replace(',', '')):.12g}"
+        return f"{float(m.group(1).replace(',', '').replace('−', '-')):.12g}"
     if low in _NUMBER_WORDS:
         v = _NUMBER_WORDS[low]
         return v if isinstance(v, str) else f"{v:g}"
     if low in _ROMAN and token.isupper():
         return f"{_ROMAN[low]:g}"
-    return None
+    return _compound_number(low) if "-" in low else None
 
 
 def _is_amount(token: str) -> bool:
@@ -267,7 +283,7 @@ def _number_order(prose: str, found: list[tuple[re.Match[str], str]]) -> tuple[s
 @functools.lru_cache(maxsize=65_536)  # cached questions are checked again and again
 def extract_facts(text: str) -> Facts:
     code = {re.sub(r"\s+", " ", (a or b).strip()) for a, b in _BACKTICK.findall(text)}
-    prose = _BACKTICK.sub(" ", text)
+    prose = _BACKTICK.sub(" ", text).translate(_SUPERSCRIPTS)
     code |= {m.group(0).strip() for m in _CODE_TOKEN.finditer(prose)}
     operators = [m.group(0) for m in _OPERATOR.finditer(prose)]
     code |= set(operators)
@@ -297,7 +313,8 @@ def extract_facts(text: str) -> Facts:
             numbers.append((match, value))
         compact = word.replace("'", "")
         if word in _UNITS or compact in _UNITS or token in "%$€£¥₹" or _SI_UNIT.match(compact):
-            units.add(compact or token)
+            # "Gbps" is bits, "GBps" bytes per second: eight times apart, told only by the case of the B
+            units.add(compact + ":bytes" if compact.endswith("bps") and "B" in token else compact or token)
         if compact in _NEGATIONS or word.endswith("n't"):
             negations += 1
         polarity += compact in _POLARITY
@@ -338,7 +355,7 @@ _NEGATING_PREFIXES = ("un", "in", "im", "il", "ir", "dis", "non")
 # "prenatal" / "postnatal", "whitelist" / "blacklist", "useful" / "useless").
 _OPPOSITE_PREFIXES = (("over", "under"), ("out", "under"), ("pre", "post"), ("white", "black"), ("up", "down"), ("in", "out"),
                       ("in", "ex"), ("im", "ex"), ("hyper", "hypo"), ("inter", "intra"), ("max", "min"),
-                      ("north", "south"), ("east", "west"))
+                      ("north", "south"), ("east", "west"), ("exo", "endo"))
 _OPPOSITE_SUFFIXES = (("ful", "less"),)
 
 

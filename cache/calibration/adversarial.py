@@ -147,6 +147,16 @@ HANDWRITTEN: tuple[tuple[str, str, str], ...] = (
     ("order", "Why is i++ faster than ++i?", "Why is ++i faster than i++?"),
     ("negation", "I'm trying to understand my insurance before surgery next month, what happens if the hospital is not in my plan's network but the surgeon is?",
      "I'm trying to understand my insurance before surgery next month, what happens if the hospital is in my plan's network but the surgeon is not?"),
+    ("number", "How long does it take to download 50 GB at 100 Mbps?", "How long does it take to download 50 GB at 100 MBps?"),
+    # A third probe, written after the second's fixes and scored before it changed anything: its wrong hits.
+    ("number", "What is twenty-five percent of 360?", "What is thirty-five percent of 360?"),
+    ("order", "What is 2³ + 3²?", "What is 2² + 3³?"),
+    ("number", "What's the square root of -16?", "What's the square root of 16?"),
+    ("number", "Is the temperature at -40 the same in Celsius and Fahrenheit?", "Is the temperature at 40 the same in Celsius and Fahrenheit?"),
+    ("number", "What does arr.at(-1) return in JavaScript?", "What does arr.at(1) return in JavaScript?"),
+    ("antonym", "Is dissolving ammonium nitrate in water exothermic?", "Is dissolving ammonium nitrate in water endothermic?"),
+    ("antonym", "What are the duties of the plaintiff in a civil case?", "What are the duties of the defendant in a civil case?"),
+    ("substitution", "My Docker build fails compiling psycopg2 on Alpine, what should I change?", "My Docker build fails compiling psycopg2-binary on Alpine, what should I change?"),
 )
 
 _INT = re.compile(r"(?<![\d.])(\d{1,4})(?![\d.])")

@@ -314,3 +314,19 @@ def test_more_opposites_by_prefix_list_and_unit():
                  ("the northbound train", "the southbound train")):
         assert disagreement(extract_facts(f"What about {a}?"), extract_facts(f"What about {b}?")) == "antonyms", a
     assert disagreement(extract_facts("Is 5 ppm safe?"), extract_facts("Is 5 ppb safe?")) == "units"
+
+
+def test_signs_superscripts_spelled_compounds_and_bit_rates():
+    for a, b, kind in (
+        ("What's the square root of -16?", "What's the square root of 16?", "numbers"),
+        ("What does arr.at(-1) return?", "What does arr.at(1) return?", "numbers"),
+        ("What is twenty-five percent of 360?", "What is thirty-five percent of 360?", "numbers"),
+        ("What is 2³ + 3²?", "What is 2² + 3³?", "number order"),
+        ("Time to copy 20 TB at 10 Gbps?", "Time to copy 20 TB at 10 GBps?", "units"),
+        ("Why does psycopg2 fail to build?", "Why does psycopg2-binary fail to build?", "code"),
+        ("Is this reaction exothermic?", "Is this reaction endothermic?", "antonyms"),
+    ):
+        assert disagreement(extract_facts(a), extract_facts(b)) == kind, a
+    # a range is no negative number, and a spaced minus is an operator
+    assert disagreement(extract_facts("Read pages 10-20 tonight?"), extract_facts("Read pages 10-20 this evening?")) is None
+    assert extract_facts("What is 7 - 3?").numbers == ("3", "7")
