@@ -100,7 +100,7 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "major|minor", "deep|shallow", "thick|thin", "fat|thin", "future|past", "today tonight|tomorrow|yesterday",
     "asleep|awake", "alive|dead", "birth|death", "friend friends|enemy enemies", "teacher|student",
     "employer|employee", "vertical|horizontal", "odd|even", "prime|composite", "add|subtract",
-    "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase", "junior|senior", "plaintiff plaintiffs prosecution|defendant defendants defense defence",
+    "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase", "junior|senior", "get|post|put|patch", "plaintiff plaintiffs prosecution|defendant defendants defense defence",
     "liberal|conservative", "democrat democrats|republican republicans", "theist|atheist",
     "introvert introverts|extrovert extroverts", "win|loss", "pro|anti", "in|out", "on|off", "up|down", "over|under",
     "ascending ascend|descending descend", "horizontally|vertically", "local locally|remote remotely",

@@ -325,6 +325,7 @@ def test_signs_superscripts_spelled_compounds_and_bit_rates():
         ("Time to copy 20 TB at 10 Gbps?", "Time to copy 20 TB at 10 GBps?", "units"),
         ("Why does psycopg2 fail to build?", "Why does psycopg2-binary fail to build?", "code"),
         ("Is this reaction exothermic?", "Is this reaction endothermic?", "antonyms"),
+        ("How do I send a get request with requests?", "How do I send a post request with requests?", "antonyms"),
     ):
         assert disagreement(extract_facts(a), extract_facts(b)) == kind, a
     # a range is no negative number, and a spaced minus is an operator
