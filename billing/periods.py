@@ -99,6 +99,8 @@ def window_from_label(label: str, timezone: str) -> Window:
             return Window(label, _local_midnight(start, tz), _local_midnight(start + timedelta(days=1), tz))
     except ValueError as exc:
         raise PeriodError(f"bad period {label!r}: {exc}") from exc
+    except OverflowError:  # year 1 east of Greenwich, or the end of year 9999
+        raise PeriodError(f"bad period {label!r}: outside the dates this gateway can count") from None
     raise PeriodError(f"bad period {label!r}: use YYYY-MM, YYYY-Www, YYYY-MM-DD or 'all'")
 
 

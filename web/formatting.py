@@ -9,16 +9,16 @@ from billing.money import NANOS_PER_USD, format_usd
 
 
 def usd(nanos: int | float | None) -> str:
-    """'$12.34'; small amounts keep enough places to be seen ('$0.000125')."""
+    """'$12.34' from a dollar up; below, every place down to the nano-dollar ('$0.005971715',
+    '$0.01'), so the small lines of an invoice add up to its total as shown."""
     if nanos is None:
         return "–"
     value = nanos / NANOS_PER_USD
-    if value == 0:
-        return "$0.00"
-    if abs(value) >= 0.01:
-        return f"{'-' if value < 0 else ''}${abs(value):,.2f}"
-    # Below a cent: every place down to the nano-dollar, trailing zeros dropped.
-    return f"{'-' if value < 0 else ''}${abs(value):.9f}".rstrip("0")
+    sign = "-" if value < 0 else ""
+    if abs(value) >= 1:
+        return f"{sign}${abs(value):,.2f}"
+    whole, _, places = f"{abs(value):.9f}".rstrip("0").partition(".")
+    return f"{sign}${whole}.{places.ljust(2, '0')}"
 
 
 def usd_plain(nanos: int) -> str:

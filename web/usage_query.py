@@ -6,7 +6,7 @@ import csv
 import io
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 import sqlalchemy as sa
@@ -83,9 +83,13 @@ def parse_moment(text: str | None, tz: str, inclusive_end: bool = False) -> date
             moment = datetime.fromisoformat(text)
             if inclusive_end and len(text) == 16:  # YYYY-MM-DDTHH:MM, as <input type=datetime-local> sends
                 moment += timedelta(minutes=1)
+        moment = moment.replace(tzinfo=zone(tz)) if moment.tzinfo is None else moment
+        moment.astimezone(UTC)  # the query compares in UTC: year 1 east of Greenwich, or 9999-12-31 + 1 day, does not exist
     except ValueError:
         raise FilterError(f"{text!r} is not a date (YYYY-MM-DD) or a time (YYYY-MM-DDTHH:MM)") from None
-    return moment.replace(tzinfo=zone(tz)) if moment.tzinfo is None else moment
+    except OverflowError:
+        raise FilterError(f"{text!r} is outside the dates this filter can take") from None
+    return moment
 
 
 @dataclass

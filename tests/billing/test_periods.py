@@ -90,3 +90,9 @@ async def test_a_budget_resets_at_local_midnight_of_the_first(tmp_path):
         await admission.close()
     # 30 November 23:59 in Auckland is 10:59 UTC: the UTC calendar would still say November.
     assert window_for("monthly", "UTC", datetime.fromisoformat("2026-12-01T00:00:01+13:00")).label == "2026-11"
+
+
+def test_periods_past_the_ends_of_the_calendar_are_period_errors():
+    for label, tz in (("0001-01", "Asia/Tokyo"), ("9999-12", "UTC"), ("9999-W52", "UTC"), ("9999-12-31", "America/New_York")):
+        with pytest.raises(PeriodError):
+            window_from_label(label, tz)

@@ -51,6 +51,12 @@ def test_invoice_page_and_csv(admin_gateway: GatewayUnderTest, admin: AdminClien
     assert tenant.name in summary.text and other.name in summary.text and usd(16_000_000) in summary.text
     assert admin.get(f"/admin/invoices?tenant={tenant.id}&period=June").status_code == 400
     assert admin.get(f"/admin/invoices.csv?tenant={tenant.id}&period=2025-13").status_code == 400
+    # dates at the ends of the calendar are refused like any bad period, never a server error
+    for period in ("9999-12", "9999-W52", "9999-12-31"):
+        assert admin.get(f"/admin/invoices?period={period}").status_code == 400, period
+        assert admin.get(f"/admin/invoices.csv?tenant={tenant.id}&period={period}").status_code == 400, period
+    for since, until in (("", "9999-12-31"), ("", "9999-12-31T23:59")):
+        assert admin.get(f"/admin/usage?tenant={tenant.id}&since={since}&until={until}").status_code == 400, (since, until)
 
     client = AdminClient(gw.url)
     client.sign_in(tenant_admin)

@@ -126,6 +126,10 @@ def test_usage_explorer_filters_sorts_and_pages(admin_gateway: GatewayUnderTest,
     assert len(window) == 10  # 12:10 .. 12:19, both minutes included
     day = _csv(admin.get(f"/admin/usage.csv?tenant={tenant.id}&since=2025-03-01&until=2025-03-01").text)
     assert len(day) == 120  # a date 'until' takes in the whole day
+    # and the form shows a date-only filter as a time its inputs can hold, so Apply keeps it
+    shown = admin.get(base + "&since=2025-03-01&until=2025-03-01").text
+    assert 'name="since" value="2025-03-01T00:00"' in shown and 'name="until" value="2025-03-01T23:59"' in shown
+    assert len(_csv(admin.get(f"/admin/usage.csv?tenant={tenant.id}&since=2025-03-01T00:00&until=2025-03-01T23:59").text)) == 120
     bad = admin.get(base + "&since=yesterday")
     assert bad.status_code == 400 and "is not a date" in bad.text
     assert admin.get("/admin/usage.csv?since=nonsense").status_code == 400
@@ -206,3 +210,8 @@ def test_tenants_and_keys_through_the_forms(admin_gateway: GatewayUnderTest, adm
         admin_key = accounts.find_key_by_secret(session, gw.admin_key)
     refused = admin.post(f"/admin/keys/{admin_key.id}/revoke")
     assert refused.status_code == 400 and "signed in with" in refused.text
+
+
+def test_money_below_a_dollar_keeps_its_places_so_lines_add_up() -> None:
+    assert [usd(n) for n in (0, 10_000_000, 5_971_715, -3_880_000, 999_999_999, 12_345_678_900)] == [
+        "$0.00", "$0.01", "$0.005971715", "-$0.00388", "$0.999999999", "$12.35"]
