@@ -100,7 +100,7 @@ _ANTONYM_GROUPS: tuple[str, ...] = (
     "major|minor", "deep|shallow", "thick|thin", "fat|thin", "future|past", "today tonight|tomorrow|yesterday",
     "asleep|awake", "alive|dead", "birth|death", "friend friends|enemy enemies", "teacher|student",
     "employer|employee", "vertical|horizontal", "odd|even", "prime|composite", "add|subtract",
-    "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase", "junior|senior", "get|post|put|patch", "plaintiff plaintiffs prosecution|defendant defendants defense defence",
+    "multiply|divide", "permanent|temporary", "online|offline", "encrypt|decrypt", "upper uppercase|lower lowercase", "junior|senior", "opaque|transparent translucent", "get|post|put|patch", "plaintiff plaintiffs prosecution|defendant defendants defense defence",
     "liberal|conservative", "democrat democrats|republican republicans", "theist|atheist",
     "introvert introverts|extrovert extroverts", "win|loss", "pro|anti", "in|out", "on|off", "up|down", "over|under",
     "ascending ascend|descending descend", "horizontally|vertically", "local locally|remote remotely",
@@ -187,7 +187,9 @@ _CODE_TOKEN = re.compile(
     r"\b(?=[\w-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b"  # "psycopg2-binary", "utf-8", "gpt-4o"
 )
 # Operators, with the identifier they stick to: "a ?? b" is not "a?.b", "i++" is not "++i".
-_OPERATOR = re.compile(r"(?<![\w?+\-*=&|<>:.])\w*(?:\?\?=?|\?\.|\+\+|--|\*\*|=>|&&|\|\||<<|>>|::)\w*")
+_OPERATOR = re.compile(r"(?<![\w?+\-*=&|<>:.])\w*(?:\?\?=?|\?\.|\+\+|--|\*\*|=>|&&|\|\||<<|>>|::|\.[*+]\??)\w*")
+# An amount's SI unit with its case: "5 MW" is not "5 mW", "100 Mb/s" not "100 MB/s", "1 MΩ" not "1 mΩ".
+_SI_AMOUNT = re.compile(r"\d\s*([pnµumkKMGT]?(?:Ω|Hz|Wh|W|V|A|F|bps|Bps|b/s|B/s|b|B))(?![A-Za-z])")
 # "one" alone is mostly a pronoun and no number, but "one and a half" is 1.5, not "half" (0.5).
 _ONE_AND_A_HALF = re.compile(r"\bone[\s-]+and[\s-]+a[\s-]+half\b", re.I)
 _PART_SPLIT = re.compile(r"[-'’]")
@@ -335,6 +337,7 @@ def extract_facts(text: str) -> Facts:
         mixed = any(c.isupper() for c in token[1:]) and any(c.islower() for c in token)  # iPhone, GitHub
         if (is_named or mixed) and value is None:
             entities.add(compact)
+    units |= {"si:" + m.group(1) for m in _SI_AMOUNT.finditer(prose)}
     symbols = tuple(sorted(m.group(0).lower() for m in _SYMBOLS.finditer(text)))
     values = [v for _, v in numbers]
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), negations,

@@ -157,6 +157,12 @@ HANDWRITTEN: tuple[tuple[str, str, str], ...] = (
     ("antonym", "Is dissolving ammonium nitrate in water exothermic?", "Is dissolving ammonium nitrate in water endothermic?"),
     ("antonym", "What are the duties of the plaintiff in a civil case?", "What are the duties of the defendant in a civil case?"),
     ("substitution", "My Docker build fails compiling psycopg2 on Alpine, what should I change?", "My Docker build fails compiling psycopg2-binary on Alpine, what should I change?"),
+    # A fourth probe, written after the third's fixes and scored before it changed anything: its wrong hits.
+    ("number", "How many homes can 5 MW of solar power?", "How many homes can 5 mW of solar power?"),
+    ("number", "Is a 1 MΩ resistor fine as a pull-up?", "Is a 1 mΩ resistor fine as a pull-up?"),
+    ("number", "How long does a nightly backup take over a 100 Mb/s uplink?", "How long does a nightly backup take over a 100 MB/s uplink?"),
+    ("antonym", "How do I make the header opaque on scroll?", "How do I make the header transparent on scroll?"),
+    ("substitution", "Why does .* match too much in my regex?", "Why does .*? match too much in my regex?"),
 )
 
 _INT = re.compile(r"(?<![\d.])(\d{1,4})(?![\d.])")

@@ -326,8 +326,12 @@ def test_signs_superscripts_spelled_compounds_and_bit_rates():
         ("Why does psycopg2 fail to build?", "Why does psycopg2-binary fail to build?", "code"),
         ("Is this reaction exothermic?", "Is this reaction endothermic?", "antonyms"),
         ("How do I send a get request with requests?", "How do I send a post request with requests?", "antonyms"),
+        ("Can 5 MW power a town?", "Can 5 mW power a town?", "units"),
+        ("Is a 1 MΩ pull-up fine?", "Is a 1 mΩ pull-up fine?", "units"),
+        ("Why does .* match too much?", "Why does .*? match too much?", "code"),
     ):
         assert disagreement(extract_facts(a), extract_facts(b)) == kind, a
     # a range is no negative number, and a spaced minus is an operator
     assert disagreement(extract_facts("Read pages 10-20 tonight?"), extract_facts("Read pages 10-20 this evening?")) is None
     assert extract_facts("What is 7 - 3?").numbers == ("3", "7")
+    assert disagreement(extract_facts("Is 16 GB of RAM enough?"), extract_facts("Is 16GB of RAM enough?")) is None
