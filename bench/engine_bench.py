@@ -4,8 +4,8 @@
     python bench/engine_bench.py --device cuda   # GPU: Qwen2.5-0.5B and Llama-3.2-1B shapes, random bf16 weights
 
 Prints medians and ratios; asserts nothing. CPU sections: next-token agreement of the quantized CPU
-modes with fp32; decode tok/s at batch 1 and 8 (HF fp32 eager; engine fp32 = exact, int8w = int8
-weights for thin batches + bf16, dynint8 = fbgemm dynamic int8, lossy); prefix-cache TTFT for a
+modes with fp32; decode tok/s at batch 1 and 8 (HF fp32 eager; engine fp32 = exact, int8w / int4w =
+int8 / 4-bit weights for generated tokens + bf16 for prompts, dynint8 = fbgemm dynamic int8, lossy); prefix-cache TTFT for a
 2,000-token shared prefix (first vs second turn); prompt-lookup speculation on a code-edit prompt
 (on vs off, outputs compared).
 """
@@ -84,13 +84,16 @@ def fmt(x: float) -> str:
 CPU_MODES = {  # label -> linear_mode (see local_engine/linear.py)
     "engine fp32": None,
     "engine int8w": "int8",
+    "engine int4w": "int4",
     "engine dynint8": "dynint8",
 }
 
 
 @torch.inference_mode()
 def next_token_agreement(lm: LoadedModel, ref_logits: torch.Tensor | None, ids: list[int]) -> tuple[float, torch.Tensor]:
-    """Share of positions of a text where this model's argmax equals the fp32 model's."""
+    """Share of positions of a text where this model's argmax equals the fp32 model's. Every row is
+    marked as a generated token, so the quantized modes use the weights decode uses (their prompt
+    rows would use bf16 ones)."""
     from local_engine.model import AttentionMetadata
     from local_engine.ops import get_ops
 
@@ -109,8 +112,10 @@ def next_token_agreement(lm: LoadedModel, ref_logits: torch.Tensor | None, ids: 
         torch.tensor([n], dtype=torch.int32),
         torch.tensor([0, n], dtype=torch.int32),
         False,
+        generated_rows=torch.ones(n, dtype=torch.bool),
     )
-    logits = lm.model.compute_logits(lm.model(torch.tensor(ids), torch.arange(n), meta, caches, get_ops("cpu")))
+    hidden = lm.model(torch.tensor(ids), torch.arange(n), meta, caches, get_ops("cpu"))
+    logits = lm.model.compute_logits(hidden, meta.generated_rows)
     if ref_logits is None:
         return 1.0, logits
     return float((logits.argmax(-1) == ref_logits.argmax(-1)).float().mean()), logits
@@ -124,7 +129,7 @@ def cpu_bench(args: argparse.Namespace) -> None:
     t = time.perf_counter()
     models = {label: load_model(None, "cpu", "float32", linear_mode=mode) for label, mode in CPU_MODES.items()}
     loaded = models["engine fp32"]
-    print(f"loaded bundled SmolLM2-135M-Instruct GGUF (dequantized fp32; 3 variants) in {time.perf_counter() - t:.1f}s")
+    print(f"loaded bundled SmolLM2-135M-Instruct GGUF (dequantized fp32; {len(models)} variants) in {time.perf_counter() - t:.1f}s")
     tok = loaded.tokenizer
     prompt = tok.encode_chat([{"role": "user", "content": "Write a short story about a lighthouse keeper and a storm."}])
     hf = to_hf_model(loaded.model, torch.float32)

@@ -145,11 +145,14 @@ class EngineConfig:
     ) -> EngineConfig:
         """The in-process engine from the gateway's LocalEngineSettings fields.
 
-        linear_mode "auto": int8 decode weights on CPU (faster, near-fp32 quality), default on CUDA.
+        linear_mode "auto": quantized decode weights on CPU (loader.cpu_linear_mode: int4 for a
+        4-bit GGUF, else int8; faster, near-fp32 quality), the default path on CUDA.
         """
         block_size = 16
         if linear_mode == "auto":
-            linear_mode = "int8" if device == "cpu" else None
+            from local_engine.loader import cpu_linear_mode
+
+            linear_mode = cpu_linear_mode(model) if device == "cpu" else None
         return cls(
             model=model,
             device=device,

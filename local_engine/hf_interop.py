@@ -42,7 +42,7 @@ def hf_config(model: DecoderModel):
 
 def to_hf_model(model: DecoderModel, dtype: torch.dtype | None = None):
     """A transformers *ForCausalLM with the same weights (un-fused); needs the fp32/bf16 params."""
-    if model.linear_mode in ("int8", "dynint8"):
+    if model.linear_mode in ("int8", "int4", "dynint8"):
         raise ValueError("a quantized model no longer holds its float weights")
     config, cls = hf_config(model)
     c = model.cfg

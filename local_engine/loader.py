@@ -42,6 +42,17 @@ def bundled_model_path() -> Path:
     raise ModelLoadError(f"package {BUNDLED_DISTRIBUTION!r} does not contain {BUNDLED_FILE}")
 
 
+def cpu_linear_mode(path: str | Path | None) -> str:
+    """The quantized CPU mode for a checkpoint: "int4" when it is a GGUF whose layer matmul
+    weights are 4-bit already (the bundled SmolLM2 is Q4_1: int4 reproduces those weights, int8
+    would requantize them), else "int8"."""
+    p = bundled_model_path() if path is None else Path(path).expanduser()
+    if not (p.is_file() and p.suffix == ".gguf"):
+        return "int8"
+    kinds = {t.tensor_type.name for t in gguf_loader.open_reader(p).tensors if t.name.startswith("blk.") and len(t.shape) == 2}
+    return "int4" if kinds and all(k.startswith(("Q4", "IQ4")) for k in kinds) else "int8"
+
+
 def resolve_dtype(dtype: str | torch.dtype | None, device: torch.device) -> torch.dtype:
     if isinstance(dtype, torch.dtype):
         return dtype
@@ -68,8 +79,8 @@ def load_model(
 ) -> LoadedModel:
     """Load weights onto `device`; raise ModelLoadError naming the missing/unsupported file or field.
 
-    linear_mode: None picks the fastest exact path (MKL-packed fp32 on CPU); "int8" is CPU
-    weight-only int8 with bf16 activations (faster decode, not bit-identical to fp32).
+    linear_mode: None picks the fastest exact path (MKL-packed fp32 on CPU); "int8" / "int4" are CPU
+    weight-only int8 / 4-bit with bf16 activations (faster decode, not bit-identical to fp32).
     """
     device = torch.device(device)
     torch_dtype = resolve_dtype(dtype, device)
@@ -93,7 +104,7 @@ def load_model(
     load_weights(model, tensors, str(p))
     model.to(device)
     mode = linear_mode or default_linear_mode(device, torch_dtype)
-    if mode in ("int8", "dynint8") and device.type != "cpu":
+    if mode in ("int8", "int4", "dynint8") and device.type != "cpu":
         raise ValueError(f"linear_mode {mode!r} is a CPU path; use bf16 on CUDA")
     model.set_linear_mode(mode)
     return LoadedModel(model=model.eval(), tokenizer=tokenizer, config=cfg, name=p.stem if p.is_file() else p.name)

@@ -29,7 +29,7 @@ class AttentionMetadata:
     context_lens: Tensor  # [B] int32, tokens in context after this step's tokens are stored
     cu_seqlens_q: Tensor  # [B+1] int32
     decode_only: bool  # every sequence has exactly one new token
-    generated_rows: Tensor | None = None  # [T] bool, rows of generated (not prompt) tokens; int8 linears use it
+    generated_rows: Tensor | None = None  # [T] bool, rows of generated (not prompt) tokens; int8/int4 linears use it
 
 
 def _param(*shape: int, dtype: torch.dtype) -> nn.Parameter:
@@ -77,19 +77,20 @@ class DecoderModel(nn.Module):
     def set_linear_mode(self, mode: str) -> None:
         """Switch every matmul to `mode` (see linear.py); call after the weights are loaded.
 
-        Quantized modes drop the float matmul weights; "int8" also moves the rest of the model
-        (norms, embeddings, KV cache) to bf16, "dynint8" keeps it in fp32.
+        Quantized modes drop the float matmul weights; "int8" and "int4" also move the rest of the
+        model (norms, embeddings, KV cache) to bf16, "dynint8" keeps it in fp32.
         """
         for layer in self.layers:
             layer.set_linear_mode(mode)
-        self.head = Linear(self.lm_head_weight, None, mode)
-        if mode in ("int8", "dynint8"):
+        # The head is often the (tied) embedding, kept at 8 bits by 4-bit checkpoints too.
+        self.head = Linear(self.lm_head_weight, None, "int8" if mode == "int4" else mode)
+        if mode in ("int8", "int4", "dynint8"):
             for layer in self.layers:
                 for name in ("qkv_proj", "o_proj", "gate_up_proj", "down_proj"):
                     getattr(layer, name).data = torch.empty(0)
             if self.lm_head is not None:
                 self.lm_head.data = torch.empty(0)
-        if mode == "int8":
+        if mode in ("int8", "int4"):
             for p in self.parameters():
                 if p.numel():
                     p.data = p.data.to(torch.bfloat16)

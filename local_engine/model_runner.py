@@ -79,7 +79,7 @@ class ModelRunner:
             context_lens=put(context_lens, torch.int32),
             cu_seqlens_q=put(cu, torch.int32),
             decode_only=all(s.num_new_tokens == 1 for s in batch),
-            generated_rows=put(generated, torch.bool) if self.model.linear_mode == "int8" else None,
+            generated_rows=put(generated, torch.bool) if self.model.linear_mode in ("int8", "int4") else None,
         )
         return put(input_ids, torch.int64), put(positions, torch.int64), meta, logit_rows
 

@@ -95,13 +95,15 @@ def build_app(engine: AsyncEngine) -> FastAPI:
 def run_server(model: str | None, device: str, host: str, port: int, *, linear_mode: str | None = "auto") -> None:
     """Serve `model` (HF folder or .gguf; None = bundled SmolLM2) on host:port until interrupted.
 
-    linear_mode "auto": int8 weights for decode on CPU (about 1.5-2x faster than fp32 there),
-    the default bf16 path on CUDA; None forces exact fp32 on CPU.
+    linear_mode "auto": quantized weights for decode on CPU (int4 for a 4-bit GGUF, else int8;
+    about 2-3x faster than fp32 there), the default bf16 path on CUDA; None forces exact fp32 on CPU.
     """
     import uvicorn
 
+    from local_engine.loader import cpu_linear_mode
+
     if linear_mode == "auto":
-        linear_mode = "int8" if device == "cpu" else None
+        linear_mode = cpu_linear_mode(model) if device == "cpu" else None
     engine = AsyncEngine(EngineConfig(model=model, device=device, linear_mode=linear_mode))
     try:
         uvicorn.run(build_app(engine), host=host, port=port, log_level="info")

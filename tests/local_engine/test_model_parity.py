@@ -7,6 +7,7 @@ import torch
 
 from local_engine.config import EngineConfig
 from local_engine.engine import LLMEngine
+from local_engine.linear import Linear
 from local_engine.loader import load_model
 from local_engine.model import AttentionMetadata
 from local_engine.ops import get_ops
@@ -90,16 +91,32 @@ def test_hf_interop_rebuilds_the_same_transformers_model(tiny_model_dir, case):
         torch.testing.assert_close(rebuilt(ids).logits, hf(ids).logits)
 
 
-@pytest.mark.parametrize("mode", ["int8", "dynint8"])
+@pytest.mark.parametrize("mode", ["int8", "int4", "dynint8"])
 def test_quantized_cpu_modes_stay_close_to_fp32(tiny_model_dir, mode):
-    """int8 (int8 weights for thin batches, bf16 otherwise) and dynint8 (fbgemm) approximate fp32."""
+    """int8 / int4 (quantized weights for generated tokens, bf16 for prompts) and dynint8 (fbgemm) approximate fp32."""
     folder, hf = tiny_model_dir("llama")
     prompt = torch.randint(0, 256, (30,), generator=torch.Generator().manual_seed(6)).tolist()
     engine = LLMEngine(EngineConfig(model=str(folder), linear_mode=mode, block_size=8, num_kv_blocks=32))
-    assert engine.runner.kv_cache.dtype == (torch.bfloat16 if mode == "int8" else torch.float32)
+    assert engine.runner.kv_cache.dtype == (torch.float32 if mode == "dynint8" else torch.bfloat16)
     out = engine.generate([prompt], SamplingParams(max_tokens=8, temperature=0, ignore_eos=True))[0]
     with torch.no_grad():
         ref = hf(torch.tensor([prompt + out])).logits[0, len(prompt) - 1 : -1]
     # each int8-mode token is the fp32 model's argmax or within a small logit margin of it
     chosen = ref.gather(1, torch.tensor(out)[:, None])[:, 0]
     assert (ref.max(dim=-1).values - chosen).max() < 0.05 * ref.abs().max()
+
+
+def test_int4_reproduces_weights_already_on_a_4_bit_grid():
+    # A dequantized Q4_1 block: w = d * q + m, q in 0..15, per group of 32 inputs.
+    gen = torch.Generator().manual_seed(3)
+    q = torch.randint(0, 16, (48, 64), generator=gen).float()
+    d = torch.rand(48, 2, generator=gen).repeat_interleave(32, 1) * 0.05 + 0.01
+    m = torch.randn(48, 2, generator=gen).repeat_interleave(32, 1) * 0.1
+    q[:, 0], q[:, 32] = 0, 15  # (not needed for an exact grid, but makes the min/max path exact too)
+    weight = d * q + m
+    x = torch.randn(2, 64, generator=gen).to(torch.bfloat16)
+    int4 = Linear(weight, None, "int4")
+    exact = x.float() @ weight.t()
+    # only the bf16 rounding of the group scales and of the output remains
+    torch.testing.assert_close(int4(x, torch.ones(2, dtype=torch.bool)).float(), exact, atol=0.05, rtol=0.02)
+    assert Linear(torch.randn(8, 30), None, "int4").int4 is False  # 30 inputs: no 32-groups, int8 instead
