@@ -112,7 +112,7 @@ def next_token_agreement(lm: LoadedModel, ref_logits: torch.Tensor | None, ids: 
         torch.tensor([n], dtype=torch.int32),
         torch.tensor([0, n], dtype=torch.int32),
         False,
-        generated_rows=torch.ones(n, dtype=torch.bool),
+        generated_rows=True,
     )
     hidden = lm.model(torch.tensor(ids), torch.arange(n), meta, caches, get_ops("cpu"))
     logits = lm.model.compute_logits(hidden, meta.generated_rows)

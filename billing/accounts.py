@@ -13,7 +13,7 @@ from billing.models import ApiKey, Tenant, utcnow
 from billing.periods import PeriodError, zone
 
 ROLES = ("user", "tenant_admin", "admin")
-MARKUP_MIN, MARKUP_MAX = -1.0, 10.0  # the admin API's bounds (gateway/routes/admin_api.py)
+MARKUP_MIN, MARKUP_MAX = -1.0, 10.0  # a tenant's markup: from free to eleven times the price
 
 
 class AccountError(ValueError):

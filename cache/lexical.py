@@ -138,10 +138,8 @@ def _split_contraction(word: str) -> str:
 
 @dataclass(frozen=True)
 class LexicalView:
-    content: dict[str, str]  # stem -> first surface form, function words and numbers left out
-    order: tuple[str, ...]  # content stems in the order they first appear
-    coordinated: frozenset[frozenset[str]]  # stems joined by "and", "or", "vs": their order carries no meaning
-    coordinators: frozenset[tuple[frozenset[str], str]]  # (stems, "and", "or" or "vs") as joined
+    content: dict[str, str]  # stem -> first surface form (in order), function words and numbers left out
+    coordinators: dict[frozenset[str], frozenset[str]]  # two stems -> how they are joined: "and", "or", "vs"
     question_types: frozenset[str]
     asks_for_means: bool  # "what is the best way to...", "what should I do to...": a "how" question
     persons: tuple[int, ...]  # indexes into _PERSONS, in order of first appearance
@@ -149,7 +147,17 @@ class LexicalView:
     tenses: frozenset[str]  # see _TENSES
     modals: frozenset[str]  # see _MODALS
     roles: frozenset[tuple[str, str]]  # (role marker, stem of the word it marks; "" when stranded)
-    stream: tuple[str, ...] = ()  # content stems in text order, repeats kept, with _NOT for each negation
+    stream: tuple[str, ...]  # content stems in text order, repeats kept, with _NOT for each negation
+
+    @property
+    def order(self) -> tuple[str, ...]:
+        """Content stems in the order they first appear."""
+        return tuple(self.content)
+
+    @property
+    def coordinated(self) -> frozenset[frozenset[str]]:
+        """Stem pairs joined by "and", "or" or "vs": their order carries no meaning."""
+        return frozenset(self.coordinators)
 
 
 def _question_types(tokens: list[str]) -> set[str]:
@@ -181,15 +189,16 @@ def _content_stem(tokens: list[str], start: int, step: int) -> str | None:
     return None
 
 
-def _coordinated(tokens: list[str]) -> frozenset[tuple[frozenset[str], str]]:
-    """(pair of stems, coordinator) for words joined by "and", "or" or "vs" ("versus" is "vs")."""
-    pairs = set()
+def _coordinated(tokens: list[str]) -> dict[frozenset[str], frozenset[str]]:
+    """Pairs of stems joined by "and", "or" or "vs" ("versus" is "vs") -> the coordinators used."""
+    pairs: dict[frozenset[str], frozenset[str]] = {}
     for i, w in enumerate(tokens):
         if w in _COORDINATORS:
             left, right = _content_stem(tokens, i - 1, -1), _content_stem(tokens, i + 1, 1)
             if left and right and left != right:
-                pairs.add((frozenset((left, right)), "vs" if w == "versus" else w))
-    return frozenset(pairs)
+                pair = frozenset((left, right))
+                pairs[pair] = pairs.get(pair, frozenset()) | {"vs" if w == "versus" else w}
+    return pairs
 
 
 def _procedure_subject(tokens: list[str], types: set[str]) -> int | None:
@@ -263,8 +272,7 @@ def lexical_view(text: str) -> LexicalView:
         stream.append(stem(w))
     present = set(tokens)
     types = _question_types(tokens)
-    coordinators = _coordinated(tokens)
-    return LexicalView(content, tuple(content), frozenset(pair for pair, _ in coordinators), coordinators, frozenset(types),
+    return LexicalView(content, _coordinated(tokens), frozenset(types),
                        bool(present & _MEANS_WORDS), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
                        _moods(tokens, types, _TENSES), _moods(tokens, types, _MODALS), _roles(tokens), tuple(stream))
 
@@ -306,9 +314,8 @@ def same_roles(a: str, b: str) -> bool:
     for marker_a, word in ra - rb:
         if any(w == word and frozenset((marker_a, marker_b)) in _OPPOSITE_ROLES for marker_b, w in rb - ra):
             return False
-    ca, cb = lexical_view(a).coordinators, lexical_view(b).coordinators
-    joined_a, joined_b = {p: {k for q, k in ca if q == p} for p, _ in ca}, {p: {k for q, k in cb if q == p} for p, _ in cb}
-    return all(joined_a[p] & joined_b[p] or "vs" in joined_a[p] | joined_b[p] for p in joined_a.keys() & joined_b.keys())
+    ja, jb = lexical_view(a).coordinators, lexical_view(b).coordinators
+    return all(ja[p] & jb[p] or "vs" in ja[p] | jb[p] for p in ja.keys() & jb.keys())
 
 
 def same_voice(a: str, b: str) -> bool:

@@ -9,7 +9,7 @@ from typing import Any
 
 import orjson
 
-from billing.money import format_usd, nanos_to_usd, usd_to_nanos
+from billing.money import nanos_to_usd, usd_to_nanos
 from cache import (
     CACHE_HEADER,
     CacheLookup,
@@ -31,7 +31,7 @@ from cache import (
 from gateway.auth import Principal
 from gateway.errors import invalid_request
 from gateway.settings import Settings
-from gateway.streaming import sse_comment
+from gateway.streaming import cost_comment
 
 log = logging.getLogger(__name__)
 
@@ -97,7 +97,7 @@ class CacheLayer:
         if body.get("stream"):
             events = list(replay_sse(answer, include_usage=wants_usage_chunk(body)))
             # As on the live path, the cost (nothing, for a hit) comes as a comment before [DONE].
-            events.insert(-1, sse_comment(f"x-tokenmill-cost-usd {format_usd(0)}"))
+            events.insert(-1, cost_comment(0))
             return CachedReply(lookup, None, b"".join(events), saved, lookup.response.deployment)
         return CachedReply(lookup, orjson.dumps(answer), None, saved, lookup.response.deployment)
 

@@ -24,10 +24,6 @@ def _settings(args: argparse.Namespace) -> Settings:
     return load_settings(getattr(args, "config", None))
 
 
-def _db(settings: Settings):  # noqa: ANN202 - sqlalchemy Engine
-    return open_database(settings)
-
-
 # -- serve ---------------------------------------------------------------------------------
 
 
@@ -40,7 +36,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Flags > TOKENMILL_* environment > the YAML file > defaults.
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items() if v is not None}
     settings = load_settings(args.config, flags=overrides)
-    engine = _db(settings)
+    engine = open_database(settings)
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     new_admin_key = prepare_database(engine, admin_key)
     engine.dispose()
@@ -84,7 +80,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 def cmd_tenants_list(args: argparse.Namespace) -> int:
     from billing import accounts
 
-    with db_session(_db(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         tenants = accounts.list_tenants(session)
     if args.json:
         print(json.dumps([{"id": t.id, "name": t.name, "timezone": t.timezone, "markup": t.markup} for t in tenants], indent=2))
@@ -98,7 +94,7 @@ def cmd_tenants_list(args: argparse.Namespace) -> int:
 def cmd_tenants_create(args: argparse.Namespace) -> int:
     from billing import accounts
 
-    with db_session(_db(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         tenant = accounts.create_tenant(session, args.name, timezone=args.timezone, markup=args.markup)
     print(tenant.id)
     return 0
@@ -109,7 +105,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
     expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days is not None else None
     models = [m for m in (args.models or "").split(",") if m]
-    with db_session(_db(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         tenant = accounts.ensure_tenant(session, args.tenant)
         created = accounts.create_key(session, tenant, name=args.name, role=args.role, allowed_models=models, expires_at=expires)
     print(f"tenant: {tenant.name} ({tenant.id})")
@@ -122,7 +118,7 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 def cmd_keys_list(args: argparse.Namespace) -> int:
     from billing import accounts
 
-    with db_session(_db(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         tenant_id = None
         if args.tenant:
             tenant = accounts.get_tenant_by_name(session, args.tenant)
@@ -142,7 +138,7 @@ def cmd_keys_new_admin(args: argparse.Namespace) -> int:
     """A lost or leaked admin key: whoever can reach the database makes a new one (and may end the others)."""
     from billing import accounts
 
-    with db_session(_db(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         others = [k for k in accounts.list_keys(session) if k.role == "admin" and k.revoked_at is None]
         created = accounts.create_key(session, None, name=args.name, role="admin")
         if args.revoke_others:
@@ -159,7 +155,7 @@ def cmd_keys_new_admin(args: argparse.Namespace) -> int:
 def cmd_keys_revoke(args: argparse.Namespace) -> int:
     from billing import accounts
 
-    with db_session(_db(_settings(args))) as session:
+    with db_session(open_database(_settings(args))) as session:
         key = accounts.revoke_key(session, args.key_id)
     print(f"revoked {key.id}")
     return 0
@@ -185,7 +181,7 @@ def cmd_routing_eval(args: argparse.Namespace) -> int:
 def cmd_routing_report(args: argparse.Namespace) -> int:
     from gateway.routing_report import as_dicts, format_report, routing_report
 
-    reports = routing_report(_db(_settings(args)), days=args.days)
+    reports = routing_report(open_database(_settings(args)), days=args.days)
     print(json.dumps(as_dicts(reports), indent=2) if args.json else format_report(reports))
     return 0
 

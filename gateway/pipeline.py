@@ -17,7 +17,6 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
-from billing.money import format_usd
 from billing.tokens import count_request_tokens, count_text_tokens
 from billing.usage import TokenUsage
 from cache import CACHE_HEADER, CacheLookup, add_anthropic_cache_breakpoints, with_prompt_cache_key
@@ -34,7 +33,7 @@ from gateway.route_service import RoutePlan
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from gateway.services import Services
 from gateway.settings import Deployment
-from gateway.streaming import DONE_EVENT, StreamAccount, sse_comment, sse_event
+from gateway.streaming import DONE_EVENT, StreamAccount, cost_comment, sse_event
 from routing import CascadeBar, cascade_verdict
 
 log = logging.getLogger(__name__)
@@ -278,7 +277,7 @@ class Pipeline:
                         self._settle_stream(ctx, account, body)
                         settled = True
                         self._after_stream(ctx, account, lookup, deployment)
-                        out = out[: -len(DONE_EVENT)] + sse_comment(f"x-tokenmill-cost-usd {format_usd(ctx.cost_nanos)}") + DONE_EVENT
+                        out = out[: -len(DONE_EVENT)] + cost_comment(ctx.cost_nanos) + DONE_EVENT
                     yield out
                 if account.upstream_error is not None:
                     ctx.status_code, ctx.error_type = 502, "upstream_error"  # the client saw its error event

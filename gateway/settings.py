@@ -59,11 +59,9 @@ class ConfigProblems(ValueError):
 @functools.cache
 def litellm_providers() -> frozenset[str]:
     """The providers litellm knows (imported only when a deployment names a provider that is not ours: it is slow)."""
-    os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
-    os.environ.setdefault("LITELLM_LOG", "ERROR")
-    import litellm
+    from gateway.providers.litellm_provider import load_litellm  # here: that module imports this one
 
-    return frozenset(str(getattr(p, "value", p)) for p in litellm.provider_list)
+    return frozenset(str(getattr(p, "value", p)) for p in load_litellm().provider_list)
 
 
 def unknown_provider_message(model_name: str, model: str, provider: str) -> str | None:

@@ -14,10 +14,11 @@ from dataclasses import dataclass, field
 
 import orjson
 
+from billing.money import format_usd
 from billing.tokens import count_text_tokens
 from billing.usage import TokenUsage
+from cache.sse import DONE_EVENT
 
-DONE_EVENT = b"data: [DONE]\n\n"
 log = logging.getLogger(__name__)
 
 
@@ -160,3 +161,8 @@ def sse_event(payload: dict) -> bytes:
 
 def sse_comment(text: str) -> bytes:
     return b": " + text.encode() + b"\n\n"
+
+
+def cost_comment(cost_nanos: int) -> bytes:
+    """The SSE comment that ends every stream before [DONE] with its cost (the header said "streaming")."""
+    return sse_comment(f"x-tokenmill-cost-usd {format_usd(cost_nanos)}")

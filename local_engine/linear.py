@@ -85,9 +85,10 @@ class Linear:
             self.bias = None if bias is None else bias.to(torch.bfloat16)
             self.weight_bf16 = weight.to(torch.bfloat16)
 
-    def __call__(self, x: Tensor, quantized_rows: Tensor | None = None) -> Tensor:
-        """x @ W.T (+ bias). `quantized_rows` (int8/int4 modes): a bool mask of the rows that take
-        the quantized weights, the others take the bf16 ones; None: decided by the number of rows."""
+    def __call__(self, x: Tensor, quantized_rows: Tensor | bool | None = None) -> Tensor:
+        """x @ W.T (+ bias). `quantized_rows` (int8/int4 modes): which rows take the quantized
+        weights, the others taking the bf16 ones: all (True), none (False) or a bool mask
+        (decided once per step by the caller); None: by the number of rows."""
         if self.mode == "torch":
             return F.linear(x, self.weight, self.bias)
         if self.mode == "mkl":
@@ -96,10 +97,9 @@ class Linear:
             return torch.ops.quantized.linear_dynamic(x, self.packed, True)
         if quantized_rows is None:
             return self._quantized(x) if x.shape[0] <= INT8_MAX_ROWS else self._bf16(x)
-        quantized = int(quantized_rows.sum())
-        if quantized == x.shape[0]:
+        if quantized_rows is True:
             return self._quantized(x)
-        if quantized == 0:
+        if quantized_rows is False:
             return self._bf16(x)
         out = x.new_empty(x.shape[0], self.weight_bf16.shape[0])
         out[quantized_rows] = self._quantized(x[quantized_rows])

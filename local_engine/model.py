@@ -29,7 +29,8 @@ class AttentionMetadata:
     context_lens: Tensor  # [B] int32, tokens in context after this step's tokens are stored
     cu_seqlens_q: Tensor  # [B+1] int32
     decode_only: bool  # every sequence has exactly one new token
-    generated_rows: Tensor | None = None  # [T] bool, rows of generated (not prompt) tokens; int8/int4 linears use it
+    # Rows of generated (not prompt) tokens, for int8/int4 linears: all (True), none (False) or a [T] bool mask.
+    generated_rows: Tensor | bool | None = None
 
 
 def _param(*shape: int, dtype: torch.dtype) -> nn.Parameter:
@@ -144,5 +145,5 @@ class DecoderModel(nn.Module):
         out, _ = ops.rms_norm(x, self.norm, eps, residual)
         return out
 
-    def compute_logits(self, hidden: Tensor, generated_rows: Tensor | None = None) -> Tensor:
+    def compute_logits(self, hidden: Tensor, generated_rows: Tensor | bool | None = None) -> Tensor:
         return self.head(hidden, generated_rows).float()

@@ -73,13 +73,17 @@ class ModelRunner:
             t = torch.tensor(values, dtype=dtype)
             return t.pin_memory().to(dev, non_blocking=True) if pin else t
 
+        # Which rows the int8/int4 linears quantize: all (decode), none (prefill) or a mask, decided once a step.
+        row_kinds: Tensor | bool | None = None
+        if self.model.linear_mode in ("int8", "int4"):
+            row_kinds = True if all(generated) else put(generated, torch.bool) if any(generated) else False
         meta = AttentionMetadata(
             slot_mapping=put(slots, torch.int64),
             block_tables=put(tables, torch.int32),
             context_lens=put(context_lens, torch.int32),
             cu_seqlens_q=put(cu, torch.int32),
             decode_only=all(s.num_new_tokens == 1 for s in batch),
-            generated_rows=put(generated, torch.bool) if self.model.linear_mode in ("int8", "int4") else None,
+            generated_rows=row_kinds,
         )
         return put(input_ids, torch.int64), put(positions, torch.int64), meta, logit_rows
 
@@ -97,5 +101,5 @@ class ModelRunner:
         if len(rows) != hidden.shape[0]:
             index = torch.tensor(rows, device=hidden.device)
             hidden = hidden[index]
-            generated = None if generated is None else generated[index]
+            generated = generated[index] if isinstance(generated, torch.Tensor) else generated
         return self.model.compute_logits(hidden, generated)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import Literal, Protocol
+from typing import Any, Literal, Protocol
 
 from billing.usage import TokenUsage
 from gateway.settings import Deployment
@@ -46,6 +46,38 @@ class UpstreamError(Exception):
         if self.retry_after is None:
             return {}
         return {"retry-after": str(max(1, math.ceil(self.retry_after)))}
+
+
+_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
+
+
+def retry_after_seconds(headers: Any) -> float | None:
+    """Seconds from a Retry-After header (None when absent or not a number of seconds)."""
+    value = headers.get("retry-after") if headers else None
+    try:
+        return float(value) if value is not None else None
+    except (TypeError, ValueError):
+        return None
+
+
+def error_for_status(
+    status: int, message: str, *, retry_after: float | None = None, body: bytes | None = None, error_code: str | None = None
+) -> UpstreamError:
+    """What an upstream's HTTP error status means for the client and for the dispatcher, for every
+    provider: rate limits and server errors are retried; the deployment's own faults (credentials,
+    a model or path it does not have) go to the next deployment as 502s; any other 4xx is the
+    request's, goes back as is (`body`: the upstream's OpenAI envelope), and only a prompt over
+    the context window (`error_code`) may fit another deployment."""
+    if status == 429:
+        return UpstreamError(429, message, type="rate_limit_error", code="upstream_rate_limited", retryable=True, retry_after=retry_after)
+    if status in (401, 403):
+        return UpstreamError(502, f"upstream rejected the gateway's credentials: {message}", code="upstream_auth_failed", try_next=True)
+    if status == 404:
+        return UpstreamError(502, f"upstream has no such model or path (HTTP 404): {message}", code="upstream_not_found", try_next=True)
+    if status in _RETRYABLE_STATUS or status >= 500:
+        return UpstreamError(502, f"upstream error (HTTP {status}): {message}", code="upstream_error", retryable=True)
+    return UpstreamError(status, message, type="invalid_request_error", code="upstream_rejected", body=body,
+                         try_next=error_code == "context_length_exceeded")
 
 
 @dataclass

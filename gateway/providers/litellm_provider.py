@@ -14,13 +14,14 @@ from typing import Any
 import orjson
 
 from billing.usage import TokenUsage
-from gateway.providers.base import Call, Reply, UpstreamError
+from gateway.providers.base import Call, Reply, UpstreamError, error_for_status, retry_after_seconds
 
 _litellm: Any = None
 _APIError: type[Exception] = Exception  # replaced by openai.APIError, litellm's error base, on load
 
 
-def _lib() -> Any:
+def load_litellm() -> Any:
+    """litellm, imported once (it is slow) and set up offline: the bundled price map, no telemetry."""
     global _litellm, _APIError
     if _litellm is None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
@@ -35,30 +36,13 @@ def _lib() -> Any:
     return _litellm
 
 
-def _retry_after(exc: Exception) -> float | None:
-    """Seconds from the Retry-After header of the HTTP response litellm's error carries, if any."""
-    headers = getattr(getattr(exc, "response", None), "headers", None)
-    try:
-        value = headers.get("retry-after") if headers is not None else None
-        return float(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
 def _translate_error(exc: Exception, deployment_id: str) -> UpstreamError:
     status = getattr(exc, "status_code", None) or 502
     message = getattr(exc, "message", None) or str(exc)
-    if status == 429:
-        return UpstreamError(429, message, type="rate_limit_error", code="upstream_rate_limited", retryable=True, retry_after=_retry_after(exc))
-    if status in (401, 403):
-        return UpstreamError(502, f"upstream rejected the gateway's credentials: {message}", code="upstream_auth_failed", try_next=True)
-    if status == 404:
-        return UpstreamError(502, f"upstream has no such model or path (HTTP 404): {message}", code="upstream_not_found", try_next=True)
     if status == 408 or "timeout" in type(exc).__name__.lower():
         return UpstreamError(504, f"upstream {deployment_id} timed out", type="timeout", code="upstream_timeout", retryable=True)
-    if status >= 500:
-        return UpstreamError(502, f"upstream error (HTTP {status}): {message}", code="upstream_error", retryable=True)
-    return UpstreamError(status, message, type="invalid_request_error", code="upstream_rejected")
+    headers = getattr(getattr(exc, "response", None), "headers", None)  # the HTTP response litellm's error carries
+    return error_for_status(status, message, retry_after=retry_after_seconds(headers))
 
 
 def _kwargs(call: Call) -> dict[str, Any]:
@@ -80,7 +64,7 @@ def _kwargs(call: Call) -> dict[str, Any]:
 
 class LiteLLMProvider:
     async def send(self, call: Call) -> Reply:
-        lib = _lib()
+        lib = load_litellm()
         try:
             if call.endpoint == "chat":
                 response = await lib.acompletion(**_kwargs(call))
@@ -95,7 +79,7 @@ class LiteLLMProvider:
         return Reply(body=orjson.dumps(body), usage=TokenUsage.from_openai(body.get("usage")))
 
     async def open_stream(self, call: Call) -> _LiteLLMStream:
-        lib = _lib()
+        lib = load_litellm()
         try:
             stream = await lib.acompletion(**_kwargs(call)) if call.endpoint == "chat" else await lib.atext_completion(**_kwargs(call))
         except _APIError as exc:

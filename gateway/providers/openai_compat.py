@@ -12,44 +12,20 @@ import orjson
 
 from billing.usage import TokenUsage
 from cache.sse import DONE_EVENT, replay_sse
-from gateway.providers.base import ENDPOINT_PATHS, Call, Reply, ReplyStream, UpstreamError
+from gateway.providers.base import ENDPOINT_PATHS, Call, Reply, ReplyStream, UpstreamError, error_for_status, retry_after_seconds
 from gateway.settings import OPENAI_COMPATIBLE_BASES
 
-_RETRYABLE_STATUS = {408, 409, 429, 500, 502, 503, 504, 529}
 
-
-def _retry_after(headers: aiohttp.typedefs.LooseHeaders) -> float | None:
-    value = headers.get("retry-after") if headers else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
-
-
-def _error_from_status(status: int, body: bytes, headers) -> UpstreamError:  # noqa: ANN001
+def _error_from_status(status: int, body: bytes, headers: aiohttp.typedefs.LooseHeaders) -> UpstreamError:
     try:
         error = orjson.loads(body)["error"]
         message, code = error["message"], error.get("code")
         envelope = isinstance(message, str)
     except (orjson.JSONDecodeError, KeyError, TypeError, AttributeError):
         message, code, envelope = None, None, False
-    if not envelope:
+    if not envelope:  # an HTML page, a framework's default: the client gets the gateway's envelope
         message = body[:500].decode("utf-8", "replace").strip() or f"upstream returned HTTP {status}"
-    if status == 429:
-        return UpstreamError(429, message, type="rate_limit_error", code="upstream_rate_limited", retryable=True, retry_after=_retry_after(headers))
-    if status in (401, 403):
-        return UpstreamError(502, f"upstream rejected the gateway's credentials: {message}", code="upstream_auth_failed", try_next=True)
-    if status == 404:
-        # The client named a model this gateway serves; the upstream not knowing it is a
-        # deployment's misconfiguration (model name, api_base), not the client's error.
-        return UpstreamError(502, f"upstream has no such model or path (HTTP 404): {message}", code="upstream_not_found", try_next=True)
-    if status in _RETRYABLE_STATUS or status >= 500:
-        return UpstreamError(502, f"upstream error (HTTP {status}): {message}", code="upstream_error", retryable=True)
-    # The upstream refused the request itself: its own error body goes back when it is
-    # OpenAI's envelope; anything else (an HTML page, a framework's default) becomes ours.
-    # A prompt over this deployment's context window may fit another's.
-    return UpstreamError(status, message, type="invalid_request_error", code="upstream_rejected", body=body if envelope else None,
-                         try_next=code == "context_length_exceeded")
+    return error_for_status(status, message, retry_after=retry_after_seconds(headers), body=body if envelope else None, error_code=code)
 
 
 class OpenAICompatProvider:

@@ -24,7 +24,7 @@ router = APIRouter(prefix="/admin/api")
 class TenantIn(BaseModel):
     name: str = Field(min_length=1, max_length=200)
     timezone: str = "UTC"
-    markup: float = Field(default=0.0, ge=-1.0, le=10.0)
+    markup: float = Field(default=0.0, ge=accounts.MARKUP_MIN, le=accounts.MARKUP_MAX)
 
 
 class KeyIn(BaseModel):

@@ -64,8 +64,8 @@ def create_tenant(request: Request, viewer: ViewerDep, form: FormDep) -> Respons
         markup = float(values["markup_percent"] or 0) / 100.0
     except ValueError:
         markup, error = 0.0, "Markup must be a number (percent, e.g. 10 or -5)."
-    if error is None and not -100.0 <= markup * 100 <= 1000.0:
-        error = "Markup must lie between -100% and 1000%."
+    if error is None and not accounts.MARKUP_MIN <= markup <= accounts.MARKUP_MAX:  # said in percent, as typed
+        error = f"Markup must lie between {accounts.MARKUP_MIN:.0%} and {accounts.MARKUP_MAX:.0%}."
     if error is None:
         with db_session(request.app.state.services.db) as session:
             try:
