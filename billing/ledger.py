@@ -60,7 +60,8 @@ def insert_usage(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
         with engine.begin() as conn:
             conn.execute(_insert_ignoring_duplicates(engine), list(rows))
         return
-    tuples = [tuple(row[c] for c in _COLUMNS) for row in rows]
+    # .get: a row spooled by an older version lacks the columns added since (nullable ones).
+    tuples = [tuple(row.get(c) for c in _COLUMNS) for row in rows]
     if engine.dialect.name == "sqlite":
         tuples = [(*t[:_CREATED_AT], _sqlite_time(t[_CREATED_AT]), *t[_CREATED_AT + 1 :]) for t in tuples]
     with engine.begin() as conn:

@@ -68,6 +68,7 @@ class UsageRecord(SQLModel, table=True):
     tier: str = Field(default="", max_length=16)
     route_reason: str = Field(default="", max_length=500)
     route_score: float | None = None
+    route_threshold: float | None = None
     cache: str = Field(default="", max_length=16)  # hit-exact | hit-semantic | miss | bypass | ''
     prompt_tokens: int = 0
     completion_tokens: int = 0

@@ -251,6 +251,7 @@ class Admission:
             token_buckets=[s.bucket for s in a.buckets if s.bucket.kind == TOKENS],
             tpm_estimate=request.tpm_prompt_tokens + a.out_tokens,
             headers=headers,
+            output_bound_set=a.out_tokens < request.out_tokens or bool(bound.inject and budgets),
             gen=a.gen,
         )
         if ticket.charges:

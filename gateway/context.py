@@ -15,6 +15,9 @@ from gateway.auth import Principal
 from gateway.providers.dispatcher import Attempts
 from gateway.settings import Deployment
 
+# A cascade's local attempt that was escalated is billed on a row of its own: request id + this.
+CASCADE_ATTEMPT_SUFFIX = ".local"
+
 
 def new_request_id() -> str:
     return "req_" + secrets.token_hex(12)
@@ -33,6 +36,8 @@ class RequestContext:
     route_reason: str = "explicit-model"
     route_score: float | None = None
     route_threshold: float | None = None
+    route_tier: str | None = None  # the tier the router chose (the header's, before any deployment answered)
+    local_first_allowed: bool = True  # a cascade may try the local tier first (no agent flag sent the call up)
     cache_status: str = ""
     cache_header: str | None = None  # the caller's x-tokenmill-cache (on | off | auto)
     usage: TokenUsage = field(default_factory=TokenUsage)
@@ -53,6 +58,7 @@ class RequestContext:
         headers = {"x-request-id": self.request_id}
         if self.deployment is not None:
             headers["x-tokenmill-model"] = self.deployment.model_name
+        if self.deployment is not None or self.route_tier is not None:
             headers["x-tokenmill-route"] = self.route_header()
         # A stream's cost is only known at its end: it arrives as an SSE comment before [DONE].
         headers["x-tokenmill-cost-usd"] = "streaming" if streaming else format_usd(self.cost_nanos)
@@ -63,13 +69,20 @@ class RequestContext:
         return headers
 
     def route_header(self) -> str:
-        parts = [f"tier={self.deployment.tier if self.deployment else ''}"]
+        parts = [f"tier={self.deployment.tier if self.deployment else self.route_tier or ''}"]
         if self.route_score is not None:
             parts.append(f"score={self.route_score:.3f}")
         if self.route_threshold is not None:
             parts.append(f"threshold={self.route_threshold:.3f}")
         parts.append(f"reason={self.route_reason}")
         return "; ".join(parts)
+
+    def served_by(self, deployment: Deployment) -> None:
+        """`deployment` answered; the route reason names the ones that failed before it."""
+        self.deployment = deployment
+        failed = [d for d in dict.fromkeys(self.attempts.tried) if d != deployment.id]
+        if failed:
+            self.route_reason += ";fallback-from=" + ",".join(failed)
 
     def usage_row(self) -> dict[str, Any]:
         now = time.perf_counter()
@@ -88,6 +101,7 @@ class RequestContext:
             "tier": d.tier if d else "",
             "route_reason": self.route_reason[:500],
             "route_score": self.route_score,
+            "route_threshold": self.route_threshold,
             "cache": self.cache_status,
             "prompt_tokens": self.usage.prompt_tokens,
             "completion_tokens": self.usage.completion_tokens,

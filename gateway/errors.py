@@ -83,6 +83,8 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def _validation(_request: Request, exc: RequestValidationError) -> Response:
         first = exc.errors()[0] if exc.errors() else {"loc": (), "msg": "invalid request"}
+        if first.get("type") == "json_invalid":  # its loc holds a character position, not a parameter
+            return invalid_request(f"The request body is not valid JSON ({first['msg']}).").response()
         loc = [str(p) for p in first["loc"] if p not in ("body", "query", "path")]
         return invalid_request(first["msg"], param=".".join(loc) or None).response()
 

@@ -8,7 +8,7 @@ rate of kept calls stays under the bar (routing.recalibrate_from_feedback does t
 from __future__ import annotations
 
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import sqlalchemy as sa
 from sqlalchemy.engine import Engine
@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 
 from billing.db import db_session
 from billing.feedback_models import RouteFeedback, TenantRouteThreshold
-from billing.models import UsageRecord, utcnow
+from billing.models import Tenant, UsageRecord, utcnow
 from routing import recalibrate_from_feedback
 
 CHEAP_TIERS = ("local", "cheap")
@@ -47,6 +47,22 @@ def record_feedback(engine: Engine, tenant_id: str | None, request_id: str, scor
 
 
 @dataclass(frozen=True)
+class DefaultThresholds:
+    """The configured (calibrated) strong thresholds: global routes by name, and per tenant name
+    its own routes, which shadow a global route of the same name for that tenant."""
+
+    routes: dict[str, float]
+    tenant_routes: dict[str, dict[str, float]] = field(default_factory=dict)
+
+    def names(self) -> set[str]:
+        return set(self.routes).union(*self.tenant_routes.values())
+
+    def for_tenant(self, tenant_name: str | None, route: str) -> float | None:
+        own = self.tenant_routes.get(tenant_name or "", {})
+        return own.get(route, self.routes.get(route))
+
+
+@dataclass(frozen=True)
 class Recalibration:
     tenant_id: str
     route: str
@@ -55,24 +71,30 @@ class Recalibration:
     new_threshold: float
 
 
-def recalibrate(engine: Engine, default_thresholds: dict[str, float], max_failure_rate: float = 0.25, min_samples: int = 50) -> list[Recalibration]:
-    """Recompute every (tenant, route) threshold that has enough feedback on cheaper-tier calls."""
+def recalibrate(engine: Engine, defaults: DefaultThresholds, max_failure_rate: float = 0.25, min_samples: int = 50) -> list[Recalibration]:
+    """Recompute every (tenant, route) threshold that has enough feedback on cheaper-tier calls.
+    Calls made without a tenant (the operator's admin key) have no threshold to tune."""
     query = (
         sa.select(UsageRecord.tenant_id, UsageRecord.model_requested, UsageRecord.route_score, RouteFeedback.score)
         .join(RouteFeedback, RouteFeedback.request_id == UsageRecord.request_id)
-        .where(UsageRecord.tier.in_(CHEAP_TIERS), UsageRecord.route_score.is_not(None), UsageRecord.model_requested.in_(list(default_thresholds)))
+        .where(
+            UsageRecord.tier.in_(CHEAP_TIERS), UsageRecord.route_score.is_not(None), UsageRecord.tenant_id.is_not(None),
+            UsageRecord.model_requested.in_(sorted(defaults.names())),
+        )
     )
     samples: dict[tuple[str, str], list[tuple[float, float]]] = defaultdict(list)
     with db_session(engine) as session:
         for tenant_id, route, route_score, outcome in session.execute(query):
             samples[(tenant_id, route)].append((float(route_score), float(outcome)))
         current = {(r.tenant_id, r.route): r for r in session.execute(sa.select(TenantRouteThreshold)).scalars()}
+        names = dict(session.execute(sa.select(Tenant.id, Tenant.name)).all())
         changes = []
         for (tenant_id, route), pairs in samples.items():
-            if len(pairs) < min_samples:
+            default = defaults.for_tenant(names.get(tenant_id), route)
+            if len(pairs) < min_samples or default is None:  # None: another tenant's route of that name
                 continue
             row = current.get((tenant_id, route))
-            old = row.threshold if row else default_thresholds[route]
+            old = row.threshold if row else default
             new = recalibrate_from_feedback(pairs, old, max_failure_rate=max_failure_rate, min_samples=min_samples)
             row = row or TenantRouteThreshold(tenant_id=tenant_id, route=route, threshold=new)
             row.threshold, row.samples, row.updated_at = new, len(pairs), utcnow()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +17,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from billing.budgets.ticket import Ticket
 from billing.tokens import count_request_tokens, count_text_tokens
 from billing.usage import TokenUsage
 from cache import CACHE_HEADER, CacheLookup, add_anthropic_cache_breakpoints, with_prompt_cache_key
@@ -25,7 +26,7 @@ from gateway.answer_checks import mean_logprob, valid_json, valid_tool_call
 from gateway.auth import Principal
 from gateway.batches.hints import BatchHint
 from gateway.body import read_json, validate
-from gateway.context import RequestContext
+from gateway.context import CASCADE_ATTEMPT_SUFFIX, RequestContext
 from gateway.errors import APIError, internal_error, invalid_request
 from gateway.providers.base import Endpoint, UpstreamError
 from gateway.providers.dispatcher import Attempts
@@ -146,13 +147,51 @@ class Pipeline:
                 if kept is not None:
                     return kept
                 candidates = [d for d in candidates if d.tier != "local"] or candidates
-        ctx.ticket = await self.s.admission.admit(ctx, candidates, self.s.prices, body)
+        ctx.ticket = await self._admit(ctx, candidates, body, routed=plan is not None)
         candidates = ctx.ticket.candidates
         if ctx.stream:
             return await self._stream(ctx, endpoint, body, candidates, lookup)
         return await self._send(ctx, endpoint, body, candidates, lookup)
 
     # -- steps -------------------------------------------------------------------------
+
+    async def _admit(self, ctx: RequestContext, candidates: list[Deployment], body: dict, routed: bool) -> Ticket:
+        """Reserve for the dearest candidate. A routed call that its budget cannot cover is served
+        cheaper rather than refused: first without its dearer fallbacks, then on the candidates
+        cheaper than the router's choice (the route reason says so)."""
+        try:
+            return await self.s.admission.admit(ctx, candidates, self.s.prices, body)
+        except APIError as refused:
+            if not routed or refused.code != "insufficient_quota":
+                raise
+            for narrowed, why in self._cheaper_candidates(candidates):
+                try:
+                    ticket = await self.s.admission.admit(ctx, narrowed, self.s.prices, body)
+                except APIError as again:
+                    if again.code != "insufficient_quota":
+                        raise
+                    continue
+                ctx.route_reason += why
+                return ticket
+            raise
+
+    def _cheaper_candidates(self, candidates: list[Deployment]) -> Iterator[tuple[list[Deployment], str]]:
+        first = self.s.prices.get(candidates[0].id)
+        if first is None:
+            return
+
+        def price_at_most(d: Deployment, strictly: bool) -> bool:
+            p = self.s.prices.get(d.id)
+            if p is None or p.input > first.input or p.output > first.output:
+                return False
+            return not strictly or (p.input, p.output) != (first.input, first.output)
+
+        trimmed = [candidates[0]] + [d for d in candidates[1:] if price_at_most(d, strictly=False)]
+        if len(trimmed) < len(candidates):
+            yield trimmed, ";budget-drops-dearer-fallbacks"
+        cheaper = [d for d in candidates[1:] if price_at_most(d, strictly=True)]
+        if cheaper:
+            yield cheaper, ";budget-steps-down"
 
     def _candidates(self, ctx: RequestContext, endpoint: Endpoint) -> list[Deployment]:
         model = ctx.model_requested
@@ -201,12 +240,12 @@ class Pipeline:
         self, ctx: RequestContext, endpoint: Endpoint, body: dict, candidates: list[Deployment], lookup: CacheLookup | None
     ) -> Outcome:
         reply, deployment = await self.s.dispatcher.send(candidates, endpoint, _upstream_body(body), ctx.attempts, prepare=self._prepare(ctx))
-        ctx.deployment = deployment
+        ctx.served_by(deployment)
         usage = reply.usage or _count_usage(endpoint, body, reply.body, deployment)
         self._bill(ctx, usage)
         self._finish(ctx)
         if lookup is not None:
-            self.s.cache.store_later(lookup, reply.body, ctx.cost_nanos, deployment.id)
+            self.s.cache.store_later(lookup, reply.body, ctx.cost_nanos, deployment.id, _bounded(ctx))
         if self.s.routes is not None:
             self.s.routes.after_call(ctx, deployment)
         return Outcome(body=reply.body)
@@ -217,10 +256,10 @@ class Pipeline:
         An escalated local attempt is billed and recorded as its own usage row (request id +
         '.local'); a kept one is the request's row. Returns None to escalate along the route."""
         local = [d for d in candidates if d.tier == "local"]
-        if not local or candidates[0].tier == "strong":
+        if not local or candidates[0].tier == "strong" or not ctx.local_first_allowed:
             return None
-        attempt = RequestContext(principal=ctx.principal, endpoint=ctx.endpoint, request_id=ctx.request_id + ".local", run_id=ctx.run_id)
-        attempt.model_requested, attempt.route_score = ctx.model_requested, ctx.route_score
+        attempt = RequestContext(principal=ctx.principal, endpoint=ctx.endpoint, request_id=ctx.request_id + CASCADE_ATTEMPT_SUFFIX, run_id=ctx.run_id)
+        attempt.model_requested, attempt.route_score, attempt.route_threshold = ctx.model_requested, ctx.route_score, ctx.route_threshold
         probe = {**body, "logprobs": True}
         try:
             attempt.ticket = await self.s.admission.admit(attempt, local, self.s.prices, probe)
@@ -259,7 +298,7 @@ class Pipeline:
         upstream_body = _upstream_body(body)
         upstream_body["stream_options"] = {**options, "include_usage": True}
         stream, deployment = await self.s.dispatcher.open_stream(candidates, endpoint, upstream_body, ctx.attempts, prepare=self._prepare(ctx))
-        ctx.deployment = deployment
+        ctx.served_by(deployment)
         account = StreamAccount(client_wants_usage=bool(options.get("include_usage")), count_model=deployment.litellm_params.upstream_model)
 
         async def events() -> AsyncIterator[bytes]:
@@ -309,7 +348,7 @@ class Pipeline:
         if lookup is not None and ctx.error_type is None:
             whole = account.as_completion(ctx.request_id, deployment.litellm_params.upstream_model)
             if whole is not None:
-                self.s.cache.store_later(lookup, whole, ctx.cost_nanos, deployment.id)
+                self.s.cache.store_later(lookup, whole, ctx.cost_nanos, deployment.id, _bounded(ctx))
 
     def _settle_stream(self, ctx: RequestContext, account: StreamAccount, body: dict) -> None:
         prompt_estimate = 0
@@ -359,6 +398,10 @@ def _run_id(header: str | None, body: dict) -> str | None:
     if isinstance(metadata, dict) and "run_id" in metadata:
         run = run or str(metadata["run_id"])
     return run[:128] if run else None
+
+
+def _bounded(ctx: RequestContext) -> bool:
+    return ctx.ticket is not None and ctx.ticket.output_bound_set
 
 
 def _upstream_body(body: dict) -> dict:

@@ -140,6 +140,8 @@ class RouteService:
         run = self._run(ctx)
         flags = RouteFlags(
             tool_required=summary.tool_required,
+            tools_offered=summary.tools_enabled,
+            long_plan=summary.long_plan,
             needs_json=summary.response_format is not None,
             needs_vision=summary.has_images,
             json_failed_on_local=run is not None and _schema_key(body) in run.state.json_failures_on_local,
@@ -155,6 +157,7 @@ class RouteService:
         except ValueError as exc:
             raise APIError(400, f"Route `{plan.name}` cannot serve this call: {exc}", code="no_route") from None
         self._record(ctx, decision)
+        ctx.local_first_allowed = not (flags.tool_required or flags.json_failed_on_local or flags.long_plan)
         if too_small:
             ctx.route_reason += ";context-too-long-for=" + ",".join(too_small)
         return [by_id[decision.deployment]] + [by_id[c.deployment] for c in fallback_chain(decision, candidates, flags)]
@@ -197,6 +200,7 @@ class RouteService:
     def _record(ctx: RequestContext, decision: RouteDecision) -> None:
         ctx.route_score = decision.score
         ctx.route_threshold = decision.threshold
+        ctx.route_tier = decision.tier
         ctx.route_reason = f"route={ctx.model_requested};{decision.reason}"
 
     # -- agent runs ----------------------------------------------------------------------

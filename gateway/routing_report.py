@@ -12,15 +12,17 @@ from billing.db import db_session
 from billing.feedback_models import RouteFeedback
 from billing.models import Tenant, UsageRecord
 from billing.money import nanos_to_usd
+from gateway.context import CASCADE_ATTEMPT_SUFFIX
 from routing import ReferenceCurve, get_router
 
 
 @dataclass
 class TenantRouting:
     tenant: str
-    calls: int = 0
-    routed_calls: int = 0  # calls that asked for a route (auto, auto-*)
-    tiers: dict[str, int] = field(default_factory=dict)
+    calls: int = 0  # answered calls; a cascade's escalated local attempt is not one
+    routed_calls: int = 0  # calls that asked for a route (auto, auto-*) and were routed
+    tiers: dict[str, int] = field(default_factory=dict)  # local | cheap | strong | cache (answered from a cache)
+    cascade_attempts: int = 0  # local attempts escalated by the cascade: billed, counted in cost_usd only
     cost_usd: float = 0.0
     strong_share: float | None = None  # among routed calls
     expected_quality_kept: float | None = None  # from the router's reference curve at that share
@@ -32,10 +34,14 @@ def routing_report(engine: Engine, days: float = 30.0) -> list[TenantRouting]:
     since = datetime.now(UTC) - timedelta(days=days)
     curve = ReferenceCurve.from_dict(get_router().model.reference_curve)
     routed = UsageRecord.route_score.is_not(None)
+    served_from = sa.case((UsageRecord.cache.like("hit-%"), "cache"), else_=UsageRecord.tier)
+    attempt = UsageRecord.request_id.like("%" + CASCADE_ATTEMPT_SUFFIX)
     tier_query = (
-        sa.select(UsageRecord.tenant_id, UsageRecord.tier, sa.func.count(), sa.func.sum(sa.case((routed, 1), else_=0)), sa.func.sum(UsageRecord.cost_nanos))
+        sa.select(
+            UsageRecord.tenant_id, served_from, attempt, sa.func.count(), sa.func.sum(sa.case((routed, 1), else_=0)), sa.func.sum(UsageRecord.cost_nanos)
+        )
         .where(UsageRecord.created_at >= since, UsageRecord.status_code == 200)
-        .group_by(UsageRecord.tenant_id, UsageRecord.tier)
+        .group_by(UsageRecord.tenant_id, served_from, attempt)
     )
     feedback_query = (
         sa.select(RouteFeedback.tenant_id, sa.func.count(), sa.func.avg(RouteFeedback.score))
@@ -46,12 +52,15 @@ def routing_report(engine: Engine, days: float = 30.0) -> list[TenantRouting]:
         names = dict(session.execute(sa.select(Tenant.id, Tenant.name)).all())
         reports: dict[str, TenantRouting] = {}
         strong_routed: dict[str, int] = {}
-        for tenant_id, tier, calls, routed_calls, cost in session.execute(tier_query):
+        for tenant_id, tier, is_attempt, calls, routed_calls, cost in session.execute(tier_query):
             r = reports.setdefault(tenant_id, TenantRouting(tenant=names.get(tenant_id, tenant_id or "-")))
+            r.cost_usd += nanos_to_usd(int(cost or 0))
+            if is_attempt:
+                r.cascade_attempts += calls
+                continue
             r.calls += calls
             r.routed_calls += int(routed_calls or 0)
-            r.tiers[tier or "cache"] = r.tiers.get(tier or "cache", 0) + calls
-            r.cost_usd += nanos_to_usd(int(cost or 0))
+            r.tiers[tier or "-"] = r.tiers.get(tier or "-", 0) + calls
             if tier == "strong":
                 strong_routed[tenant_id] = strong_routed.get(tenant_id, 0) + int(routed_calls or 0)
         for tenant_id, samples, mean in session.execute(feedback_query):

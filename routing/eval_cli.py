@@ -20,6 +20,7 @@ from routing.evaluate import RoutingReport, format_table, oracle_report, random_
 
 # A prompt may be a long agent context: far above the csv module's default 131,072-character field limit.
 FIELD_SIZE_LIMIT = 2**31 - 1
+PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 
 
 def read_eval_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
@@ -30,7 +31,7 @@ def read_eval_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     strong: list[float] = []
     if csv.field_size_limit() < FIELD_SIZE_LIMIT:
         csv.field_size_limit(FIELD_SIZE_LIMIT)
-    with open(path, newline="", encoding="utf-8") as f:
+    with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets start UTF-8 CSVs with a BOM
         reader = csv.DictReader(f)
         try:
             missing = {"prompt", "weak", "strong"} - set(reader.fieldnames or ())
@@ -44,6 +45,8 @@ def read_eval_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
                 prompts.append(row["prompt"] or "")
                 weak.append(w)
                 strong.append(s)
+        except UnicodeDecodeError:
+            raise ValueError(f"{path}: not UTF-8 text (after line {reader.line_num})") from None
         except csv.Error as e:
             raise ValueError(f"{path}:{reader.line_num}: not a readable CSV ({e})") from None
     if not prompts:
@@ -85,8 +88,13 @@ def plot(reports: Sequence[RoutingReport], out: Path, title: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenmill routing eval", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, help="CSV with columns prompt,weak,strong")
-    parser.add_argument("--plot", type=Path, help="write the quality-versus-share curve as a PNG (needs matplotlib)")
+    parser.add_argument("--plot", type=Path, help="write the quality-versus-share curve as a PNG (or .svg, .pdf, .jpg; needs matplotlib)")
     args = parser.parse_args(argv)
+    if args.plot is not None and not args.plot.suffix:
+        args.plot = args.plot.with_suffix(".png")
+    if args.plot is not None and args.plot.suffix.lower() not in PLOT_FORMATS:
+        print(f"error: --plot {args.plot}: the file name must end in one of {', '.join(PLOT_FORMATS)}", file=sys.stderr)
+        return 2
     if args.plot is not None and importlib.util.find_spec("matplotlib") is None:
         print("error: --plot needs matplotlib, which is not installed (pip install matplotlib)", file=sys.stderr)
         return 2

@@ -8,7 +8,7 @@ decision into the `x-tokenmill-route` header and the usage row.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from routing.calibration import Calibration, ReferenceCurve, Target, calibrate
 from routing.model import DifficultyModel
@@ -85,6 +85,7 @@ class RouteDefinition:
 @dataclass(frozen=True)
 class RouteFlags:
     tool_required: bool = False  # tool_choice forces a tool call
+    tools_offered: bool = False  # tools offered and not switched off: prefer deployments that can call them
     long_plan: bool = False  # the agent is producing or following a long multi-step plan
     json_failed_on_local: bool = False  # this schema already failed on the local engine
     needs_json: bool = False  # response_format asks for JSON
@@ -128,6 +129,12 @@ def effective_thresholds(route: RouteDefinition, pressure: float) -> tuple[float
 def _fits(c: Candidate, flags: RouteFlags) -> bool:
     return (c.healthy and (c.supports_tools or not flags.tool_required) and (c.supports_json or not flags.needs_json)
             and (c.supports_vision or not flags.needs_vision))
+
+
+def _prefers_tools(flags: RouteFlags) -> RouteFlags:
+    """Flags that also rule out deployments without tools when the call offers tools (a model that
+    may answer in text still serves when no deployment of the route can call tools)."""
+    return replace(flags, tool_required=True) if flags.tools_offered and not flags.tool_required else flags
 
 
 def _cheapest(candidates: Sequence[Candidate], tier: str, flags: RouteFlags) -> Candidate | None:
@@ -177,39 +184,47 @@ def decide(
     if not allowed:
         raise ValueError(f"route {route.name!r} allows no tier")
 
+    strict = _prefers_tools(flags)
     # Stickiness: stay on the run's deployment while its prefix is warm. A higher tier than
     # difficulty needs is kept only while its cached prompt price undercuts the wanted tier's
     # uncached one (the warm prefix then makes it no dearer) and the budget is not under pressure.
     if sticky is not None:
         pinned = next((c for c in candidates if c.deployment == sticky), None)
-        if pinned is not None and pinned.tier in allowed and _fits(pinned, flags):
+        if pinned is not None and pinned.tier in allowed and _fits(pinned, strict):
             if _RANK[pinned.tier] == _RANK[wanted]:
                 return RouteDecision(pinned.deployment, pinned.tier, score, threshold, ";".join(reasons + ["sticky"]))
             if _RANK[pinned.tier] > _RANK[wanted] and pressure < 0.5:
-                alternative = _cheapest(candidates, wanted, flags)
+                alternative = _cheapest(candidates, wanted, strict)
                 if alternative is None or pinned.warm_input_price <= alternative.input_price:
                     return RouteDecision(pinned.deployment, pinned.tier, score, threshold, ";".join(reasons + ["sticky-warm"]))
             reasons.append("left-sticky")
 
-    # The wanted tier if the route has a fitting deployment there, then upward, then downward.
+    # The wanted tier if the route has a fitting deployment there, then upward, then downward;
+    # a call offering tools first among deployments that can call them.
     order = [t for t in TIERS[_RANK[wanted] :] if t in allowed] + [t for t in reversed(TIERS[: _RANK[wanted]]) if t in allowed]
-    for tier in order:
-        chosen = _cheapest(candidates, tier, flags)
-        if chosen is not None:
-            if tier != wanted:
-                reasons.append(f"route-excludes-{wanted}" if wanted not in allowed else f"no-{wanted}-deployment")
-            return RouteDecision(chosen.deployment, tier, score, threshold, ";".join(reasons))
+    for fit_flags in dict.fromkeys((strict, flags)):
+        for tier in order:
+            chosen = _cheapest(candidates, tier, fit_flags)
+            if chosen is not None:
+                if fit_flags is not strict:
+                    reasons.append("no-tool-deployment")
+                if tier != wanted and strict is not flags and fit_flags is strict and wanted in allowed and _cheapest(candidates, wanted, flags):
+                    reasons.append("tools-offered")  # the wanted tier has deployments, none that call tools
+                elif tier != wanted:
+                    reasons.append(f"route-excludes-{wanted}" if wanted not in allowed else f"no-{wanted}-deployment")
+                return RouteDecision(chosen.deployment, tier, score, threshold, ";".join(reasons))
     raise ValueError(f"route {route.name!r}: no healthy deployment can serve this call (tools/json needs included)")
 
 
 def fallback_chain(decision: RouteDecision, candidates: Sequence[Candidate], flags: RouteFlags = RouteFlags()) -> list[Candidate]:
     """Where to go on an upstream error: the same tier's others, then higher tiers, then lower."""
     rank = _RANK[decision.tier]
+    strict = _prefers_tools(flags)
 
-    def key(c: Candidate) -> tuple[int, float, str]:
+    def key(c: Candidate) -> tuple[bool, int, float, str]:
         r = _RANK[c.tier]
         distance = 0 if r == rank else (r - rank if r > rank else len(TIERS) + rank - r)
-        return (distance, c.blended_price(), c.deployment)
+        return (not _fits(c, strict), distance, c.blended_price(), c.deployment)
 
     return sorted((c for c in candidates if c.deployment != decision.deployment and _fits(c, flags)), key=key)
 

@@ -29,6 +29,9 @@ _ANSWER_TAIL = re.compile(r"\s*(Answer|A)\s*:\s*$")
 # Few-shot blocks: a prompt with several "Q: ... A: ..." (or Question/Answer) pairs; the task is the last one.
 _LEADING_LABEL = re.compile(r"^\s*(?:Q|Question|Problem)\s*:\s*", re.IGNORECASE)
 _SHOT_SPLIT = re.compile(r"(?im)^\s*(?:Q|Question|Problem|Input)\s*[:.]\s*")
+# A plan: lines numbered 1, 2, 3, ... ("3.", "3)", "Step 3:"); this many steps make a long one.
+_PLAN_STEP = re.compile(r"(?im)^\s*(?:step\s*)?(\d{1,3})\s*[.):]\s+\S")
+LONG_PLAN_STEPS = 8
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ class RequestSummary:
     tool_required: bool
     response_format: str | None  # "json_schema", "json_object", or None
     has_images: bool = False
+    tools_enabled: bool = False  # tools offered and tool_choice is not "none": the model may call one
+    long_plan: bool = False  # the last user or assistant turn holds a plan of LONG_PLAN_STEPS or more steps
     multiple_choice: bool = False  # the last turn ends in lettered options: a one-letter answer, no worked solution
 
 
@@ -92,6 +97,18 @@ def strip_options(text: str) -> str:
     return "\n".join(lines[: _option_block_start(lines)]).strip()
 
 
+def plan_steps(text: str) -> int:
+    """Length of the longest run of steps numbered 1, 2, 3, ... in `text`."""
+    longest = expected = 0
+    for match in _PLAN_STEP.finditer(text):
+        n = int(match.group(1))
+        expected = n if n == 1 or n == expected else 0
+        if expected:
+            longest = max(longest, n)
+            expected = n + 1
+    return longest
+
+
 def task_part(text: str, max_chars: int = 1500) -> str:
     """The part of a user turn that carries the task.
 
@@ -119,7 +136,7 @@ def summarize_request(
     """Summarise an OpenAI chat request (messages, tools, tool_choice, response_format)."""
     if not isinstance(messages, Sequence) or isinstance(messages, (str, bytes)):
         raise TypeError("messages must be a list of {'role': ..., 'content': ...} mappings")
-    last_user = ""
+    last_user = last_assistant = ""
     user_turns = system_chars = total_tokens = 0
     has_images = False
     for i, m in enumerate(messages):
@@ -131,6 +148,8 @@ def summarize_request(
         if m["role"] == "user":
             user_turns += 1
             last_user = text
+        elif m["role"] == "assistant":
+            last_assistant = text
         elif m["role"] in ("system", "developer"):
             system_chars += len(text)
     required = tool_choice == "required" or (isinstance(tool_choice, Mapping) and tool_choice.get("type") == "function")
@@ -148,6 +167,8 @@ def summarize_request(
         tool_required=bool(tools) and required,
         response_format=fmt,
         has_images=has_images,
+        tools_enabled=bool(tools) and tool_choice != "none",
+        long_plan=max(plan_steps(last_user), plan_steps(last_assistant)) >= LONG_PLAN_STEPS,
         multiple_choice=is_multiple_choice(last_user[-3000:]),
     )
 

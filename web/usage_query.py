@@ -151,7 +151,7 @@ def distinct_models(engine: Engine, tenant_id: str | None) -> list[str]:
 
 CSV_COLUMNS = [
     "created_at", "request_id", "tenant_id", "key_id", "run_id", "endpoint", "model_requested", "model_served",
-    "deployment", "tier", "route_reason", "route_score", "cache", "prompt_tokens", "completion_tokens",
+    "deployment", "tier", "route_reason", "route_score", "route_threshold", "cache", "prompt_tokens", "completion_tokens",
     "cached_tokens", "reasoning_tokens", "cost_usd", "saved_usd", "latency_ms", "ttft_ms", "stream",
     "status_code", "error_type",
 ]

@@ -24,6 +24,7 @@ class Ticket:
     token_buckets: list[Bucket] = field(default_factory=list)  # refunded the unused estimate at settlement
     tpm_estimate: int = 0
     headers: dict[str, str] = field(default_factory=dict)
+    output_bound_set: bool = False  # admission lowered or set the call's max tokens upstream
     gen: str = ""
     created: float = field(default_factory=time.monotonic)
     done: bool = False

@@ -5,21 +5,24 @@ from __future__ import annotations
 import logging
 
 from gateway.celery_app import app
-from gateway.feedback import recalibrate
+from gateway.feedback import DefaultThresholds, recalibrate
 from gateway.tasks import runtime
 
 log = logging.getLogger(__name__)
 
 
-def default_thresholds() -> dict[str, float]:
-    """Each configured route's calibrated strong threshold (per-tenant routes included)."""
+def default_thresholds() -> DefaultThresholds:
+    """Each configured route's calibrated strong threshold: the global routes', and per tenant
+    (by name) its own routes', which take precedence over a global route of the same name."""
     from gateway.models import ModelRegistry
     from gateway.route_service import RouteService
 
     settings = runtime.settings()
     service = RouteService(settings, ModelRegistry(settings.model_list), {}, runtime.engine())
-    plans = [*service.routes.values(), *(p for tenant in service.tenant_routes.values() for p in tenant.values())]
-    return {plan.name: plan.definition.strong_threshold for plan in plans}
+    return DefaultThresholds(
+        {name: plan.definition.strong_threshold for name, plan in service.routes.items()},
+        {tenant: {name: plan.definition.strong_threshold for name, plan in plans.items()} for tenant, plans in service.tenant_routes.items()},
+    )
 
 
 @app.task(name="tokenmill.routing.recalibrate")

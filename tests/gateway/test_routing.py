@@ -12,7 +12,7 @@ import sqlalchemy as sa
 
 from billing.db import db_session
 from billing.feedback_models import RouteFeedback, TenantRouteThreshold
-from gateway.feedback import recalibrate
+from gateway.feedback import DefaultThresholds, recalibrate
 from tests.fakes.openai_upstream import Failure, Raw
 from tests.gateway.conftest import model_list
 from tests.support.gateway import GatewayUnderTest, start_gateway
@@ -59,6 +59,7 @@ def test_difficulty_picks_the_tier_and_explains_itself(routed, fake_openai):
         assert 0 < float(route["score"]) < 1 and float(route["threshold"]) > 0 and route["reason"].startswith("route=auto;")
         row = routed.wait_for_usage(raw.headers["x-request-id"])
         assert row.tier == route["tier"] and row.route_score == pytest.approx(float(route["score"]), abs=1e-3)
+        assert row.route_threshold == pytest.approx(float(route["threshold"]), abs=1e-3)
         assert row.route_reason == route["reason"] and row.model_requested == "auto"
     assert scores[EASY] < scores[MEDIUM] < scores[HARD]
     assert tiers[EASY] == "local" and tiers[HARD] == "strong"
@@ -72,6 +73,17 @@ def test_tools_required_never_go_to_the_local_tier(routed):
     tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
     raw, route = ask(routed, EASY, tools=[tool], tool_choice="required")
     assert route["tier"] == "cheap" and "tools-required" in route["reason"]
+
+
+def test_offered_tools_and_long_plans_go_up_a_tier(routed):
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    _, route = ask(routed, EASY, tools=[tool])  # tool_choice auto: the model may call it; local-small cannot
+    assert route["tier"] == "cheap" and "tools-offered" in route["reason"]
+    assert ask(routed, EASY, tools=[tool], tool_choice="none")[1]["tier"] == "local"
+    plan = "Plan:\n" + "\n".join(f"{i}. change module {i} and run its tests" for i in range(1, 11))
+    messages = [{"role": "user", "content": "refactor the package"}, {"role": "assistant", "content": plan}, {"role": "user", "content": EASY}]
+    raw = routed.openai().chat.completions.with_raw_response.create(model="auto", messages=messages)
+    assert "long-plan" in raw.headers["x-tokenmill-route"] and "tier=local" not in raw.headers["x-tokenmill-route"]
 
 
 def test_a_prompt_longer_than_a_models_context_goes_to_one_that_holds_it(routed, fake_openai):
@@ -129,11 +141,30 @@ def test_a_low_budget_steps_hard_calls_down(routed):
     assert seen[-1]["tier"] != "strong" and "budget-low" in seen[-1]["reason"], seen
 
 
+def test_a_budget_too_small_for_the_chosen_tier_is_served_cheaper_not_refused(routed):
+    key = routed.new_key("shoestring-co")
+    tenant_id = routed.principal_tenant(key)
+    with routed.http(routed.admin_key) as admin:
+        # gpt-4o's worst case for HARD at 50 output tokens is ~$0.0008; gpt-4o-mini's ~$0.00005.
+        assert admin.post("/admin/api/budgets", json={"tenant_id": tenant_id, "limit_usd": 0.0004, "period": "none"}).status_code in (200, 201)
+    raw, route = ask(routed, HARD, key=key, max_tokens=50)
+    assert route["tier"] == "cheap" and "budget-steps-down" in route["reason"]
+    assert routed.wait_for_usage(raw.headers["x-request-id"]).route_reason == route["reason"]
+    broke = routed.new_key("broke-co")
+    with routed.http(routed.admin_key) as admin:
+        admin.post("/admin/api/budgets", json={"tenant_id": routed.principal_tenant(broke), "limit_usd": 0.00000001, "period": "none"})
+    with pytest.raises(openai.RateLimitError) as refused:
+        ask(routed, HARD, key=broke, max_tokens=50)
+    assert refused.value.response.headers["x-tokenmill-route"].startswith("tier=strong; score=")  # the refusal still explains the route
+
+
 def test_upstream_failure_falls_back_along_the_tiers(routed, fake_openai):
     fake_openai.script("gpt-4o-mini", failures=[Failure(503)] * 3)
     raw, route = ask(routed, MEDIUM)
     assert raw.headers["x-tokenmill-model"] != "gpt-4o-mini"
     assert raw.parse().choices[0].message.content.startswith("echo:")
+    assert route["reason"].endswith(";fallback-from=gpt-4o-mini@0") or "fallback-from=gpt-4o-mini" in route["reason"]
+    assert routed.wait_for_usage(raw.headers["x-request-id"]).route_reason == route["reason"]
 
 
 def test_cascade_keeps_a_confident_local_answer(routed, fake_openai):
@@ -154,6 +185,17 @@ def test_cascade_escalates_a_doubtful_local_answer_and_bills_both(routed, fake_o
     local = routed.wait_for_usage(request_id + ".local")
     assert local.deployment.startswith("local-small@") and local.cost_nanos > 0 and main.cost_nanos > 0
     assert [r["model"] for r in fake_openai.requests[-2:]] == ["local-small", "gpt-4o-mini"]
+
+
+def test_cascade_does_not_retry_local_on_a_format_it_failed_in_the_run(routed, fake_openai):
+    schema = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object"}}}
+    run = {"extra_headers": {"x-tokenmill-run": "run-json"}, "response_format": schema}
+    first = ask(routed, MEDIUM, model="auto-cascade", **run)[1]
+    assert "cascade:invalid-json" in first["reason"]  # the fake's echo is not JSON
+    before = len(fake_openai.requests)
+    second = ask(routed, MEDIUM + " again", model="auto-cascade", **run)[1]
+    assert "cascade:" not in second["reason"]
+    assert [r["model"] for r in fake_openai.requests[before:]] == ["gpt-4o-mini"]
 
 
 def test_feedback_is_stored_and_recalibrates_the_tenant_threshold(routed):
@@ -185,10 +227,23 @@ def test_feedback_is_stored_and_recalibrates_the_tenant_threshold(routed):
                 {"r": f"synthetic-{i}", "t": tenant_id, "s": 0.02 + i * 0.003},
             )
             session.add(RouteFeedback(request_id=f"synthetic-{i}", tenant_id=tenant_id, score=0.0 if i % 2 else 1.0))
+            # The operator's admin key has no tenant: its feedback must not stop anyone's recalibration.
+            session.execute(
+                sa.text(
+                    "INSERT INTO usage_records (request_id, created_at, endpoint, model_requested, model_served, deployment, provider, tier, "
+                    "route_reason, route_score, cache, prompt_tokens, completion_tokens, cached_tokens, cache_write_tokens, reasoning_tokens, cost_nanos, "
+                    "saved_nanos, latency_ms, stream, status_code) VALUES (:r, CURRENT_TIMESTAMP, 'chat', 'auto', 'm', 'd', 'openai', 'cheap', '', 0.1, "
+                    "'', 1, 1, 0, 0, 0, 1, 0, 1.0, 0, 200)"
+                ),
+                {"r": f"admin-{i}"},
+            )
+            session.add(RouteFeedback(request_id=f"admin-{i}", tenant_id=None, score=1.0))
         session.commit()
     assert len(rows) >= 3
     default = routed.services.routes.routes["auto"].definition.strong_threshold
-    changes = recalibrate(routed.db, {"auto": default})
+    # Another tenant's own route of the same name has its own default; it must not become this one's.
+    changes = recalibrate(routed.db, DefaultThresholds({"auto": default}, {"someone-else": {"auto": 0.99}}))
+    assert all(c.tenant_id is not None for c in changes)
     mine = [c for c in changes if c.tenant_id == tenant_id]
     assert len(mine) == 1 and mine[0].new_threshold < default
     with db_session(routed.db) as session:
@@ -202,6 +257,15 @@ def test_feedback_is_stored_and_recalibrates_the_tenant_threshold(routed):
 def test_routing_report_shows_the_tier_mix(routed):
     from gateway.routing_report import routing_report
 
+    acme_id = routed.principal_tenant(routed.new_key("acme"))
+
+    def consistent() -> bool:  # rows of earlier tests may still be on their way to the ledger
+        answered = [r for r in routed.usage_rows(tenant_id=acme_id) if r.status_code == 200]
+        acme = {r.tenant: r for r in routing_report(routed.db)}["acme"]
+        attempts = sum(r.request_id.endswith(".local") for r in answered)
+        return attempts > 0 and acme.cascade_attempts == attempts and acme.calls == len(answered) - attempts == sum(acme.tiers.values())
+
+    routed.wait_until(consistent)  # an escalated local attempt is billed but is not a call of its own
     reports = {r.tenant: r for r in routing_report(routed.db)}
     acme = reports["acme"]
     assert acme.routed_calls > 0 and set(acme.tiers) >= {"local", "cheap", "strong"}

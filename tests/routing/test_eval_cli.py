@@ -60,3 +60,22 @@ def test_plot_into_a_missing_folder(tmp_path: Path, capsys: pytest.CaptureFixtur
     blocked.write_text("")
     assert main([str(FIXTURE), "--plot", str(blocked / "c.png")]) == 2
     assert "--plot" in capsys.readouterr().err
+
+
+def test_spreadsheet_bom_and_non_utf8_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    bom = tmp_path / "excel.csv"
+    bom.write_bytes("prompt,weak,strong\nhi,1,1\nprove it,0,1\n".encode("utf-8-sig"))
+    assert main([str(bom)]) == 0
+    latin = tmp_path / "latin.csv"
+    latin.write_bytes("prompt,weak,strong\ncaf\xe9 ol\xe9,1,1\n".encode("latin-1"))
+    assert main([str(latin)]) == 2
+    assert "latin.csv: not UTF-8 text" in capsys.readouterr().err
+
+
+def test_plot_names_are_checked_before_the_work(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(FIXTURE), "--plot", str(tmp_path / "curve.xyz")]) == 2
+    captured = capsys.readouterr()
+    assert "must end in one of" in captured.err and "APGR" not in captured.out
+    assert main([str(FIXTURE), "--plot", str(tmp_path / "curve")]) == 0
+    assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
+    assert f"plot written to {tmp_path / 'curve.png'}" in capsys.readouterr().out

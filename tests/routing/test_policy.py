@@ -51,6 +51,17 @@ def test_tools_required_and_json_failures_leave_the_local_tier() -> None:
     assert d.tier == "cheap" and "json-failed-on-local" in d.reason
 
 
+def test_offered_tools_prefer_deployments_that_can_call_them() -> None:
+    d = decide(0.05, ALL, AUTO, flags=RouteFlags(tools_offered=True))
+    assert d.tier == "cheap" and d.reason == "difficulty<local;tools-offered"
+    assert [c.deployment for c in fallback_chain(d, ALL, RouteFlags(tools_offered=True))][-1] == "smollm-local"
+    # A route with no deployment that calls tools still answers (tool_choice auto allows text).
+    only_local = decide(0.05, [LOCAL], AUTO, flags=RouteFlags(tools_offered=True))
+    assert only_local.deployment == "smollm-local" and "no-tool-deployment" in only_local.reason
+    # Nothing offered: the local tier as before.
+    assert decide(0.05, ALL, AUTO).tier == "local"
+
+
 def test_long_plans_go_up_a_tier() -> None:
     d = decide(0.3, ALL, AUTO, flags=RouteFlags(long_plan=True))
     assert d.tier == "strong" and "long-plan" in d.reason

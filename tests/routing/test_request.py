@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from routing.request import strip_options, summarize_prompt, summarize_request, task_part
+from routing.request import plan_steps, strip_options, summarize_prompt, summarize_request, task_part
 
 
 def test_summary_reads_the_last_user_turn_and_counts_the_rest() -> None:
@@ -59,3 +59,21 @@ def test_bad_messages_give_clear_errors() -> None:
 def test_summarize_prompt_is_a_single_user_turn() -> None:
     s = summarize_prompt("What is 2 + 2?")
     assert s.user_turns == 1 and s.task_text == "What is 2 + 2?" and s.tools_offered == 0
+
+
+def test_tools_enabled_unless_switched_off() -> None:
+    tool = {"type": "function", "function": {"name": "f", "parameters": {}}}
+    messages = [{"role": "user", "content": "hi"}]
+    assert summarize_request(messages, tools=[tool]).tools_enabled
+    assert summarize_request(messages, tools=[tool], tool_choice="auto").tools_enabled
+    assert not summarize_request(messages, tools=[tool], tool_choice="none").tools_enabled
+    assert not summarize_request(messages).tools_enabled
+
+
+def test_a_long_numbered_plan_in_the_last_turns_is_seen() -> None:
+    plan = "\n".join(f"{i}. step {i}: edit module {i}" for i in range(1, 11))
+    assert plan_steps(plan) == 10 and plan_steps("1. a\n2. b\n5. c") == 2
+    assert plan_steps("Step 1: read\nStep 2: write\nStep 3: test") == 3
+    followed = [{"role": "user", "content": "fix the bug"}, {"role": "assistant", "content": "Plan:\n" + plan}, {"role": "user", "content": "go on"}]
+    assert summarize_request(followed).long_plan
+    assert not summarize_request([{"role": "user", "content": "1. eggs\n2. milk\n3. bread"}]).long_plan
