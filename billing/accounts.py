@@ -65,9 +65,12 @@ def create_key(
     allowed_models: list[str] | None = None,
     expires_at: datetime | None = None,
     secret: str | None = None,
+    cache_mode: str = "auto",
+    semantic_cache: bool = True,
 ) -> CreatedKey:
     if role not in ROLES:
         raise AccountError(f"role must be one of {', '.join(ROLES)}")
+    _check_cache_mode(cache_mode)
     if (role == "admin") != (tenant is None):
         raise AccountError("an admin key has no tenant; every other key has one")
     fresh = new_secret(admin=role == "admin")
@@ -82,6 +85,8 @@ def create_key(
         key_hash=fresh.key_hash,
         allowed_models=list(allowed_models or []),
         expires_at=expires_at,
+        cache_mode=cache_mode,
+        semantic_cache=semantic_cache,
     )
     session.add(key)
     session.commit()
@@ -100,12 +105,28 @@ def list_keys(session: Session, tenant_id: str | None = None) -> list[ApiKey]:
     return list(session.exec(query))
 
 
-def update_key(session: Session, key: ApiKey, *, allowed_models: list[str] | None = None, name: str | None = None) -> ApiKey:
-    """Change what a key may use (empty list = every model) or its label."""
+CACHE_MODES = ("auto", "on", "off")  # cache.policy.CacheMode: auto = deterministic calls only
+
+
+def _check_cache_mode(mode: str) -> None:
+    if mode not in CACHE_MODES:
+        raise AccountError(f"cache_mode must be one of {', '.join(CACHE_MODES)}")
+
+
+def update_key(
+    session: Session, key: ApiKey, *, allowed_models: list[str] | None = None, name: str | None = None,
+    cache_mode: str | None = None, semantic_cache: bool | None = None,
+) -> ApiKey:
+    """Change what a key may use (empty list = every model), its label or its cache policy."""
     if allowed_models is not None:
         key.allowed_models = list(allowed_models)
     if name is not None:
         key.name = name
+    if cache_mode is not None:
+        _check_cache_mode(cache_mode)
+        key.cache_mode = cache_mode
+    if semantic_cache is not None:
+        key.semantic_cache = semantic_cache
     session.add(key)
     session.commit()
     session.refresh(key)

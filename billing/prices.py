@@ -99,7 +99,17 @@ class PriceBook:
             self._cache[cache_key] = self._lookup(cache_key)
         return self._cache[cache_key]
 
+    def listed_price(self, upstream_model: str) -> Price | None:
+        """The price map's entry for a model, without the warning an unpriced model gets."""
+        return self._find(upstream_model)
+
     def _lookup(self, model: str) -> Price | None:
+        price = self._find(model)
+        if price is None:
+            log.warning("no price known for model %r; its calls are recorded at cost 0", model)
+        return price
+
+    def _find(self, model: str) -> Price | None:
         candidates = [model]
         if "/" in model:
             candidates.append(model.split("/", 1)[1])
@@ -107,5 +117,4 @@ class PriceBook:
             entry = self._map.get(name)
             if entry and ("input_cost_per_token" in entry or "output_cost_per_token" in entry):
                 return price_from_entry(entry)
-        log.warning("no price known for model %r; its calls are recorded at cost 0", model)
         return None

@@ -1,7 +1,7 @@
 """Canonical form of an OpenAI chat request and the exact-cache key derived from it.
 
 Two requests get the same key exactly when they would make the same upstream call: same tenant
-scope, same model or route, same messages, tools and every parameter that changes the output.
+scope, same model or route, same messages, tools and every parameter that may change the output.
 JSON key order, JSON formatting, `null` fields, `0` versus `0.0` and the formatting of tool-call
 argument strings do not change the key; parameters that only change delivery (stream, user,
 metadata, ...) are left out.
@@ -16,35 +16,14 @@ from typing import Any
 
 import orjson
 
-KEY_VERSION = "tm-cache-v1"
+KEY_VERSION = "tm-cache-v2"
 
-# Request fields that change what the model answers. Anything not listed here (stream,
-# stream_options, user, metadata, store, service_tier, ...) only changes delivery or bookkeeping.
-OUTPUT_PARAMS: tuple[str, ...] = (
-    "temperature",
-    "top_p",
-    "n",
-    "max_tokens",
-    "max_completion_tokens",
-    "stop",
-    "presence_penalty",
-    "frequency_penalty",
-    "logit_bias",
-    "logprobs",
-    "top_logprobs",
-    "seed",
-    "response_format",
-    "tools",
-    "tool_choice",
-    "parallel_tool_calls",
-    "functions",
-    "function_call",
-    "reasoning_effort",
-    "verbosity",
-    "modalities",
-    "audio",
-    "prediction",
-    "web_search_options",
+# Request fields that only change delivery or bookkeeping, never what the model answers. Every
+# other field is part of the key: providers and engines accept fields beyond OpenAI's (top_k,
+# repetition_penalty, chat_template_kwargs, thinking, ...) and the gateway passes them on, so
+# an unknown field must count as one that changes the answer.
+DELIVERY_FIELDS: frozenset[str] = frozenset(
+    {"model", "messages", "stream", "stream_options", "user", "metadata", "store", "service_tier", "prompt_cache_key", "safety_identifier"}
 )
 
 
@@ -138,8 +117,8 @@ def canonical_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def canonical_params(request: dict[str, Any]) -> dict[str, Any]:
-    """The output-affecting parameters of a request, normalised."""
-    return canonical_value({k: request[k] for k in OUTPUT_PARAMS if k in request})
+    """The parameters of a request that may change its answer (all but DELIVERY_FIELDS), normalised."""
+    return canonical_value({k: v for k, v in request.items() if k not in DELIVERY_FIELDS})
 
 
 def canonical_request(request: dict[str, Any]) -> dict[str, Any]:

@@ -3,8 +3,9 @@
 One table; the partition (scope digest, context hash) is two indexed columns that every query
 filters on, so tenants never meet. An HNSW index (cosine) on the search vectors serves large
 partitions; pgvector 0.8's iterative index scan keeps filtered searches complete. With
-`verify_dim`, each row also keeps its verify vector (a `halfvec`, returned with the candidate). Expired rows are never returned and are
-deleted by `purge_expired()` (a periodic job's work).
+`verify_dim`, each row also keeps its verify vector (a `halfvec`, returned with the candidate). Expired rows are never returned;
+`purge()` deletes them and, past `max_entries`, the oldest rows (a periodic job's work:
+gateway/tasks/maintenance.purge_semantic_cache, or `purge_table` from anywhere).
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ class PgvectorSemanticConfig:
     ef_search: int = 64
     connect_timeout_s: int = 5
     verify_dim: int = 0  # dimension of the verify vectors kept with rows (0: none)
+    max_entries: int | None = None  # rows kept by purge(), newest first (None: no bound)
 
     def __post_init__(self) -> None:
         if not _IDENT.match(self.table):
@@ -41,6 +43,23 @@ class PgvectorSemanticConfig:
             raise ValueError("dim and default_ttl_s must be positive")
         if self.verify_dim < 0:
             raise ValueError("verify_dim must be 0 (no verify vectors) or positive")
+
+
+def _purge(conn: psycopg.Connection, table: str, max_entries: int | None) -> int:
+    deleted = conn.execute(f"DELETE FROM {table} WHERE expires_at <= now()").rowcount
+    if max_entries is not None:
+        # ids grow with insertion: the newest max_entries rows stay.
+        deleted += conn.execute(f"DELETE FROM {table} WHERE id IN (SELECT id FROM {table} ORDER BY id DESC OFFSET %s)", (max_entries,)).rowcount
+    return deleted
+
+
+def purge_table(url: str, table: str = PgvectorSemanticConfig.table, max_entries: int | None = None, connect_timeout_s: int = 5) -> int:
+    """Delete a semantic table's expired rows and, past max_entries, its oldest ones."""
+    if not _IDENT.match(table):
+        raise ValueError(f"table name {table!r} must be a lower-case SQL identifier")
+    with psycopg.connect(_libpq_url(url), autocommit=True, connect_timeout=connect_timeout_s) as conn:
+        exists = conn.execute("SELECT to_regclass(%s) IS NOT NULL", (table,)).fetchone()[0]
+        return _purge(conn, table, max_entries) if exists else 0
 
 
 def _libpq_url(url: str) -> str:
@@ -187,9 +206,10 @@ class PgvectorSemanticIndex:
                 (int(entry_id), partition.scope, partition.context),
             )
 
-    def purge_expired(self) -> int:
+    def purge(self) -> int:
+        """Delete expired rows and, past config.max_entries, the oldest ones; returns how many."""
         with self._lock:
-            return self._conn.execute(f"DELETE FROM {self.config.table} WHERE expires_at <= now()").rowcount
+            return _purge(self._conn, self.config.table, self.config.max_entries)
 
     def clear(self) -> None:
         with self._lock:

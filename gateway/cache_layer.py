@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import psycopg
+import redis
 
 from billing.money import nanos_to_usd, usd_to_nanos
 from cache import (
@@ -16,6 +18,7 @@ from cache import (
     CacheMode,
     CacheRequestError,
     CacheScope,
+    CacheStatus,
     KeyCachePolicy,
     MatchParams,
     MemoryExactBackend,
@@ -34,6 +37,9 @@ from gateway.settings import Settings
 from gateway.streaming import cost_comment
 
 log = logging.getLogger(__name__)
+
+# A cache whose store is down (Redis, pgvector) is skipped, never a failed call.
+STORE_ERRORS = (redis.RedisError, psycopg.Error, OSError)
 
 
 @dataclass
@@ -68,7 +74,10 @@ class CacheLayer:
                 from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex
 
                 index: Any = PgvectorSemanticIndex(
-                    PgvectorSemanticConfig(url=cfg.pgvector_url, dim=params.search_dim, verify_dim=params.dim, default_ttl_s=cfg.ttl_seconds)
+                    PgvectorSemanticConfig(
+                        url=cfg.pgvector_url, dim=params.search_dim, verify_dim=params.dim, default_ttl_s=cfg.ttl_seconds,
+                        max_entries=cfg.semantic_max_entries,
+                    )
                 )
             else:
                 index = MemorySemanticIndex(
@@ -84,7 +93,12 @@ class CacheLayer:
             decision = decide(body, header, policy)
         except CacheRequestError as exc:
             raise invalid_request(str(exc), param=CACHE_HEADER) from None
-        lookup = await self.cache.alookup(body, CacheScope(principal.isolation_scope, body["model"]), decision)
+        scope = CacheScope(principal.isolation_scope, body["model"])
+        try:
+            lookup = await self.cache.alookup(body, scope, decision)
+        except STORE_ERRORS as exc:
+            log.warning("response cache unavailable, answering without it: %r", exc)
+            return CacheLookup(CacheStatus.BYPASS, decision, scope)
         question = getattr(lookup.semantic, "question", None)
         if question is not None and lookup.search_embedding is not None:
             scratch["static_embedding"] = (question, lookup.search_embedding)
@@ -101,13 +115,19 @@ class CacheLayer:
             return CachedReply(lookup, None, b"".join(events), saved, lookup.response.deployment)
         return CachedReply(lookup, orjson.dumps(answer), None, saved, lookup.response.deployment)
 
-    def store_later(self, lookup: CacheLookup, reply_body: bytes | dict[str, Any], cost_nanos: int, deployment_id: str) -> None:
-        """Store after a miss without holding the reply back (embedding may take milliseconds)."""
+    def store_later(
+        self, lookup: CacheLookup, reply_body: bytes | dict[str, Any], cost_nanos: int, deployment_id: str, bounded_by_gateway: bool = False
+    ) -> None:
+        """Store after a miss without holding the reply back (embedding may take milliseconds).
+        `bounded_by_gateway`: a budget lowered or set max tokens, so an answer cut at that bound is
+        not the answer to the request as asked (its key) and is not stored."""
         if lookup.status.value != "miss":
             return
         try:
             body = reply_body if isinstance(reply_body, dict) else orjson.loads(reply_body)
         except orjson.JSONDecodeError:
+            return
+        if bounded_by_gateway and any(isinstance(c, dict) and c.get("finish_reason") == "length" for c in body.get("choices") or ()):
             return
         cost_usd = nanos_to_usd(cost_nanos)
         exact_now = not self.cache.exact.blocking

@@ -60,6 +60,7 @@ def beat_schedule(settings: Settings) -> dict[str, dict]:
         "open-periods": {"task": "tokenmill.billing.open_periods", "schedule": 300.0},
         "recalibrate-routes": {"task": "tokenmill.routing.recalibrate", "schedule": 3600.0},
         "purge-broker": {"task": "tokenmill.broker.purge_delivered", "schedule": 900.0},
+        "purge-semantic-cache": {"task": "tokenmill.cache.purge_semantic", "schedule": 300.0},
     }
 
 

@@ -107,7 +107,10 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
     models = [m for m in (args.models or "").split(",") if m]
     with db_session(open_database(_settings(args))) as session:
         tenant = accounts.ensure_tenant(session, args.tenant)
-        created = accounts.create_key(session, tenant, name=args.name, role=args.role, allowed_models=models, expires_at=expires)
+        created = accounts.create_key(
+            session, tenant, name=args.name, role=args.role, allowed_models=models, expires_at=expires,
+            cache_mode=args.cache, semantic_cache=not args.no_semantic_cache,
+        )
     print(f"tenant: {tenant.name} ({tenant.id})")
     print(f"key id: {created.key.id}")
     print("the key below is shown once:")
@@ -219,6 +222,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--role", default="user", choices=["user", "tenant_admin"])
     p.add_argument("--models", help="comma-separated models the key may use (default: all)")
     p.add_argument("--expires-days", type=positive_days(), help="the key expires after this many days (default: never)")
+    p.add_argument("--cache", default="auto", choices=("auto", "on", "off"), help="response cache: auto (deterministic calls), on, off")
+    p.add_argument("--no-semantic-cache", action="store_true", help="exact hits only for this key")
     p = command(keys, "list", cmd_keys_list, "list keys")
     p.add_argument("--tenant")
     p = command(keys, "new-admin", cmd_keys_new_admin, "create a global admin key (a lost or leaked one: add --revoke-others)")

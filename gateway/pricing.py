@@ -10,17 +10,31 @@ from gateway.settings import Deployment
 LOCAL_INPUT_SHARE = 0.1
 
 
+def _scaled(own: float | None, mapped: float | None, mapped_base: float | None, base: float) -> float | None:
+    """A price the config leaves unset keeps the map's ratio to its base price (a cache read at a
+    tenth of the input price stays a tenth of an overridden input price)."""
+    if own is not None:
+        return own
+    if mapped is None or not mapped_base:
+        return None
+    return mapped / mapped_base * base
+
+
 def deployment_price(deployment: Deployment, book: PriceBook) -> Price | None:
     info = deployment.model_info
     if info.input_cost_per_token is not None or info.output_cost_per_token is not None:
+        mapped = book.listed_price(deployment.litellm_params.model)
+        m = mapped or Price(0.0, 0.0)
+        input_price = info.input_cost_per_token if info.input_cost_per_token is not None else m.input
+        output_price = info.output_cost_per_token if info.output_cost_per_token is not None else m.output
         return Price(
-            input=info.input_cost_per_token or 0.0,
-            output=info.output_cost_per_token or 0.0,
-            cache_read=info.cache_read_input_token_cost,
-            cache_write=info.cache_creation_input_token_cost,
-            reasoning=info.output_cost_per_reasoning_token,
-            max_output_tokens=info.max_output_tokens,
-            context_window=info.context_window,
+            input=input_price,
+            output=output_price,
+            cache_read=_scaled(info.cache_read_input_token_cost, m.cache_read, m.input, input_price),
+            cache_write=_scaled(info.cache_creation_input_token_cost, m.cache_write, m.input, input_price),
+            reasoning=_scaled(info.output_cost_per_reasoning_token, m.reasoning, m.output, output_price),
+            max_output_tokens=info.max_output_tokens or m.max_output_tokens,
+            context_window=info.context_window or m.context_window,
         )
     if info.gpu_hourly_usd is not None and info.tokens_per_second:
         per_output_token = info.gpu_hourly_usd / 3600.0 / info.tokens_per_second

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -34,11 +34,15 @@ class KeyIn(BaseModel):
     role: str = "user"
     allowed_models: list[str] = Field(default_factory=list)
     expires_at: datetime | None = None
+    cache_mode: Literal["auto", "on", "off"] = Field(default="auto", description="auto: deterministic calls only; on: every call; off: never")
+    semantic_cache: bool = True
 
 
 class KeyPatch(BaseModel):
     allowed_models: list[str] | None = None
     name: str | None = None
+    cache_mode: Literal["auto", "on", "off"] | None = None
+    semantic_cache: bool | None = None
 
 
 def tenant_out(t: Tenant) -> dict[str, Any]:
@@ -53,6 +57,8 @@ def key_out(k: ApiKey) -> dict[str, Any]:
         "name": k.name,
         "prefix": k.prefix,
         "allowed_models": k.allowed_models,
+        "cache_mode": k.cache_mode,
+        "semantic_cache": k.semantic_cache,
         "expires_at": k.expires_at.isoformat() if k.expires_at else None,
         "revoked_at": k.revoked_at.isoformat() if k.revoked_at else None,
         "created_at": k.created_at.isoformat(),
@@ -121,7 +127,8 @@ def create_key(body: KeyIn, principal: AdminDep, services: ServicesDep) -> dict[
             if body.role == "admin" or (body.role == "tenant_admin" and not principal.is_admin and principal.role != "tenant_admin"):
                 raise _forbidden()
             created = accounts.create_key(
-                session, tenant, name=body.name, role=body.role, allowed_models=body.allowed_models, expires_at=body.expires_at
+                session, tenant, name=body.name, role=body.role, allowed_models=body.allowed_models, expires_at=body.expires_at,
+                cache_mode=body.cache_mode, semantic_cache=body.semantic_cache,
             )
         except accounts.AccountError as exc:
             raise _account_error(exc) from None
@@ -147,7 +154,10 @@ def revoke_key(key_id: str, principal: AdminDep, services: ServicesDep) -> dict[
 @router.patch("/keys/{key_id}")
 def update_key(key_id: str, body: KeyPatch, principal: AdminDep, services: ServicesDep) -> dict[str, Any]:
     with db_session(services.db) as session:
-        key = accounts.update_key(session, _owned_key(session, principal, key_id), allowed_models=body.allowed_models, name=body.name)
+        key = accounts.update_key(
+            session, _owned_key(session, principal, key_id), allowed_models=body.allowed_models, name=body.name,
+            cache_mode=body.cache_mode, semantic_cache=body.semantic_cache,
+        )
         services.keys.forget(key.key_hash)
         return key_out(key)
 

@@ -1,5 +1,6 @@
-"""Housekeeping of the embedded broker: kombu's SQLAlchemy transport marks delivered messages
-invisible but never deletes them, so its table would grow for ever."""
+"""Housekeeping: the embedded broker (kombu's SQLAlchemy transport marks delivered messages
+invisible but never deletes them, so its table would grow for ever) and the shared pgvector
+semantic cache (expired rows, and rows past `cache.semantic_max_entries`)."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from datetime import datetime, timedelta
 import sqlalchemy as sa
 
 from gateway.celery_app import app
+from gateway.tasks import runtime
 
 log = logging.getLogger(__name__)
 
@@ -37,4 +39,17 @@ def purge_delivered_messages() -> int:
     count = purge_delivered(app.conf.broker_url or "")
     if count:
         log.info("purged %d delivered broker messages", count)
+    return count
+
+
+@app.task(name="tokenmill.cache.purge_semantic")
+def purge_semantic_cache() -> int:
+    cfg = runtime.settings().cache
+    if not (cfg.enabled and cfg.semantic and cfg.semantic_backend == "pgvector" and cfg.pgvector_url):
+        return 0
+    from cache.semantic_pgvector import purge_table
+
+    count = purge_table(cfg.pgvector_url, max_entries=cfg.semantic_max_entries)
+    if count:
+        log.info("purged %d semantic cache rows (expired or past %d entries)", count, cfg.semantic_max_entries)
     return count

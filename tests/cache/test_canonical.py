@@ -26,7 +26,7 @@ def test_key_ignores_key_order_and_json_formatting():
 
 def test_key_ignores_delivery_only_fields_and_nulls():
     a = base_request()
-    b = base_request(stream=True, stream_options={"include_usage": True}, user="u1", metadata={"x": "y"}, top_p=None)
+    b = base_request(stream=True, stream_options={"include_usage": True}, user="u1", metadata={"x": "y"}, top_p=None, store=True, service_tier="auto")
     assert exact_key(SCOPE, a) == exact_key(SCOPE, b)
 
 
@@ -61,6 +61,12 @@ def test_tool_call_argument_string_formatting_does_not_matter():
         {"top_p": 0.9},
         {"n": 2},
         {"logit_bias": {"50256": -100}},
+        # Fields beyond OpenAI's that engines and providers honour (the gateway passes them on).
+        {"top_k": 1},
+        {"repetition_penalty": 1.8},
+        {"chat_template_kwargs": {"enable_thinking": False}},
+        {"min_p": 0.1},
+        {"thinking": {"type": "enabled", "budget_tokens": 1024}},
     ],
 )
 def test_output_affecting_parameters_change_the_key(change):

@@ -140,3 +140,23 @@ def test_pgvector_workers_starting_together_create_the_table_once(pgvector_url):
         indexes[0]._conn.execute(f"DROP TABLE {table}")
         for index in indexes:
             index.close()
+
+
+def test_pgvector_purge_deletes_expired_rows_and_keeps_the_newest(pgvector_url):
+    from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex, purge_table
+
+    table = f"tm_sc_purge_{uuid.uuid4().hex[:8]}"
+    index = PgvectorSemanticIndex(PgvectorSemanticConfig(url=pgvector_url, dim=TEST_DIM, table=table, max_entries=3))
+    try:
+        index.add(A, "expiring", unit(1), answer("x"), ttl_s=0.2)
+        for i in range(5):
+            index.add(A, f"kept {i}", unit(2 + i), answer(str(i)), ttl_s=60)
+        time.sleep(0.35)
+        assert index.purge() == 1 + 2  # the expired row, then the two oldest of the five live ones
+        count = index._conn.execute(f"SELECT question FROM {table} ORDER BY id").fetchall()
+        assert [q for (q,) in count] == ["kept 2", "kept 3", "kept 4"]
+        assert purge_table(pgvector_url, table, max_entries=1) == 2  # what the periodic task runs
+        assert purge_table(pgvector_url, "tm_sc_no_such_table") == 0
+    finally:
+        index._conn.execute(f"DROP TABLE {table}")
+        index.close()

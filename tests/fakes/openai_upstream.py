@@ -47,6 +47,7 @@ class Script:
     omit_usage: bool = False
     logprob: float = -0.05  # every token's logprob when the request asks for logprobs
     raw: Raw | None = None  # answer every call with these bytes instead
+    honour_max_tokens: bool = False  # cut the reply at max_tokens words, finishing with "length"
 
 
 def prompt_tokens_of(body: dict[str, Any]) -> int:
@@ -140,6 +141,10 @@ class FakeOpenAI:
             return admitted
         body, script = admitted
         text = self._answer(body, script)
+        finish = "stop"
+        limit = body.get("max_tokens") or body.get("max_completion_tokens")
+        if script.honour_max_tokens and limit and len(reply_words(text)) > limit:
+            text, finish = "".join(reply_words(text)[:limit]), "length"
         tool_call = self._tool_call(body)
         completion_tokens = 12 if tool_call else len(reply_words(text))
         usage = {"prompt_tokens": prompt_tokens_of(body), "completion_tokens": completion_tokens, "total_tokens": prompt_tokens_of(body) + completion_tokens}
@@ -155,7 +160,7 @@ class FakeOpenAI:
             "object": "chat.completion",
             "created": int(time.time()),
             "model": body["model"],
-            "choices": [{"index": i, "message": message, "finish_reason": "tool_calls" if tool_call else "stop", "logprobs": None} for i in range(n)],
+            "choices": [{"index": i, "message": message, "finish_reason": "tool_calls" if tool_call else finish, "logprobs": None} for i in range(n)],
         }
         if body.get("logprobs") and not tool_call:
             content = [{"token": w, "logprob": script.logprob, "bytes": list(w.encode()), "top_logprobs": []} for w in reply_words(text)]

@@ -6,9 +6,6 @@ from __future__ import annotations
 import json
 
 import httpx
-import sqlalchemy as sa
-
-from billing.db import db_session
 
 
 def chat(gw, key, text, **kwargs):  # noqa: ANN001, ANN201
@@ -78,11 +75,16 @@ def test_the_cache_never_crosses_tenants_or_models(gateway):
 
 def test_a_key_whose_policy_is_off_never_uses_the_cache(gateway):
     key = gateway.new_key("off-co")
-    with db_session(gateway.db) as session:
-        session.execute(sa.text("UPDATE api_keys SET cache_mode = 'off' WHERE tenant_id = (SELECT id FROM tenants WHERE name = 'off-co')"))
-        session.commit()
-    for _ in range(2):
-        assert chat(gateway, key, "Cache me if you can.", temperature=0, extra_headers={"x-tokenmill-cache": "on"}).headers["x-tokenmill-cache"] == "bypass"
+    with gateway.http(gateway.admin_key) as admin:
+        key_id = next(k["id"] for k in admin.get("/admin/api/keys").json()["data"] if key.startswith(k["prefix"]))
+        patched = admin.patch(f"/admin/api/keys/{key_id}", json={"cache_mode": "off"})
+        assert patched.status_code == 200 and patched.json()["cache_mode"] == "off"
+        assert admin.patch(f"/admin/api/keys/{key_id}", json={"cache_mode": "sometimes"}).status_code == 400
+        created = admin.post("/admin/api/keys", json={"tenant": "off-co", "cache_mode": "off", "semantic_cache": False})
+        assert created.status_code == 201 and (created.json()["cache_mode"], created.json()["semantic_cache"]) == ("off", False)
+    for secret in (key, created.json()["key"]):
+        for _ in range(2):
+            assert chat(gateway, secret, "Cache me if you can.", temperature=0, extra_headers={"x-tokenmill-cache": "on"}).headers["x-tokenmill-cache"] == "bypass"
 
 
 def test_semantic_hits_for_paraphrases_only_when_the_facts_agree(gateway):
@@ -193,3 +195,35 @@ def test_logprobs_asked_for_are_replayed_from_the_cache_in_both_shapes(gateway, 
     fake_openai.script("gpt-4o-mini", raw=Raw(b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events) + b"data: [DONE]\n\n", content_type="text/event-stream"))
     assert ask("Say hello.", stream=True) == ("miss", entries)
     assert ask("Say hello.", stream=False) == ("hit-exact", entries)
+
+
+def test_an_answer_cut_at_a_budget_clamp_is_not_cached(gateway, fake_openai):
+    key = gateway.new_key("clamped-co")
+    tenant_id = gateway.principal_tenant(key)
+    with gateway.http(gateway.admin_key) as admin:
+        budget = admin.post("/admin/api/budgets", json={"tenant_id": tenant_id, "limit_usd": 0.00002, "period": "none", "on_exceed": "clamp"})
+    assert budget.status_code == 201
+    fake_openai.script("gpt-4o-mini", reply="word " * 200, honour_max_tokens=True)  # long enough to hit the clamp
+    question = "Write a long essay about rivers."
+    first = chat(gateway, key, question, temperature=0, max_tokens=1000)
+    assert "x-tokenmill-max-tokens-clamped" in first.headers and first.parse().choices[0].finish_reason == "length"
+    with gateway.http(gateway.admin_key) as admin:
+        admin.delete(f"/admin/api/budgets/{budget.json()['id']}")
+    again = chat(gateway, key, question, temperature=0, max_tokens=1000)
+    assert again.headers["x-tokenmill-cache"] == "miss"  # the clamped answer was not stored under the unclamped request
+
+
+def test_a_cache_store_that_is_down_is_skipped_not_a_failed_call():
+    import asyncio
+
+    from cache import ResponseCache
+    from cache.exact_redis import RedisExactBackend, RedisExactConfig
+    from gateway.auth import Principal
+    from gateway.cache_layer import CacheLayer
+
+    dead = RedisExactBackend(RedisExactConfig(url="redis://127.0.0.1:1/0", namespace="t:", default_ttl_s=60))
+    layer = CacheLayer(ResponseCache(dead, None))
+    principal = Principal(key_id="k1", role="user", tenant_id="t1", tenant_name="t", allowed_models=frozenset())
+    body = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}], "temperature": 0}
+    lookup = asyncio.run(layer.lookup(principal, body, None, {}))
+    assert lookup.status.value == "bypass" and not lookup.hit
