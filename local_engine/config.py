@@ -65,16 +65,20 @@ class ModelConfig:
         if cfg.get("hidden_act", "silu") != "silu":
             raise ModelLoadError(f"{source}: hidden_act={cfg.get('hidden_act')!r} is not supported (only silu)")
         for key in ("vocab_size", "hidden_size", "intermediate_size", "num_hidden_layers", "num_attention_heads"):
-            if not isinstance(cfg.get(key), int):
-                raise ModelLoadError(f"{source}: field {key!r} is missing or not an integer")
+            if not isinstance(cfg.get(key), int) or isinstance(cfg.get(key), bool) or cfg[key] < 1:
+                raise ModelLoadError(f"{source}: field {key!r} is missing or not a positive integer")
         num_heads = cfg["num_attention_heads"]
         num_kv = cfg.get("num_key_value_heads") or num_heads
+        if not isinstance(num_kv, int) or num_kv < 1:
+            raise ModelLoadError(f"{source}: field 'num_key_value_heads' must be a positive integer")
         head_dim = cfg.get("head_dim") or cfg["hidden_size"] // num_heads
         if num_heads % num_kv:
             raise ModelLoadError(f"{source}: num_attention_heads={num_heads} is not a multiple of num_key_value_heads={num_kv}")
         rope_params = dict(cfg.get("rope_parameters") or {})
         rope_theta = cfg.get("rope_theta", rope_params.get("rope_theta", 10000.0))
         scaling = cfg.get("rope_scaling") or rope_params or None
+        if scaling is not None and not isinstance(scaling, dict):
+            raise ModelLoadError(f"{source}: field 'rope_scaling' must be an object such as {{\"rope_type\": \"linear\", \"factor\": 2.0}}")
         if scaling is not None and scaling.get("rope_type", scaling.get("type", "default")) == "default":
             scaling = None
         max_pos = cfg.get("max_position_embeddings", 4096)

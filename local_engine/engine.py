@@ -237,7 +237,8 @@ class LLMEngine:
             reason = self._apply_stop_strings(state, reason)
         if reason:
             self.scheduler.finish(seq, reason)
-        return self._output(state, accepted, logprobs[: len(accepted)] if (p.logprobs or p.top_logprobs) else [])
+        # An end-of-sequence or stop token ends the reply without being part of its text.
+        return self._output(state, accepted, logprobs[: len(visible)] if (p.logprobs or p.top_logprobs) else [])
 
     def _apply_stop_strings(self, state: _RequestState, reason: str | None) -> str | None:
         longest = max(len(s) for s in state.seq.params.stop)

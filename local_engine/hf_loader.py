@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from safetensors import safe_open
+from safetensors import SafetensorError, safe_open
 from tokenizers import Tokenizer as HFTokenizer
 
 from local_engine.config import ModelConfig, ModelLoadError
@@ -17,9 +17,12 @@ from local_engine.tokenizer import Tokenizer
 
 def _read_json(path: Path) -> dict[str, Any]:
     try:
-        return json.loads(path.read_text())
-    except json.JSONDecodeError as exc:
+        value = json.loads(path.read_text())
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ModelLoadError(f"{path}: not valid JSON ({exc})") from exc
+    if not isinstance(value, dict):
+        raise ModelLoadError(f"{path}: must hold a JSON object, not a {type(value).__name__}")
+    return value
 
 
 def read_config(folder: Path) -> ModelConfig:
@@ -43,7 +46,11 @@ def iter_safetensors(folder: Path, dtype: torch.dtype) -> Iterator[tuple[str, to
     if not files:
         raise ModelLoadError(f"{folder}: no *.safetensors weight files found")
     for file in files:
-        with safe_open(str(file), framework="pt") as f:
+        try:
+            handle = safe_open(str(file), framework="pt")
+        except (SafetensorError, OSError) as exc:
+            raise ModelLoadError(f"{file}: not a readable safetensors file ({exc})") from exc
+        with handle as f:
             for name in f.keys():
                 yield name, f.get_tensor(name).to(dtype)
 
@@ -58,7 +65,10 @@ def read_tokenizer(folder: Path, cfg: ModelConfig) -> Tokenizer:
     tok_path = folder / "tokenizer.json"
     if not tok_path.is_file():
         raise ModelLoadError(f"{folder}: tokenizer.json not found")
-    tok = HFTokenizer.from_file(str(tok_path))
+    try:
+        tok = HFTokenizer.from_file(str(tok_path))
+    except Exception as exc:  # the tokenizers library raises a bare Exception for a malformed file
+        raise ModelLoadError(f"{tok_path}: not a tokenizer the tokenizers library can read ({exc})") from exc
     tcfg_path = folder / "tokenizer_config.json"
     tcfg = _read_json(tcfg_path) if tcfg_path.is_file() else {}
     template = tcfg.get("chat_template")

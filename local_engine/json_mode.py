@@ -12,6 +12,10 @@ from local_engine.sequence import SamplingParams
 from local_engine.tokenizer import Tokenizer
 
 
+# json_object means "a JSON object" (OpenAI's guarantee), not any JSON value such as [1].
+ANY_OBJECT_SCHEMA = json.dumps({"type": "object"})
+
+
 class GrammarError(ValueError):
     """The requested JSON schema could not be compiled."""
 
@@ -54,10 +58,7 @@ class JsonGrammars:
             raise GrammarError(f"response_format json_schema is not a usable JSON schema: {exc}") from exc
 
     def matcher(self, params: SamplingParams) -> Any:
-        if params.json_schema is not None:
-            compiled = self._compile_schema(params.json_schema)
-        else:
-            compiled = self.compiler.compile_builtin_json_grammar()
+        compiled = self._compile_schema(params.json_schema if params.json_schema is not None else ANY_OBJECT_SCHEMA)
         return self.xgr.GrammarMatcher(compiled)
 
     def mask(self, logits: torch.Tensor, rows: list[int], matchers: list[Any]) -> None:

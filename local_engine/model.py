@@ -31,6 +31,34 @@ class AttentionMetadata:
     decode_only: bool  # every sequence has exactly one new token
     # Rows of generated (not prompt) tokens, for int8/int4 linears: all (True), none (False) or a [T] bool mask.
     generated_rows: Tensor | bool | None = None
+    # CPU, a step mixing decode/verify rows with prompt rows: see DecodeRows.
+    decode_rows: DecodeRows | None = None
+
+
+@dataclass
+class DecodeRows:
+    """A mixed step's rows of generated tokens (decode, speculative verification, recomputed output
+    after a preemption), each to be attended as a one-query decode over its own context. Decode attention is exact whatever the
+    batch and its padding, but prefill attention rounds differently, so a token computed by one
+    or the other would depend on its batch partners and on speculation; this way it never does."""
+
+    rows: Tensor  # [R] indexes into the step's rows
+    block_tables: Tensor  # [R, max_blocks] each row's sequence's table
+    context_lens: Tensor  # [R] its position + 1
+    prompt_rows: Tensor  # [T - R] the other rows, for prefill attention
+    prompt_cu_seqlens: Tensor  # [B+1] over prompt_rows (0 rows for the decoding sequences)
+    prompt_context_lens: Tensor  # [B] each sequence's context up to its last prompt row
+
+
+def _mixed_attention(ops: SimpleNamespace, q: Tensor, k_cache: Tensor, v_cache: Tensor, meta: AttentionMetadata, scale: float) -> Tensor:
+    d = meta.decode_rows
+    o = torch.empty_like(q)
+    o[d.rows] = ops.paged_decode_attention(q[d.rows], k_cache, v_cache, d.block_tables, d.context_lens, scale)
+    if d.prompt_rows.numel():
+        o[d.prompt_rows] = ops.paged_prefill_attention(
+            q[d.prompt_rows], k_cache, v_cache, meta.block_tables, d.prompt_cu_seqlens, d.prompt_context_lens, scale
+        )
+    return o
 
 
 def _param(*shape: int, dtype: torch.dtype) -> nn.Parameter:
@@ -137,6 +165,8 @@ class DecoderModel(nn.Module):
             ops.store_kv(k, v, k_cache, v_cache, meta.slot_mapping)
             if meta.decode_only:
                 o = ops.paged_decode_attention(q, k_cache, v_cache, meta.block_tables, meta.context_lens, self.scale)
+            elif meta.decode_rows is not None:
+                o = _mixed_attention(ops, q, k_cache, v_cache, meta, self.scale)
             else:
                 o = ops.paged_prefill_attention(q, k_cache, v_cache, meta.block_tables, meta.cu_seqlens_q, meta.context_lens, self.scale)
             x = layer.o(o.reshape(t, q_size), rows)

@@ -7,7 +7,7 @@ import logging
 import torch
 
 from local_engine.config import EngineConfig
-from local_engine.model import AttentionMetadata, DecoderModel
+from local_engine.model import AttentionMetadata, DecodeRows, DecoderModel
 from local_engine.ops import get_ops
 from local_engine.scheduler import ScheduledSeq
 
@@ -77,13 +77,15 @@ class ModelRunner:
         row_kinds: Tensor | bool | None = None
         if self.model.linear_mode in ("int8", "int4"):
             row_kinds = True if all(generated) else put(generated, torch.bool) if any(generated) else False
+        decode_only = all(s.num_new_tokens == 1 for s in batch)
         meta = AttentionMetadata(
             slot_mapping=put(slots, torch.int64),
             block_tables=put(tables, torch.int32),
             context_lens=put(context_lens, torch.int32),
             cu_seqlens_q=put(cu, torch.int32),
-            decode_only=all(s.num_new_tokens == 1 for s in batch),
+            decode_only=decode_only,
             generated_rows=row_kinds,
+            decode_rows=None if decode_only or dev.type != "cpu" else _decode_rows(batch, cu, positions, tables),
         )
         return put(input_ids, torch.int64), put(positions, torch.int64), meta, logit_rows
 
@@ -103,3 +105,32 @@ class ModelRunner:
             hidden = hidden[index]
             generated = generated[index] if isinstance(generated, torch.Tensor) else generated
         return self.model.compute_logits(hidden, generated)
+
+
+def _decode_rows(batch: list[ScheduledSeq], cu: list[int], positions: list[int], tables: list[list[int]]) -> DecodeRows | None:
+    """The rows of generated tokens (decode, draft verification, and a preempted sequence's
+    recomputed output) in a step that also holds prompt rows; None when there are none."""
+    rows: list[int] = []
+    row_tables: list[list[int]] = []
+    prompt_rows: list[int] = []
+    prompt_cu = [0]
+    prompt_lens: list[int] = []
+    for b, item in enumerate(batch):
+        start, end = cu[b], cu[b + 1]
+        first = item.seq.num_computed_tokens
+        n_prompt = max(0, min(end - start, item.seq.prompt_len - first))
+        prompt_rows.extend(range(start, start + n_prompt))
+        prompt_cu.append(prompt_cu[-1] + n_prompt)
+        prompt_lens.append(first + n_prompt)
+        rows.extend(range(start + n_prompt, end))
+        row_tables.extend([tables[b]] * (end - start - n_prompt))
+    if not rows:
+        return None
+    return DecodeRows(
+        rows=torch.tensor(rows, dtype=torch.long),
+        block_tables=torch.tensor(row_tables, dtype=torch.int32),
+        context_lens=torch.tensor([positions[r] + 1 for r in rows], dtype=torch.int32),
+        prompt_rows=torch.tensor(prompt_rows, dtype=torch.long),
+        prompt_cu_seqlens=torch.tensor(prompt_cu, dtype=torch.int32),
+        prompt_context_lens=torch.tensor(prompt_lens, dtype=torch.int32),
+    )

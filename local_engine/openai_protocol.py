@@ -38,7 +38,7 @@ def _logit_bias(value: Any) -> dict[int, float]:
 
 def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
     """Validate and translate OpenAI sampling fields (plus top_k, repetition_penalty, ignore_eos)."""
-    if body.get("n", 1) != 1:
+    if body.get("n") not in (None, 1):
         raise RequestError("only n=1 is supported")
     max_tokens = body.get("max_completion_tokens") if chat else None
     max_tokens = max_tokens if max_tokens is not None else body.get("max_tokens")
@@ -58,7 +58,8 @@ def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
         if kind == "json_object":
             json_object = True
         elif kind == "json_schema":
-            schema = (fmt.get("json_schema") or {}).get("schema")
+            spec = fmt.get("json_schema")
+            schema = spec.get("schema") if isinstance(spec, dict) else None
             if not isinstance(schema, dict):
                 raise RequestError("response_format.json_schema.schema must be a JSON schema object")
             json_schema = json.dumps(schema)
@@ -186,12 +187,19 @@ def chat_logprobs(tokenizer: Tokenizer, items: list[TokenLogprob]) -> dict[str, 
     return {"content": [{**entry(i.token_id, i.logprob), "top_logprobs": [entry(t, lp) for t, lp in i.top]} for i in items]}
 
 
-def completion_logprobs(tokenizer: Tokenizer, items: list[TokenLogprob]) -> dict[str, Any]:
+def completion_logprobs(tokenizer: Tokenizer, items: list[TokenLogprob], start_offset: int = 0) -> dict[str, Any]:
+    """Legacy completions logprobs; `text_offset` is each token's character offset in the text
+    (from `start_offset`, where the chunk begins in a stream)."""
+    tokens = [tokenizer.token_text(i.token_id) for i in items]
+    offsets, at = [], start_offset
+    for token in tokens:
+        offsets.append(at)
+        at += len(token)
     return {
-        "tokens": [tokenizer.token_text(i.token_id) for i in items],
+        "tokens": tokens,
         "token_logprobs": [i.logprob for i in items],
         "top_logprobs": [{tokenizer.token_text(t): lp for t, lp in i.top} for i in items],
-        "text_offset": [],
+        "text_offset": offsets,
     }
 
 

@@ -59,6 +59,10 @@ class OpenAIServing:
         messages = body.get("messages")
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise RequestError("'messages' must be a non-empty list of message objects")
+        for i, m in enumerate(messages):
+            calls = m.get("tool_calls")
+            if calls is not None and not (isinstance(calls, list) and all(_is_call(c) for c in calls)):
+                raise RequestError(f"messages[{i}].tool_calls must be a list of {{id, type, function: {{name, arguments}}}} objects")
         tools, forced_schema = proto.tool_plan(body)
         params = proto.sampling_params(self._with_defaults(body), chat=True)
         if forced_schema is not None:
@@ -165,12 +169,13 @@ class OpenAIServing:
 
     async def completion_stream(self, prepared: Prepared) -> AsyncIterator[bytes]:
         gen, created, model = prepared.gen, int(time.time()), prepared.model
-        last = None
+        last, sent_chars = None, 0
         async for out in self.engine.generate(gen):
             last = out
             if out.text or out.finished:
-                lp = proto.completion_logprobs(self.tok, out.logprobs) if out.logprobs else None
+                lp = proto.completion_logprobs(self.tok, out.logprobs, sent_chars) if out.logprobs else None
                 choice = {"index": 0, "text": out.text, "finish_reason": out.finish_reason, "logprobs": lp}
+                sent_chars += len(out.text)
                 yield sse(proto.envelope("text_completion", gen.request_id, model, [choice], created))
         if prepared.include_usage and last is not None:
             final = proto.envelope("text_completion", gen.request_id, model, [], created)
@@ -226,3 +231,8 @@ def embeddings(body: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
     tokens = sum(len(e.ids) for e in _piece_counter().encode_batch(texts))
     data = [{"object": "embedding", "index": i, "embedding": _encoded(v, encoding)} for i, v in enumerate(vectors)]
     return {"object": "list", "data": data, "model": embedder.name, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+
+
+def _is_call(call: Any) -> bool:
+    function = call.get("function") if isinstance(call, dict) else None
+    return isinstance(function, dict) and isinstance(function.get("name"), str)

@@ -11,8 +11,11 @@ import json
 import logging
 from typing import Any
 
+from collections.abc import Awaitable
+
 from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse, StreamingResponse
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from starlette.exceptions import HTTPException
 
 from local_engine import openai_serving
 from local_engine.async_engine import AsyncEngine, EngineDeadError
@@ -37,6 +40,28 @@ async def _body(request: Request) -> dict[str, Any]:
     return body
 
 
+DISCONNECT_POLL_SECONDS = 0.25
+
+
+async def _unless_disconnected(
+    request: Request, work: Awaitable[dict[str, Any]], poll_seconds: float = DISCONNECT_POLL_SECONDS
+) -> dict[str, Any] | Response:
+    """Await a whole (non-streamed) answer, cancelling it when the client goes away: its tokens
+    would be generated for nobody (a stream is aborted the same way when it is closed)."""
+    task = asyncio.ensure_future(work)
+    try:
+        while True:
+            done, _ = await asyncio.wait({task}, timeout=poll_seconds)
+            if done:
+                return task.result()
+            if await request.is_disconnected():
+                task.cancel()
+                return Response(status_code=499)
+    finally:
+        if not task.done():
+            task.cancel()
+
+
 def build_app(engine: AsyncEngine) -> FastAPI:
     app = FastAPI(title="Tokenmill local engine")
     serving = OpenAIServing(engine)
@@ -48,6 +73,16 @@ def build_app(engine: AsyncEngine) -> FastAPI:
     @app.exception_handler(EngineDeadError)
     async def _dead(_: Request, exc: EngineDeadError) -> JSONResponse:
         return _error(503, str(exc), "engine_error")
+
+    @app.exception_handler(HTTPException)
+    async def _http(_: Request, exc: HTTPException) -> JSONResponse:
+        code = {404: "not_found", 405: "method_not_allowed"}.get(exc.status_code)
+        return _error(exc.status_code, str(exc.detail), code=code)
+
+    @app.exception_handler(Exception)
+    async def _unexpected(_: Request, exc: Exception) -> JSONResponse:
+        log.error("request failed inside the engine server", exc_info=exc)
+        return _error(500, "The engine failed to serve this request; see its log.", "server_error")
 
     @app.get("/healthz")
     async def healthz() -> Any:
@@ -65,9 +100,18 @@ def build_app(engine: AsyncEngine) -> FastAPI:
             **engine.engine.stats,
         }
 
+    def model_card() -> dict[str, Any]:
+        return {"id": engine.model_name, "object": "model", "created": 0, "owned_by": "tokenmill"}
+
     @app.get("/v1/models")
     async def models() -> dict[str, Any]:
-        return {"object": "list", "data": [{"id": engine.model_name, "object": "model", "created": 0, "owned_by": "tokenmill"}]}
+        return {"object": "list", "data": [model_card()]}
+
+    @app.get("/v1/models/{model_id:path}")
+    async def model(model_id: str) -> Any:
+        if model_id != engine.model_name:
+            return _error(404, f"The model `{model_id}` does not exist; this engine serves `{engine.model_name}`.", code="model_not_found")
+        return model_card()
 
     @app.post("/v1/chat/completions")
     async def chat(request: Request):
@@ -75,7 +119,7 @@ def build_app(engine: AsyncEngine) -> FastAPI:
         prepared = serving.chat_request(body)  # 400s surface before streaming starts
         if body.get("stream"):
             return StreamingResponse(serving.chat_stream(prepared), media_type="text/event-stream")
-        return await serving.chat(prepared)
+        return await _unless_disconnected(request, serving.chat(prepared))
 
     @app.post("/v1/completions")
     async def completions(request: Request):
@@ -83,7 +127,7 @@ def build_app(engine: AsyncEngine) -> FastAPI:
         prepared = serving.completion_request(body)
         if body.get("stream"):
             return StreamingResponse(serving.completion_stream(prepared), media_type="text/event-stream")
-        return await serving.completion(prepared)
+        return await _unless_disconnected(request, serving.completion(prepared))
 
     @app.post("/v1/embeddings")
     async def embeddings(request: Request):

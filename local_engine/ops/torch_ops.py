@@ -111,20 +111,29 @@ def _gather_context(cache: Tensor, block_table: Tensor, length: int) -> Tensor:
     return cache.index_select(0, blocks).flatten(0, 1)[:length]
 
 
+# CPU SDPA attends over keys in one block below 512 keys and in blocks of 512 from there on, so a
+# row's rounding would depend on how far its batch partners' contexts reach. Keys padded (masked)
+# to a multiple of this give every row the same blocks whatever its batch.
+CPU_KEY_BLOCK = 512
+
+
 def paged_decode_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, block_tables: Tensor, context_lens: Tensor, scale: float) -> Tensor:
     """One query per sequence over its context_lens[b] cached tokens. Returns [B, Hq, D]."""
     bsz, hq, d = q.shape
     block_size, hkv = k_cache.shape[1], k_cache.shape[2]
     # The table's width bounds the context (no host sync, so CUDA graphs can capture this).
     n_blocks = block_tables.shape[1]
+    if q.device.type == "cpu" and CPU_KEY_BLOCK % block_size == 0:
+        n_blocks = -(-n_blocks * block_size // CPU_KEY_BLOCK) * (CPU_KEY_BLOCK // block_size)
     max_len = n_blocks * block_size
 
     def build() -> tuple[Tensor, Tensor]:
-        flat = block_tables.reshape(-1).long().clamp(min=0)
+        table = F.pad(block_tables, (0, n_blocks - block_tables.shape[1]), value=-1)
+        flat = table.reshape(-1).long().clamp(min=0)
         key_pos = torch.arange(max_len, device=q.device)
         return flat, (key_pos[None, :] < context_lens.long()[:, None]).view(bsz, 1, 1, max_len)
 
-    flat, mask = _decode_step.get((block_tables, context_lens), (block_size,), build)
+    flat, mask = _decode_step.get((block_tables, context_lens), (block_size, n_blocks), build)
     # [B * n_blocks, bs, Hkv, D] -> [B, Hkv, L, D]
     k = k_cache.index_select(0, flat).view(bsz, max_len, hkv, d).transpose(1, 2)
     v = v_cache.index_select(0, flat).view(bsz, max_len, hkv, d).transpose(1, 2)

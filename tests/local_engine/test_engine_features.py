@@ -161,3 +161,13 @@ def test_logit_bias_steers_and_is_checked(folder):
             sampling_params({"logit_bias": bad}, chat=True)
     with pytest.raises(RequestError, match="logit_bias"):
         _run(engine, prompt, SamplingParams(max_tokens=2, logit_bias={10**7: 1}))
+
+
+def test_json_object_mode_allows_objects_only(folder):
+    from local_engine.json_mode import JsonGrammars
+
+    engine = _engine(folder)
+    grammars = JsonGrammars(engine.tokenizer, engine.model_config.vocab_size)
+    assert not grammars.matcher(SamplingParams(json_object=True)).accept_string("[1]")
+    assert not grammars.matcher(SamplingParams(json_object=True)).accept_string("2019")
+    assert grammars.matcher(SamplingParams(json_object=True)).accept_string('{"a": [1]}')

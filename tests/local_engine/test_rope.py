@@ -53,3 +53,31 @@ def test_unknown_rope_type_names_the_field():
 def test_unsupported_architecture_names_model_type():
     with pytest.raises(ModelLoadError, match="model_type='gpt2'"):
         ModelConfig.from_hf_dict({"model_type": "gpt2"})
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"num_attention_heads": 0}, "'num_attention_heads' is missing or not a positive integer"),
+        ({"num_key_value_heads": "2"}, "'num_key_value_heads' must be a positive integer"),
+        ({"rope_scaling": "linear"}, "'rope_scaling' must be an object"),
+    ],
+)
+def test_mistyped_config_fields_are_named(change, message):
+    base = {"model_type": "llama", "vocab_size": 10, "hidden_size": 8, "intermediate_size": 8, "num_hidden_layers": 1, "num_attention_heads": 2}
+    with pytest.raises(ModelLoadError, match=message):
+        ModelConfig.from_hf_dict({**base, **change})
+
+
+def test_unreadable_model_files_name_the_file(tmp_path):
+    from local_engine.hf_loader import iter_safetensors, read_config, read_tokenizer
+
+    (tmp_path / "config.json").write_text("[1, 2]")
+    with pytest.raises(ModelLoadError, match="config.json: must hold a JSON object"):
+        read_config(tmp_path)
+    (tmp_path / "model.safetensors").write_bytes(b"\xff" * 64)
+    with pytest.raises(ModelLoadError, match="model.safetensors: not a readable safetensors file"):
+        next(iter_safetensors(tmp_path, torch.float32))
+    (tmp_path / "tokenizer.json").write_text('{"model": {"type": 5}}')
+    with pytest.raises(ModelLoadError, match="tokenizer.json: not a tokenizer"):
+        read_tokenizer(tmp_path, None)
