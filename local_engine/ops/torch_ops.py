@@ -111,36 +111,72 @@ def _gather_context(cache: Tensor, block_table: Tensor, length: int) -> Tensor:
     return cache.index_select(0, blocks).flatten(0, 1)[:length]
 
 
-# CPU SDPA attends over keys in one block below 512 keys and in blocks of 512 from there on, so a
-# row's rounding would depend on how far its batch partners' contexts reach. Keys padded (masked)
-# to a multiple of this give every row the same blocks whatever its batch.
-CPU_KEY_BLOCK = 512
+# CPU SDPA blocks its work by the key length of the call, so a row padded to its batch's longest
+# context would round differently alone and in a batch. On CPU each row is instead padded only to
+# its own context rounded up to this many keys, and rows of one length bucket share a call: a
+# row's rounding then depends on its own context alone.
+CPU_KEY_BUCKET = 64
 
 
 def paged_decode_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, block_tables: Tensor, context_lens: Tensor, scale: float) -> Tensor:
     """One query per sequence over its context_lens[b] cached tokens. Returns [B, Hq, D]."""
-    bsz, hq, d = q.shape
-    block_size, hkv = k_cache.shape[1], k_cache.shape[2]
+    if q.device.type == "cpu":
+        return _bucketed_decode_attention(q, k_cache, v_cache, block_tables, context_lens, scale)
     # The table's width bounds the context (no host sync, so CUDA graphs can capture this).
-    n_blocks = block_tables.shape[1]
-    if q.device.type == "cpu" and CPU_KEY_BLOCK % block_size == 0:
-        n_blocks = -(-n_blocks * block_size // CPU_KEY_BLOCK) * (CPU_KEY_BLOCK // block_size)
-    max_len = n_blocks * block_size
+    block_size = k_cache.shape[1]
+    max_len = block_tables.shape[1] * block_size
 
     def build() -> tuple[Tensor, Tensor]:
-        table = F.pad(block_tables, (0, n_blocks - block_tables.shape[1]), value=-1)
-        flat = table.reshape(-1).long().clamp(min=0)
-        key_pos = torch.arange(max_len, device=q.device)
-        return flat, (key_pos[None, :] < context_lens.long()[:, None]).view(bsz, 1, 1, max_len)
+        return _decode_plan(block_tables, context_lens, max_len, block_size)
 
-    flat, mask = _decode_step.get((block_tables, context_lens), (block_size, n_blocks), build)
+    flat, mask = _decode_step.get((block_tables, context_lens), (block_size,), build)
+    return _grouped_attention(q, k_cache, v_cache, flat, mask, max_len, scale)
+
+
+def _decode_plan(block_tables: Tensor, context_lens: Tensor, max_len: int, block_size: int) -> tuple[Tensor, Tensor]:
+    """Flat cache block ids of each row's first max_len keys, and the mask of its real ones."""
+    n_blocks = max_len // block_size
+    table = F.pad(block_tables[:, :n_blocks], (0, max(0, n_blocks - block_tables.shape[1])), value=-1)
+    flat = table.reshape(-1).long().clamp(min=0)
+    key_pos = torch.arange(max_len, device=block_tables.device)
+    return flat, (key_pos[None, :] < context_lens.long()[:, None]).view(-1, 1, 1, max_len)
+
+
+def _grouped_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, flat: Tensor, mask: Tensor, max_len: int, scale: float) -> Tensor:
+    bsz, hq, d = q.shape
+    hkv = k_cache.shape[2]
     # [B * n_blocks, bs, Hkv, D] -> [B, Hkv, L, D]
     k = k_cache.index_select(0, flat).view(bsz, max_len, hkv, d).transpose(1, 2)
     v = v_cache.index_select(0, flat).view(bsz, max_len, hkv, d).transpose(1, 2)
     # grouped queries [B, Hkv, G, D] against unrepeated K/V: no GQA expansion, flash kernel on CPU
-    group = hq // hkv
-    out = F.scaled_dot_product_attention(q.view(bsz, hkv, group, d), k.to(q.dtype), v.to(q.dtype), attn_mask=mask, scale=scale)
+    out = F.scaled_dot_product_attention(q.view(bsz, hkv, hq // hkv, d), k.to(q.dtype), v.to(q.dtype), attn_mask=mask, scale=scale)
     return out.reshape(bsz, hq, d)
+
+
+def _bucketed_decode_attention(q: Tensor, k_cache: Tensor, v_cache: Tensor, block_tables: Tensor, context_lens: Tensor, scale: float) -> Tensor:
+    block_size = k_cache.shape[1]
+    bucket = -(-max(CPU_KEY_BUCKET, block_size) // block_size) * block_size
+
+    def build() -> list[tuple[Tensor, Tensor, Tensor, int]]:
+        lens = context_lens.tolist()
+        groups: dict[int, list[int]] = {}
+        for row, length in enumerate(lens):
+            groups.setdefault(-(-max(length, 1) // bucket) * bucket, []).append(row)
+        plans = []
+        for max_len, rows in groups.items():
+            index = torch.tensor(rows, dtype=torch.long)
+            flat, mask = _decode_plan(block_tables[index], context_lens[index], max_len, block_size)
+            plans.append((index, flat, mask, max_len))
+        return plans
+
+    plans = _decode_step.get((block_tables, context_lens), (block_size, bucket), build)
+    if len(plans) == 1:
+        _, flat, mask, max_len = plans[0]
+        return _grouped_attention(q, k_cache, v_cache, flat, mask, max_len, scale)
+    out = torch.empty_like(q)
+    for index, flat, mask, max_len in plans:
+        out[index] = _grouped_attention(q[index], k_cache, v_cache, flat, mask, max_len, scale)
+    return out
 
 
 def paged_prefill_attention(
