@@ -38,9 +38,9 @@ class AttentionMetadata:
 @dataclass
 class DecodeRows:
     """A mixed step's rows of generated tokens (decode, speculative verification, recomputed output
-    after a preemption), each to be attended as a one-query decode over its own context. Decode attention is exact whatever the
-    batch and its padding, but prefill attention rounds differently, so a token computed by one
-    or the other would depend on its batch partners and on speculation; this way it never does."""
+    after a preemption), each to be attended as a one-query decode over its own context. Decode
+    attention rounds the same whatever the batch; prefill attention rounds differently, so a token
+    computed by one or the other would depend on its batch partners and on speculation."""
 
     rows: Tensor  # [R] indexes into the step's rows
     block_tables: Tensor  # [R, max_blocks] each row's sequence's table

@@ -104,8 +104,8 @@ def test_quantized_mode_output_does_not_depend_on_batch_speculation_or_cache(set
     folder, prompts, _ = setup
     alone = _engine(folder, linear_mode=mode, speculative_ngram=False, enable_prefix_caching=False)
     reference = [alone.generate([p], GREEDY)[0] for p in prompts]
-    # Batched without speculation: decode attention pads keys to CPU SDPA's 512-key blocks, so a
-    # row's blocks do not depend on how long its partners' contexts are (prompt 3 differed before).
+    # Batched without speculation: decode attention pads a row's keys by its own context only, so
+    # its rounding does not depend on how long its partners' contexts are (prompt 3 differed before).
     plain = _engine(folder, linear_mode=mode, speculative_ngram=False, enable_prefix_caching=False)
     assert plain.generate(prompts, GREEDY) == reference
     # With speculation: drafts are verified by the same decode attention, row by row.
