@@ -184,36 +184,41 @@ def decide(
     if not allowed:
         raise ValueError(f"route {route.name!r} allows no tier")
 
-    strict = _prefers_tools(flags)
+    chosen, fit, notes = _first_fitting(route.name, candidates, wanted, allowed, flags)
     # Stickiness: stay on the run's deployment while its prefix is warm. A higher tier than
-    # difficulty needs is kept only while its cached prompt price undercuts the wanted tier's
+    # difficulty needs is kept only while its cached prompt price undercuts the chosen deployment's
     # uncached one (the warm prefix then makes it no dearer) and the budget is not under pressure.
     if sticky is not None:
         pinned = next((c for c in candidates if c.deployment == sticky), None)
-        if pinned is not None and pinned.tier in allowed and _fits(pinned, strict):
-            if _RANK[pinned.tier] == _RANK[wanted]:
-                return RouteDecision(pinned.deployment, pinned.tier, score, threshold, ";".join(reasons + ["sticky"]))
-            if _RANK[pinned.tier] > _RANK[wanted] and pressure < 0.5:
-                alternative = _cheapest(candidates, wanted, strict)
-                if alternative is None or pinned.warm_input_price <= alternative.input_price:
-                    return RouteDecision(pinned.deployment, pinned.tier, score, threshold, ";".join(reasons + ["sticky-warm"]))
-            reasons.append("left-sticky")
+        if pinned is not None and pinned.tier in allowed and _fits(pinned, fit):
+            if pinned.tier == chosen.tier:
+                return RouteDecision(pinned.deployment, pinned.tier, score, threshold, ";".join(reasons + notes + ["sticky"]))
+            if _RANK[pinned.tier] > _RANK[chosen.tier] and pressure < 0.5 and pinned.warm_input_price <= chosen.input_price:
+                return RouteDecision(pinned.deployment, pinned.tier, score, threshold, ";".join(reasons + notes + ["sticky-warm"]))
+            notes.append("left-sticky")
+    return RouteDecision(chosen.deployment, chosen.tier, score, threshold, ";".join(reasons + notes))
 
-    # The wanted tier if the route has a fitting deployment there, then upward, then downward;
-    # a call offering tools first among deployments that can call them.
+
+def _first_fitting(
+    route_name: str, candidates: Sequence[Candidate], wanted: str, allowed: list[str], flags: RouteFlags
+) -> tuple[Candidate, RouteFlags, list[str]]:
+    """The cheapest fitting deployment of the wanted tier, else upward, else downward; a call
+    offering tools first among deployments that can call them. Returns it, the flags it fits and
+    the reasons to add."""
+    strict = _prefers_tools(flags)
     order = [t for t in TIERS[_RANK[wanted] :] if t in allowed] + [t for t in reversed(TIERS[: _RANK[wanted]]) if t in allowed]
-    for fit_flags in dict.fromkeys((strict, flags)):
+    for fit in dict.fromkeys((strict, flags)):
         for tier in order:
-            chosen = _cheapest(candidates, tier, fit_flags)
-            if chosen is not None:
-                if fit_flags is not strict:
-                    reasons.append("no-tool-deployment")
-                if tier != wanted and strict is not flags and fit_flags is strict and wanted in allowed and _cheapest(candidates, wanted, flags):
-                    reasons.append("tools-offered")  # the wanted tier has deployments, none that call tools
-                elif tier != wanted:
-                    reasons.append(f"route-excludes-{wanted}" if wanted not in allowed else f"no-{wanted}-deployment")
-                return RouteDecision(chosen.deployment, tier, score, threshold, ";".join(reasons))
-    raise ValueError(f"route {route.name!r}: no healthy deployment can serve this call (tools/json needs included)")
+            chosen = _cheapest(candidates, tier, fit)
+            if chosen is None:
+                continue
+            notes = [] if fit is strict else ["no-tool-deployment"]
+            if tier != wanted and strict is not flags and fit is strict and wanted in allowed and _cheapest(candidates, wanted, flags):
+                notes.append("tools-offered")  # the wanted tier has deployments, none that call tools
+            elif tier != wanted:
+                notes.append(f"route-excludes-{wanted}" if wanted not in allowed else f"no-{wanted}-deployment")
+            return chosen, fit, notes
+    raise ValueError(f"route {route_name!r}: no healthy deployment can serve this call (tools/json needs included)")
 
 
 def fallback_chain(decision: RouteDecision, candidates: Sequence[Candidate], flags: RouteFlags = RouteFlags()) -> list[Candidate]:

@@ -60,6 +60,9 @@ def test_offered_tools_prefer_deployments_that_can_call_them() -> None:
     assert only_local.deployment == "smollm-local" and "no-tool-deployment" in only_local.reason
     # Nothing offered: the local tier as before.
     assert decide(0.05, ALL, AUTO).tier == "local"
+    # A run warm on the strong tier compares it with what can serve (cheap), not with the tool-less local tier.
+    warm = decide(0.05, ALL, AUTO, sticky="gpt-4o", flags=RouteFlags(tools_offered=True))
+    assert warm.deployment == "gpt-4o-mini" and warm.reason == "difficulty<local;tools-offered;left-sticky"
 
 
 def test_long_plans_go_up_a_tier() -> None:
