@@ -11,7 +11,6 @@ import torch
 from local_engine.sequence import SamplingParams
 from local_engine.tokenizer import Tokenizer
 
-
 # json_object means "a JSON object" (OpenAI's guarantee), not any JSON value such as [1].
 ANY_OBJECT_SCHEMA = json.dumps({"type": "object"})
 

@@ -7,7 +7,7 @@ import logging
 import torch
 
 from local_engine.config import EngineConfig
-from local_engine.model import AttentionMetadata, DecodeRows, DecoderModel
+from local_engine.model import AttentionMetadata, DecoderModel, DecodeRows
 from local_engine.ops import get_ops
 from local_engine.scheduler import ScheduledSeq
 
