@@ -88,8 +88,8 @@ class Services:
             routes=RouteService(settings, registry, prices, db) if settings.routing.routes or settings.routing.tenant_routes else None,
         )
         services.admission.ledger_barrier = services.recorder.flush
-        if "local" in providers:
-            providers["local"].start()
+        if any(d.is_local and d.model_info.mode != "embedding" for d in registry.all()):
+            providers["local"].start()  # load the chat model now, not on the first call (embeddings need no model)
         if services.cache is not None:
             services.background.append(asyncio.create_task(services.cache.warm()))
         await services.recorder.start()

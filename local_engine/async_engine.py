@@ -56,6 +56,28 @@ class EngineDeadError(RuntimeError):
     """The engine loop crashed; the message carries the original error."""
 
 
+class _TextAlignedLogprobs:
+    """With stop strings the engine holds back text that may begin one and cuts the text where one
+    begins. A token's logprob waits until its text has gone out, and never goes if it does not."""
+
+    def __init__(self, tokenizer: Any):
+        self.tokenizer = tokenizer
+        self.ids: list[int] = []
+        self.logprobs: list[TokenLogprob] = []
+        self.sent = 0
+        self.chars = 0
+
+    def release(self, out: RequestOutput) -> RequestOutput:
+        self.ids.extend(out.token_ids)
+        self.logprobs.extend(out.logprobs or ())
+        self.chars += len(out.text)
+        covered = self.sent
+        while covered < len(self.logprobs) and len(self.tokenizer.decode(self.ids[: covered + 1])) <= self.chars:
+            covered += 1
+        ready, self.sent = self.logprobs[self.sent : covered], covered
+        return replace(out, logprobs=ready)
+
+
 class AsyncEngine:
     def __init__(self, cfg: EngineConfig | None = None, loaded: LoadedModel | None = None):
         self.engine = LLMEngine(cfg or EngineConfig(), loaded)
@@ -108,6 +130,8 @@ class AsyncEngine:
         stream: asyncio.Queue = asyncio.Queue()
         self._streams[rid] = (asyncio.get_running_loop(), stream)
         self._send("add", (rid, prompt_ids, request.params))
+        p = request.params
+        aligned = _TextAlignedLogprobs(self.tokenizer) if p.stop and (p.logprobs or p.top_logprobs) else None
         finished = False
         try:
             while True:
@@ -115,7 +139,7 @@ class AsyncEngine:
                 if isinstance(item, BaseException):
                     raise item
                 finished = item.finished
-                yield item
+                yield item if aligned is None else aligned.release(item)
                 if finished:
                     return
         finally:

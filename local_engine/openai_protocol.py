@@ -51,6 +51,8 @@ def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
     top_logprobs = body.get("top_logprobs") or 0
     if not chat and isinstance(logprobs, int) and not isinstance(logprobs, bool):
         top_logprobs, logprobs = logprobs, True  # legacy completions: logprobs=N
+    if chat and top_logprobs and not logprobs:
+        raise RequestError("'top_logprobs' needs 'logprobs': true")
     json_schema, json_object = None, False
     fmt = body.get("response_format")
     if fmt is not None:

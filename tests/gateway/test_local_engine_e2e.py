@@ -96,3 +96,15 @@ def test_tool_choice_required_none_and_bad_choices(embedded):
     for choice, message in (({"type": "function", "function": {"name": "nope"}}, "not among 'tools'"), ("sometimes", "tool_choice")):
         with pytest.raises(openai.BadRequestError, match=message):
             client.chat.completions.create(tools=[WEATHER], tool_choice=choice, **base)
+
+
+def test_an_embedding_only_local_deployment_does_not_load_the_chat_model(tmp_path):
+    embed_only = [{"model_name": "embed", "litellm_params": {"model": "local/all-minilm-l6-v2"}, "model_info": {"tier": "local", "mode": "embedding"}}]
+    gw = start_gateway(f"sqlite:///{tmp_path}/embed.db", str(tmp_path), model_list=embed_only)
+    try:
+        result = gw.openai().embeddings.create(model="embed", input=["one text"])
+        assert len(result.data[0].embedding) == 384
+        with gw.http() as http:
+            assert http.get("/readyz").json()["local_engine"] == "idle"  # no SmolLM2 in memory for nothing
+    finally:
+        gw.stop()

@@ -103,7 +103,7 @@ def test_openai_fields_translate_and_validate():
     schema = {"type": "object", "properties": {"a": {"type": "integer"}}}
     p = sampling_params({"response_format": {"type": "json_schema", "json_schema": {"name": "x", "schema": schema}}}, chat=True)
     assert '"integer"' in p.json_schema
-    for bad in ({"n": 3}, {"temperature": "hot"}, {"top_p": 0}, {"response_format": {"type": "yaml"}}, {"stop": [""]}):
+    for bad in ({"n": 3}, {"temperature": "hot"}, {"top_p": 0}, {"response_format": {"type": "yaml"}}, {"stop": [""]}, {"top_logprobs": 2}):
         with pytest.raises(RequestError):
             sampling_params(bad, chat=True)
 

@@ -111,6 +111,17 @@ def test_logprobs_cover_exactly_the_returned_text(engine):
     by_string = complete(stop=[tok.decode(ids[at : at + 1])])
     assert by_string.text == tok.decode(ids[:at]) and [lp.token_id for lp in by_string.logprobs] == ids[:at]
 
+    async def streamed() -> tuple[str, list[int]]:  # streamed, a token's logprob goes out with its text
+        request = GenerateRequest(params=SamplingParams(max_tokens=8, temperature=0, logprobs=True, ignore_eos=True, stop=[tok.decode(ids[at : at + 1])]), prompt="hello world")
+        text, sent = "", []
+        async for out in engine.generate(request):
+            text += out.text
+            sent += [lp.token_id for lp in out.logprobs or ()]
+            assert len(tok.decode(sent)) <= len(text)
+        return text, sent
+
+    assert asyncio.run(streamed()) == (tok.decode(ids[:at]), ids[:at])
+
 
 def test_completion_logprobs_give_each_tokens_text_offset(engine):
     (reply,) = _calls(engine, ("POST", "/v1/completions", {"prompt": "hello world", "max_tokens": 6, "temperature": 0, "logprobs": 1, "ignore_eos": True}))
