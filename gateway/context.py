@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -51,6 +52,8 @@ class RequestContext:
     ticket: Ticket | None = None
     # The deployments tried: a failed call's row names the last one.
     attempts: Attempts = field(default_factory=Attempts)
+    # Set when the client of a non-streamed call disconnects (Pipeline.handle watches for it).
+    client_gone: asyncio.Event | None = None
     # Work shared by routing and caching, computed at most once per request.
     scratch: dict[str, Any] = field(default_factory=dict)
 

@@ -6,6 +6,7 @@ exactly one usage row, whatever happens to it (bad input, upstream failure, clie
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Iterator
@@ -78,7 +79,15 @@ class Pipeline:
             body = await read_json(request, self.s.settings.max_body_bytes)
             ctx.run_id = _run_id(request.headers.get(RUN_HEADER), body)
             ctx.cache_header = request.headers.get(CACHE_HEADER)
-            outcome = await self.serve(ctx, body)
+            if body.get("stream"):  # a stream notices a client that leaves by itself
+                outcome = await self.serve(ctx, body)
+            else:
+                ctx.client_gone = asyncio.Event()
+                watch = asyncio.create_task(_watch_disconnect(request, ctx.client_gone))
+                try:
+                    outcome = await self.serve(ctx, body)
+                finally:
+                    watch.cancel()
         except UpstreamError as exc:
             return self._fail(ctx, _api_error(exc), upstream_body=exc.body)
         except APIError as exc:
@@ -239,7 +248,9 @@ class Pipeline:
     async def _send(
         self, ctx: RequestContext, endpoint: Endpoint, body: dict, candidates: list[Deployment], lookup: CacheLookup | None
     ) -> Outcome:
-        reply, deployment = await self.s.dispatcher.send(candidates, endpoint, _upstream_body(body), ctx.attempts, prepare=self._prepare(ctx))
+        reply, deployment = await self.s.dispatcher.send(
+            candidates, endpoint, _upstream_body(body), ctx.attempts, prepare=self._prepare(ctx), client_gone=ctx.client_gone
+        )
         ctx.served_by(deployment)
         usage = reply.usage or _count_usage(endpoint, body, reply.body, deployment)
         self._bill(ctx, usage)
@@ -398,6 +409,15 @@ def _run_id(header: str | None, body: dict) -> str | None:
     if isinstance(metadata, dict) and "run_id" in metadata:
         run = run or str(metadata["run_id"])
     return run[:128] if run else None
+
+
+async def _watch_disconnect(request: Request, gone: asyncio.Event) -> None:
+    """Set `gone` when the client disconnects (after its body was read, the next ASGI message is that)."""
+    while True:
+        message = await request.receive()
+        if message["type"] == "http.disconnect":
+            gone.set()
+            return
 
 
 def _bounded(ctx: RequestContext) -> bool:

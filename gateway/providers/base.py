@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
@@ -106,6 +107,9 @@ class Call:
     body: dict  # the OpenAI-shaped request, `model` already set to the upstream model
     stream: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)
+    # Set when the client of a whole (non-streamed) answer has gone: a provider whose work costs
+    # only our own compute (the in-process engine) stops; a paid upstream call runs on and is billed.
+    client_gone: asyncio.Event | None = None
 
 
 class Provider(Protocol):

@@ -34,12 +34,15 @@ class Dispatcher:
         self._providers = providers
         self._backoff = backoff_seconds
 
-    def _call(self, deployment: Deployment, endpoint: Endpoint, body: dict, stream: bool, headers: dict[str, str], prepare: Prepare | None) -> Call:
+    def _call(
+        self, deployment: Deployment, endpoint: Endpoint, body: dict, stream: bool, headers: dict[str, str], prepare: Prepare | None,
+        client_gone: asyncio.Event | None = None,
+    ) -> Call:
         upstream_body = prepare(deployment, body) if prepare is not None else dict(body)
         if upstream_body is body:
             upstream_body = dict(body)
         upstream_body["model"] = deployment.litellm_params.upstream_model
-        return Call(deployment=deployment, endpoint=endpoint, body=upstream_body, stream=stream, extra_headers=headers)
+        return Call(deployment=deployment, endpoint=endpoint, body=upstream_body, stream=stream, extra_headers=headers, client_gone=client_gone)
 
     async def _run(
         self,
@@ -75,9 +78,9 @@ class Dispatcher:
 
     async def send(
         self, candidates: list[Deployment], endpoint: Endpoint, body: dict, attempts: Attempts,
-        headers: dict[str, str] | None = None, prepare: Prepare | None = None,
+        headers: dict[str, str] | None = None, prepare: Prepare | None = None, client_gone: asyncio.Event | None = None,
     ) -> tuple[Reply, Deployment]:
-        return await self._run(candidates, attempts, lambda p, d: p.send(self._call(d, endpoint, body, False, headers or {}, prepare)))
+        return await self._run(candidates, attempts, lambda p, d: p.send(self._call(d, endpoint, body, False, headers or {}, prepare, client_gone)))
 
     async def open_stream(
         self, candidates: list[Deployment], endpoint: Endpoint, body: dict, attempts: Attempts,

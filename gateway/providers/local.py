@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 
 import orjson
 
@@ -81,9 +81,10 @@ class LocalProvider:
                 serving = await self._ready()
                 name = call.deployment.litellm_params.upstream_model
                 if call.endpoint == "chat":
-                    body = await serving.chat(serving.chat_request(call.body, name))
+                    work = serving.chat(serving.chat_request(call.body, name))
                 else:
-                    body = await serving.completion(serving.completion_request(call.body, name))
+                    work = serving.completion(serving.completion_request(call.body, name))
+                body = await _unless_client_gone(work, call.client_gone)
         except RequestError as exc:
             raise _rejected(exc) from exc
         except EngineDeadError as exc:
@@ -111,6 +112,23 @@ class LocalProvider:
             await asyncio.gather(self._serving, return_exceptions=True)
         if self._engine is not None:
             await asyncio.to_thread(self._engine.shutdown)
+
+
+async def _unless_client_gone(work: Awaitable[dict], client_gone: asyncio.Event | None) -> dict:
+    """The engine's answer, or, when the client leaves first, the request aborted (its tokens
+    would be generated for nobody) and a 499 for the ledger."""
+    if client_gone is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(client_gone.wait())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()  # closes the engine's stream, which aborts the request and frees its KV blocks
+    raise UpstreamError(499, "The client went away before the answer; the local engine stopped.", type="invalid_request_error", code="client_disconnected")
 
 
 def _rejected(exc: Exception) -> UpstreamError:

@@ -108,3 +108,17 @@ def test_an_embedding_only_local_deployment_does_not_load_the_chat_model(tmp_pat
             assert http.get("/readyz").json()["local_engine"] == "idle"  # no SmolLM2 in memory for nothing
     finally:
         gw.stop()
+
+
+@pytest.mark.slow
+def test_a_whole_answer_whose_client_left_stops_the_local_engine(embedded):
+    import httpx
+
+    engine = embedded.services.providers["local"]
+    embedded.openai(timeout=300).chat.completions.create(model="tokenmill-local", messages=[{"role": "user", "content": "hi"}], max_tokens=1)
+    body = {"model": "tokenmill-local", "messages": [{"role": "user", "content": "Count to a thousand."}], "max_tokens": 2000, "ignore_eos": True}
+    with httpx.Client(base_url=embedded.url, headers={"Authorization": f"Bearer {embedded.new_key()}"}, timeout=1.0) as client:
+        with pytest.raises(httpx.ReadTimeout):
+            client.post("/v1/chat/completions", json=body)
+    embedded.wait_until(lambda: engine._engine.num_requests() == 0, timeout=5)  # 2,000 tokens would take minutes
+    embedded.wait_until(lambda: any(r.error_type == "client_disconnected" for r in embedded.usage_rows(status_code=499)), timeout=5)
