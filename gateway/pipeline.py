@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,7 +31,7 @@ from gateway.context import CASCADE_ATTEMPT_SUFFIX, RequestContext
 from gateway.errors import APIError, internal_error, invalid_request
 from gateway.providers.base import Endpoint, UpstreamError
 from gateway.providers.dispatcher import Attempts
-from gateway.route_service import RoutePlan
+from gateway.route_service import RoutePlan, cheaper_candidates
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from gateway.services import Services
 from gateway.settings import Deployment
@@ -173,7 +173,7 @@ class Pipeline:
         except APIError as refused:
             if not routed or refused.code != "insufficient_quota":
                 raise
-            for narrowed, why in self._cheaper_candidates(candidates):
+            for narrowed, why in cheaper_candidates(candidates, self.s.prices):
                 try:
                     ticket = await self.s.admission.admit(ctx, narrowed, self.s.prices, body)
                 except APIError as again:
@@ -183,24 +183,6 @@ class Pipeline:
                 ctx.route_reason += why
                 return ticket
             raise
-
-    def _cheaper_candidates(self, candidates: list[Deployment]) -> Iterator[tuple[list[Deployment], str]]:
-        first = self.s.prices.get(candidates[0].id)
-        if first is None:
-            return
-
-        def price_at_most(d: Deployment, strictly: bool) -> bool:
-            p = self.s.prices.get(d.id)
-            if p is None or p.input > first.input or p.output > first.output:
-                return False
-            return not strictly or (p.input, p.output) != (first.input, first.output)
-
-        trimmed = [candidates[0]] + [d for d in candidates[1:] if price_at_most(d, strictly=False)]
-        if len(trimmed) < len(candidates):
-            yield trimmed, ";budget-drops-dearer-fallbacks"
-        cheaper = [d for d in candidates[1:] if price_at_most(d, strictly=True)]
-        if cheaper:
-            yield cheaper, ";budget-steps-down"
 
     def _candidates(self, ctx: RequestContext, endpoint: Endpoint) -> list[Deployment]:
         model = ctx.model_requested

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import time
 from collections import OrderedDict
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -248,6 +249,28 @@ class RouteService:
         with db_session(self._db) as session:
             rows = session.exec(select(TenantRouteThreshold)).all()
         self._thresholds = {(r.tenant_id, r.route): r.threshold for r in rows}
+
+
+def cheaper_candidates(candidates: list[Deployment], prices: dict[str, Price | None]) -> Iterator[tuple[list[Deployment], str]]:
+    """What a routed call may still be served on when its budget cannot cover the dearest
+    candidate: first the router's choice without dearer fallbacks, then the candidates cheaper
+    than that choice; each with the note for the route reason."""
+    first = prices.get(candidates[0].id)
+    if first is None:
+        return
+
+    def price_at_most(d: Deployment, strictly: bool) -> bool:
+        p = prices.get(d.id)
+        if p is None or p.input > first.input or p.output > first.output:
+            return False
+        return not strictly or (p.input, p.output) != (first.input, first.output)
+
+    trimmed = [candidates[0]] + [d for d in candidates[1:] if price_at_most(d, strictly=False)]
+    if len(trimmed) < len(candidates):
+        yield trimmed, ";budget-drops-dearer-fallbacks"
+    cheaper = [d for d in candidates[1:] if price_at_most(d, strictly=True)]
+    if cheaper:
+        yield cheaper, ";budget-steps-down"
 
 
 def _schema_key(body: dict[str, Any]) -> str:
