@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import secrets
 import time
 from dataclasses import dataclass, field
@@ -13,6 +12,7 @@ from billing.budgets.ticket import Ticket
 from billing.money import format_usd
 from billing.usage import TokenUsage
 from gateway.auth import Principal
+from gateway.providers.base import ClientGone
 from gateway.providers.dispatcher import Attempts
 from gateway.settings import Deployment
 
@@ -52,8 +52,8 @@ class RequestContext:
     ticket: Ticket | None = None
     # The deployments tried: a failed call's row names the last one.
     attempts: Attempts = field(default_factory=Attempts)
-    # Set when the client of a non-streamed call disconnects (Pipeline.handle watches for it).
-    client_gone: asyncio.Event | None = None
+    # For a non-streamed call over HTTP: awaited, returns once its client has disconnected.
+    client_gone: ClientGone | None = None
     # Work shared by routing and caching, computed at most once per request.
     scratch: dict[str, Any] = field(default_factory=dict)
 

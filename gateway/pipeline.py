@@ -6,11 +6,11 @@ exactly one usage row, whatever happens to it (bad input, upstream failure, clie
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 import orjson
@@ -79,15 +79,9 @@ class Pipeline:
             body = await read_json(request, self.s.settings.max_body_bytes)
             ctx.run_id = _run_id(request.headers.get(RUN_HEADER), body)
             ctx.cache_header = request.headers.get(CACHE_HEADER)
-            if body.get("stream"):  # a stream notices a client that leaves by itself
-                outcome = await self.serve(ctx, body)
-            else:
-                ctx.client_gone = asyncio.Event()
-                watch = asyncio.create_task(_watch_disconnect(request, ctx.client_gone))
-                try:
-                    outcome = await self.serve(ctx, body)
-                finally:
-                    watch.cancel()
+            if not body.get("stream"):  # a stream notices a client that leaves by itself
+                ctx.client_gone = partial(_disconnected, request)
+            outcome = await self.serve(ctx, body)
         except UpstreamError as exc:
             return self._fail(ctx, _api_error(exc), upstream_body=exc.body)
         except APIError as exc:
@@ -393,12 +387,10 @@ def _run_id(header: str | None, body: dict) -> str | None:
     return run[:128] if run else None
 
 
-async def _watch_disconnect(request: Request, gone: asyncio.Event) -> None:
-    """Set `gone` when the client disconnects (after its body was read, the next ASGI message is that)."""
+async def _disconnected(request: Request) -> None:
+    """Returns when the client disconnects (after its body was read, the next ASGI message is that)."""
     while True:
-        message = await request.receive()
-        if message["type"] == "http.disconnect":
-            gone.set()
+        if (await request.receive())["type"] == "http.disconnect":
             return
 
 

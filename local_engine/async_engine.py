@@ -156,28 +156,17 @@ class AsyncEngine:
             if out.logprobs:
                 logprobs.extend(out.logprobs)
             last = out
-        whole = "".join(text)
         wants_logprobs = request.params.logprobs or request.params.top_logprobs
         return GenerateResult(
             request_id=last.request_id,
-            text=whole,
+            text="".join(text),
             token_ids=ids,
             finish_reason=last.finish_reason,
             prompt_tokens=last.prompt_tokens,
             completion_tokens=last.completion_tokens,
             cached_tokens=last.cached_tokens,
-            logprobs=self._within_text(ids, logprobs, len(whole)) if wants_logprobs else None,
+            logprobs=logprobs if wants_logprobs else None,  # generate() already kept them to the text
         )
-
-    def _within_text(self, ids: list[int], logprobs: list, text_chars: int) -> list:
-        """The logprobs of the tokens the text holds: a stop string cuts the text inside or before
-        the last tokens generated, and their logprobs go with it."""
-        if not logprobs or len(self.tokenizer.decode(ids[: len(logprobs)])) <= text_chars:
-            return logprobs
-        kept = 0
-        while kept < len(logprobs) and len(self.tokenizer.decode(ids[: kept + 1])) <= text_chars:
-            kept += 1
-        return logprobs[:kept]
 
     def num_requests(self) -> int:
         return len(self.engine.requests)

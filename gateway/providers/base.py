@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-import asyncio
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol
 
@@ -98,6 +97,10 @@ class ReplyStream(Protocol):
         """Stop the upstream. Synchronous: it runs in the `finally` of a cancelled stream."""
 
 
+# Awaited, returns once the client of a call has disconnected.
+ClientGone = Callable[[], Awaitable[None]]
+
+
 @dataclass
 class Call:
     """One upstream call as the provider sees it."""
@@ -107,9 +110,10 @@ class Call:
     body: dict  # the OpenAI-shaped request, `model` already set to the upstream model
     stream: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)
-    # Set when the client of a whole (non-streamed) answer has gone: a provider whose work costs
-    # only our own compute (the in-process engine) stops; a paid upstream call runs on and is billed.
-    client_gone: asyncio.Event | None = None
+    # Returns once the client of a whole (non-streamed) answer has gone: a provider whose work
+    # costs only our own compute (the in-process engine) awaits it and stops; a paid upstream call
+    # runs on and is billed, and never starts the wait.
+    client_gone: ClientGone | None = None
 
 
 class Provider(Protocol):

@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from typing import TypeVar
 
 from gateway import metrics
-from gateway.providers.base import Call, Endpoint, Provider, Reply, ReplyStream, UpstreamError
+from gateway.providers.base import Call, ClientGone, Endpoint, Provider, Reply, ReplyStream, UpstreamError
 from gateway.settings import Deployment
 
 log = logging.getLogger(__name__)
@@ -36,7 +36,7 @@ class Dispatcher:
 
     def _call(
         self, deployment: Deployment, endpoint: Endpoint, body: dict, stream: bool, headers: dict[str, str], prepare: Prepare | None,
-        client_gone: asyncio.Event | None = None,
+        client_gone: ClientGone | None = None,
     ) -> Call:
         upstream_body = prepare(deployment, body) if prepare is not None else dict(body)
         if upstream_body is body:
@@ -78,7 +78,7 @@ class Dispatcher:
 
     async def send(
         self, candidates: list[Deployment], endpoint: Endpoint, body: dict, attempts: Attempts,
-        headers: dict[str, str] | None = None, prepare: Prepare | None = None, client_gone: asyncio.Event | None = None,
+        headers: dict[str, str] | None = None, prepare: Prepare | None = None, client_gone: ClientGone | None = None,
     ) -> tuple[Reply, Deployment]:
         return await self._run(candidates, attempts, lambda p, d: p.send(self._call(d, endpoint, body, False, headers or {}, prepare, client_gone)))
 

@@ -15,7 +15,7 @@ from collections.abc import AsyncIterator, Awaitable
 import orjson
 
 from billing.usage import TokenUsage
-from gateway.providers.base import Call, Reply, UpstreamError
+from gateway.providers.base import Call, ClientGone, Reply, UpstreamError
 from gateway.settings import LocalEngineSettings
 
 log = logging.getLogger(__name__)
@@ -114,13 +114,13 @@ class LocalProvider:
             await asyncio.to_thread(self._engine.shutdown)
 
 
-async def _unless_client_gone(work: Awaitable[dict], client_gone: asyncio.Event | None) -> dict:
+async def _unless_client_gone(work: Awaitable[dict], client_gone: ClientGone | None) -> dict:
     """The engine's answer, or, when the client leaves first, the request aborted (its tokens
     would be generated for nobody) and a 499 for the ledger."""
     if client_gone is None:
         return await work
     task = asyncio.ensure_future(work)
-    waiter = asyncio.ensure_future(client_gone.wait())
+    waiter = asyncio.ensure_future(client_gone())
     try:
         await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     finally:
