@@ -39,7 +39,6 @@ OPENAI_COMPATIBLE_BASES: dict[str, str | None] = {
     "ollama_chat": "http://127.0.0.1:11434/v1",
 }
 LOCAL_PROVIDER = "local"
-LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")  # uvicorn's names
 LogLevel = Literal["critical", "error", "warning", "info", "debug", "trace"]
 
 

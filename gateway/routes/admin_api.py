@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 import sqlalchemy as sa
 from fastapi import APIRouter
@@ -14,6 +14,7 @@ from billing import accounts
 from billing.db import db_session
 from billing.models import ApiKey, Tenant, UsageRecord
 from billing.money import nanos_to_usd
+from cache import CacheMode
 from gateway.auth import Principal
 from gateway.deps import AdminDep, ServicesDep
 from gateway.errors import APIError, invalid_request
@@ -34,14 +35,14 @@ class KeyIn(BaseModel):
     role: str = "user"
     allowed_models: list[str] = Field(default_factory=list)
     expires_at: datetime | None = None
-    cache_mode: Literal["auto", "on", "off"] = Field(default="auto", description="auto: deterministic calls only; on: every call; off: never")
+    cache_mode: CacheMode = Field(default=CacheMode.AUTO, description="auto: deterministic calls only; on: every call; off: never")
     semantic_cache: bool = True
 
 
 class KeyPatch(BaseModel):
     allowed_models: list[str] | None = None
     name: str | None = None
-    cache_mode: Literal["auto", "on", "off"] | None = None
+    cache_mode: CacheMode | None = None
     semantic_cache: bool | None = None
 
 
