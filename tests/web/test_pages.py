@@ -55,32 +55,51 @@ def _testid(html: str, name: str) -> str:
     return match.group(1)
 
 
+def _page_and_its_day(client: AdminClient, path: str) -> tuple[str, datetime]:
+    """A page and the UTC moment it was drawn in, fetched again if it straddled midnight (the test must not depend on the hour it runs)."""
+    for _ in range(2):
+        before = datetime.now(UTC)
+        page = client.get(path)
+        assert page.status_code == 200
+        if datetime.now(UTC).date() == before.date():
+            return page.text, before
+    raise AssertionError("two fetches straddled midnight")
+
+
+def _in_day(rows: list[dict], day: datetime, *, whole_month: bool = False) -> list[dict]:
+    def counts(at: datetime) -> bool:
+        return (at.year, at.month) == (day.year, day.month) and (whole_month or at.day == day.day)
+
+    return [r for r in rows if counts(r["created_at"])]
+
+
 def _csv(text: str) -> list[dict[str, str]]:
     return list(csv.DictReader(io.StringIO(text)))
 
 
 def test_overview_figures(admin_gateway: GatewayUnderTest, seeded: Seeded, admin: AdminClient) -> None:
-    page = admin.get(f"/admin?tenant={seeded.a_id}")
-    assert page.status_code == 200
-    spent = sum(r["cost_nanos"] for r in seeded.a_rows)
-    assert _testid(page.text, "spend-today") == usd(spent)
-    assert _testid(page.text, "spend-month") == usd(spent)
+    text, drawn = _page_and_its_day(admin, f"/admin?tenant={seeded.a_id}")
+    month_rows = _in_day(seeded.a_rows, drawn, whole_month=True)
+    assert _testid(text, "spend-today") == usd(sum(r["cost_nanos"] for r in _in_day(seeded.a_rows, drawn)))
+    spent = sum(r["cost_nanos"] for r in month_rows)
+    assert _testid(text, "spend-month") == usd(spent)
     # Savings: the same tokens priced at the first strong model (gpt-4o), minus what was spent.
     services = admin_gateway.services
     strong = services.price(services.registry.group("gpt-4o")[0])
-    usage = TokenUsage(prompt_tokens=sum(r["prompt_tokens"] for r in seeded.a_rows), completion_tokens=sum(r["completion_tokens"] for r in seeded.a_rows))
-    assert _testid(page.text, "savings") == usd(strong.cost_nanos(usage) - spent)
-    assert _testid(page.text, "cache-hit-rate") == f"{100 / 6:.1f}%"
-    chart = re.search(r'<script type="application/json" id="spend-data">(.*?)</script>', page.text, re.S).group(1)
-    assert '"gpt-4o-mini"' in chart and "run-b" not in page.text
+    usage = TokenUsage(prompt_tokens=sum(r["prompt_tokens"] for r in month_rows), completion_tokens=sum(r["completion_tokens"] for r in month_rows))
+    assert _testid(text, "savings") == usd(strong.cost_nanos(usage) - spent)
+    hits = sum(r["cache"] == "hit-exact" for r in month_rows)
+    assert _testid(text, "cache-hit-rate") == f"{100 * hits / len(month_rows):.1f}%"
+    chart = re.search(r'<script type="application/json" id="spend-data">(.*?)</script>', text, re.S).group(1)
+    assert '"gpt-4o-mini"' in chart and "run-b" not in text
 
 
 def test_tenant_admin_sees_only_its_tenant(admin_gateway: GatewayUnderTest, seeded: Seeded) -> None:
     client = AdminClient(admin_gateway.url)
     client.sign_in(seeded.a_admin)
-    overview = client.get("/admin")
-    assert _testid(overview.text, "spend-month") == usd(sum(r["cost_nanos"] for r in seeded.a_rows))
-    assert "run-b-" not in overview.text
+    overview, drawn = _page_and_its_day(client, "/admin")
+    assert _testid(overview, "spend-month") == usd(sum(r["cost_nanos"] for r in _in_day(seeded.a_rows, drawn, whole_month=True)))
+    assert "run-b-" not in overview
     usage = client.get("/admin/usage")
     assert usage.status_code == 200 and "run-b-" not in usage.text and "run-a-" in usage.text
     assert _testid(usage.text, "usage-summary").startswith(f"{len(seeded.a_rows)} calls")
