@@ -24,13 +24,14 @@ from gateway.batches.config import BatchSettings
 
 Tier = Literal["local", "cheap", "strong"]
 
+OWN_ENGINE_PROVIDER = "tokenmill_engine"  # a Tokenmill engine served on its own (`python -m local_engine.server`)
 # Providers whose HTTP API is OpenAI's: served by the pooled fast path, bytes passed through.
 OPENAI_COMPATIBLE_BASES: dict[str, str | None] = {
     "openai": "https://api.openai.com/v1",
     "hosted_vllm": None,
     "vllm": None,
     "openai_compatible": None,
-    "tokenmill_engine": None,
+    OWN_ENGINE_PROVIDER: None,
     "together_ai": "https://api.together.xyz/v1",
     "groq": "https://api.groq.com/openai/v1",
     "deepseek": "https://api.deepseek.com/v1",
@@ -154,7 +155,7 @@ class Deployment(BaseModel):
     def supports_vision(self) -> bool:
         if self.model_info.supports_vision is not None:
             return self.model_info.supports_vision
-        return self.provider not in (LOCAL_PROVIDER, "tokenmill_engine")
+        return self.provider not in (LOCAL_PROVIDER, OWN_ENGINE_PROVIDER)
 
     @property
     def is_openai_compatible(self) -> bool:

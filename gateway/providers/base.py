@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import math
 from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass, field
@@ -111,9 +112,26 @@ class Call:
     stream: bool = False
     extra_headers: dict[str, str] = field(default_factory=dict)
     # Returns once the client of a whole (non-streamed) answer has gone: a provider whose work
-    # costs only our own compute (the in-process engine) awaits it and stops; a paid upstream call
-    # runs on and is billed, and never starts the wait.
+    # costs only our own compute (the in-process engine, a remote Tokenmill engine) awaits it and
+    # stops; a paid upstream call runs on and is billed, and never starts the wait.
     client_gone: ClientGone | None = None
+
+
+async def unless_client_gone(work: Awaitable[Any], client_gone: ClientGone | None, engine: str) -> Any:
+    """The answer of `work`, or, when the client leaves first, `work` cancelled (its tokens would
+    be generated for nobody) and a 499 for the ledger."""
+    if client_gone is None:
+        return await work
+    task = asyncio.ensure_future(work)
+    waiter = asyncio.ensure_future(client_gone())
+    try:
+        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        waiter.cancel()
+    if task.done():
+        return task.result()
+    task.cancel()  # the engine's stream or connection closes, which aborts the request and frees its KV blocks
+    raise UpstreamError(499, f"The client went away before the answer; {engine} stopped.", type="invalid_request_error", code="client_disconnected")
 
 
 class Provider(Protocol):

@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Awaitable
+from collections.abc import AsyncIterator
 
 import orjson
 
 from billing.usage import TokenUsage
-from gateway.providers.base import Call, ClientGone, Reply, UpstreamError
+from gateway.providers.base import Call, Reply, UpstreamError, unless_client_gone
 from gateway.settings import LocalEngineSettings
 
 log = logging.getLogger(__name__)
@@ -84,7 +84,7 @@ class LocalProvider:
                     work = serving.chat(serving.chat_request(call.body, name))
                 else:
                     work = serving.completion(serving.completion_request(call.body, name))
-                body = await _unless_client_gone(work, call.client_gone)
+                body = await unless_client_gone(work, call.client_gone, "the local engine")
         except RequestError as exc:
             raise _rejected(exc) from exc
         except EngineDeadError as exc:
@@ -112,23 +112,6 @@ class LocalProvider:
             await asyncio.gather(self._serving, return_exceptions=True)
         if self._engine is not None:
             await asyncio.to_thread(self._engine.shutdown)
-
-
-async def _unless_client_gone(work: Awaitable[dict], client_gone: ClientGone | None) -> dict:
-    """The engine's answer, or, when the client leaves first, the request aborted (its tokens
-    would be generated for nobody) and a 499 for the ledger."""
-    if client_gone is None:
-        return await work
-    task = asyncio.ensure_future(work)
-    waiter = asyncio.ensure_future(client_gone())
-    try:
-        await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        waiter.cancel()
-    if task.done():
-        return task.result()
-    task.cancel()  # closes the engine's stream, which aborts the request and frees its KV blocks
-    raise UpstreamError(499, "The client went away before the answer; the local engine stopped.", type="invalid_request_error", code="client_disconnected")
 
 
 def _rejected(exc: Exception) -> UpstreamError:

@@ -12,8 +12,8 @@ import orjson
 
 from billing.usage import TokenUsage
 from cache.sse import DONE_EVENT, replay_sse
-from gateway.providers.base import ENDPOINT_PATHS, Call, Reply, ReplyStream, UpstreamError, error_for_status, retry_after_seconds
-from gateway.settings import OPENAI_COMPATIBLE_BASES
+from gateway.providers.base import ENDPOINT_PATHS, Call, Reply, ReplyStream, UpstreamError, error_for_status, retry_after_seconds, unless_client_gone
+from gateway.settings import OPENAI_COMPATIBLE_BASES, OWN_ENGINE_PROVIDER
 
 
 def _error_from_status(status: int, body: bytes, headers: aiohttp.typedefs.LooseHeaders) -> UpstreamError:
@@ -92,8 +92,14 @@ class OpenAICompatProvider:
         return body, parsed
 
     async def send(self, call: Call) -> Reply:
-        body, parsed = await self._read_json(await self._post(call), call)
+        if call.deployment.provider == OWN_ENGINE_PROVIDER:  # our own compute: stop it when nobody waits
+            body, parsed = await unless_client_gone(self._whole(call), call.client_gone, f"the engine of {call.deployment.id}")
+        else:
+            body, parsed = await self._whole(call)
         return Reply(body=body, usage=TokenUsage.from_openai(parsed.get("usage")))
+
+    async def _whole(self, call: Call) -> tuple[bytes, dict]:
+        return await self._read_json(await self._post(call), call)
 
     async def open_stream(self, call: Call) -> ReplyStream:
         response = await self._post(call)

@@ -69,6 +69,7 @@ class FakeOpenAI:
         self.headers: list[dict[str, str]] = []
         self.completed_streams = 0
         self.aborted_streams = 0
+        self.abandoned_requests = 0  # the caller hung up during first_byte_delay
         self._ids = itertools.count(1)
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_post("/v1/chat/completions", self._chat)
@@ -107,6 +108,8 @@ class FakeOpenAI:
         script = self.scripts.get(body.get("model", ""), Script())
         if script.first_byte_delay:
             await asyncio.sleep(script.first_byte_delay)
+            if request.transport is None or request.transport.is_closing():
+                self.abandoned_requests += 1
         if script.failures:
             failure = script.failures.pop(0)
             headers = {"Retry-After": str(failure.retry_after)} if failure.retry_after is not None else {}

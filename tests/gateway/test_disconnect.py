@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 
 def test_client_disconnect_mid_stream_is_recorded_with_generated_tokens(gateway, fake_openai):
@@ -24,3 +25,15 @@ def test_client_disconnect_mid_stream_is_recorded_with_generated_tokens(gateway,
     assert 18 <= row.completion_tokens < 150, row.completion_tokens
     assert row.cost_nanos > 0
     gateway.wait_until(lambda: fake_openai.aborted_streams >= 1)
+
+
+def test_a_remote_tokenmill_engine_stops_when_the_client_of_a_whole_answer_leaves(gateway, fake_openai):
+    """Our own engine's compute is ours: the gateway hangs up on it too. (A paid upstream runs on.)"""
+    fake_openai.script("local-small", reply="late", first_byte_delay=1.5)
+    before = fake_openai.abandoned_requests
+    key = gateway.new_key("disconnect-engine")
+    with httpx.Client(base_url=gateway.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=0.5) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            http.post("/chat/completions", json={"model": "local-small", "messages": [{"role": "user", "content": "go"}]})
+    gateway.wait_until(lambda: any(r.error_type == "client_disconnected" for r in gateway.usage_rows(model_requested="local-small", status_code=499)))
+    gateway.wait_until(lambda: fake_openai.abandoned_requests > before)
