@@ -12,7 +12,16 @@ import orjson
 
 from billing.usage import TokenUsage
 from cache.sse import DONE_EVENT, replay_sse
-from gateway.providers.base import ENDPOINT_PATHS, Call, Reply, ReplyStream, UpstreamError, error_for_status, retry_after_seconds, unless_client_gone
+from gateway.providers.base import (
+    ENDPOINT_PATHS,
+    Call,
+    Reply,
+    ReplyStream,
+    UpstreamError,
+    error_for_status,
+    retry_after_seconds,
+    unless_client_gone,
+)
 from gateway.settings import OPENAI_COMPATIBLE_BASES, OWN_ENGINE_PROVIDER
 
 
