@@ -68,7 +68,9 @@ def error_for_status(
     provider: rate limits and server errors are retried; the deployment's own faults (credentials,
     a model or path it does not have) go to the next deployment as 502s; any other 4xx is the
     request's, goes back as is (`body`: the upstream's OpenAI envelope), and only a prompt over
-    the context window (`error_code`) may fit another deployment."""
+    the context window (`error_code`) may fit another deployment. The upstream's own error code,
+    when it gave one, is the ledger's (a remote Tokenmill engine says `context_length_exceeded`
+    as the in-process one does)."""
     if status == 429:
         return UpstreamError(429, message, type="rate_limit_error", code="upstream_rate_limited", retryable=True, retry_after=retry_after)
     if status in (401, 403):
@@ -77,7 +79,7 @@ def error_for_status(
         return UpstreamError(502, f"upstream has no such model or path (HTTP 404): {message}", code="upstream_not_found", try_next=True)
     if status in _RETRYABLE_STATUS or status >= 500:
         return UpstreamError(502, f"upstream error (HTTP {status}): {message}", code="upstream_error", retryable=True)
-    return UpstreamError(status, message, type="invalid_request_error", code="upstream_rejected", body=body,
+    return UpstreamError(status, message, type="invalid_request_error", code=error_code or "upstream_rejected", body=body,
                          try_next=error_code == "context_length_exceeded")
 
 

@@ -79,6 +79,16 @@ def test_a_client_error_body_that_is_not_openais_becomes_the_envelope(gateway, f
     assert len(fake_openai.requests) == 1  # the request itself was refused: no retry, no fallback
 
 
+def test_an_upstream_refusal_keeps_its_own_code_for_the_client_and_the_ledger(gateway, fake_openai):
+    refusal = {"error": {"message": "this prompt has 5000 tokens", "type": "invalid_request_error", "code": "context_length_exceeded"}}
+    fake_openai.script("flaky-upstream", raw=Raw(json.dumps(refusal).encode(), status=400))
+    with pytest.raises(openai.BadRequestError) as failed:
+        gateway.openai().chat.completions.create(model="flaky", messages=MESSAGES)
+    assert failed.value.code == "context_length_exceeded"
+    row = gateway.wait_for_usage(failed.value.response.headers["x-request-id"])
+    assert (row.status_code, row.error_type) == (400, "context_length_exceeded")
+
+
 def test_the_upstreams_retry_after_reaches_the_client(gateway, fake_openai):
     fake_openai.script("slow-upstream", failures=[Failure(429, retry_after=7)])
     with pytest.raises(openai.RateLimitError) as failed:
