@@ -5,7 +5,7 @@
 
 Prints medians and ratios; asserts nothing. CPU sections: next-token agreement of the quantized CPU
 modes with fp32; decode tok/s at batch 1 and 8 (HF fp32 eager; engine fp32 = exact, int8w / int4w =
-int8 / 4-bit weights for generated tokens + bf16 for prompts, dynint8 = fbgemm dynamic int8, lossy); prefix-cache TTFT for a
+int8 / 4-bit weights for generated tokens + bf16 for prompts (fp32 without CPU bf16), dynint8 = fbgemm dynamic int8, lossy); prefix-cache TTFT for a
 2,000-token shared prefix (first vs second turn); prompt-lookup speculation on a code-edit prompt
 (on vs off, outputs compared).
 """

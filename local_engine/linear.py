@@ -6,7 +6,9 @@
 - "int8":  CPU, bf16 activations. Rows of generated tokens (decode, speculative verification)
            use weight-only int8 with per-output-channel scales: a quarter of fp32's weight bytes,
            which is what decode speed is bound by. Rows of prompt tokens (prefill) use a bf16 copy
-           of the weight, where AMX/AVX512-bf16 matmuls are compute-efficient and int8 is not.
+           of the weight, where AMX/AVX512-bf16 matmuls are compute-efficient and int8 is not; on
+           a CPU without bf16 instructions (AVX2: a bf16 matmul there is 4-5x slower than fp32)
+           they use an fp32 copy instead, with bf16 in and out.
            The split is by what a row is, never by how many rows a step has: both kernels are
            row-independent, so a sequence's greedy output does not depend on the batch it ran in,
            on prefix-cache hits or on speculation. (Callers that do not say which rows are which
@@ -54,8 +56,13 @@ def _int4_groups(weight: Tensor) -> tuple[Tensor, Tensor, Tensor]:
     return q.to(torch.int32).reshape(n, k), step, low + 8 * step
 
 
+def cpu_has_fast_bf16() -> bool:
+    """Does this CPU multiply bf16 in hardware (AVX512-BF16 or AMX)?"""
+    return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+
+
 class Linear:
-    __slots__ = ("weight", "bias", "mode", "packed", "scales", "weight_bf16", "int4")
+    __slots__ = ("weight", "bias", "mode", "packed", "scales", "prompt_weight", "prompt_bias", "int4")
 
     def __init__(self, weight: Tensor, bias: Tensor | None = None, mode: str = "torch"):
         if mode not in LINEAR_MODES:
@@ -83,7 +90,9 @@ class Linear:
             self.scales = scales.to(torch.bfloat16)
         if mode in ("int8", "int4"):
             self.bias = None if bias is None else bias.to(torch.bfloat16)
-            self.weight_bf16 = weight.to(torch.bfloat16)
+            prompt_dtype = torch.bfloat16 if weight.device.type != "cpu" or cpu_has_fast_bf16() else torch.float32
+            self.prompt_weight = weight.detach().to(prompt_dtype, copy=True).contiguous()  # the model drops `weight`
+            self.prompt_bias = None if bias is None else bias.detach().to(prompt_dtype, copy=True)
 
     def __call__(self, x: Tensor, quantized_rows: Tensor | bool | None = None) -> Tensor:
         """x @ W.T (+ bias). `quantized_rows` (int8/int4 modes): which rows take the quantized
@@ -96,14 +105,14 @@ class Linear:
         if self.mode == "dynint8":
             return torch.ops.quantized.linear_dynamic(x, self.packed, True)
         if quantized_rows is None:
-            return self._quantized(x) if x.shape[0] <= INT8_MAX_ROWS else self._bf16(x)
+            return self._quantized(x) if x.shape[0] <= INT8_MAX_ROWS else self._prompt_rows(x)
         if quantized_rows is True:
             return self._quantized(x)
         if quantized_rows is False:
-            return self._bf16(x)
-        out = x.new_empty(x.shape[0], self.weight_bf16.shape[0])
+            return self._prompt_rows(x)
+        out = x.new_empty(x.shape[0], self.prompt_weight.shape[0])
         out[quantized_rows] = self._quantized(x[quantized_rows])
-        out[~quantized_rows] = self._bf16(x[~quantized_rows])
+        out[~quantized_rows] = self._prompt_rows(x[~quantized_rows])
         return out
 
     def _quantized(self, x: Tensor) -> Tensor:
@@ -113,8 +122,9 @@ class Linear:
             out = torch._weight_int8pack_mm(x, self.packed, self.scales)
         return out if self.bias is None else out + self.bias
 
-    def _bf16(self, x: Tensor) -> Tensor:
-        return F.linear(x, self.weight_bf16, self.bias)
+    def _prompt_rows(self, x: Tensor) -> Tensor:
+        """Prompt rows: bf16 in and out, multiplied in the prompt weight's dtype."""
+        return F.linear(x.to(self.prompt_weight.dtype), self.prompt_weight, self.prompt_bias).to(x.dtype)
 
 
 def default_linear_mode(device: torch.device, dtype: torch.dtype) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 
+from local_engine import linear
 from local_engine.config import EngineConfig
 from local_engine.engine import LLMEngine
 from local_engine.linear import Linear
@@ -120,3 +121,18 @@ def test_int4_reproduces_weights_already_on_a_4_bit_grid():
     # only the bf16 rounding of the group scales and of the output remains
     torch.testing.assert_close(int4(x, torch.ones(2, dtype=torch.bool)).float(), exact, atol=0.05, rtol=0.02)
     assert Linear(torch.randn(8, 30), None, "int4").int4 is False  # 30 inputs: no 32-groups, int8 instead
+
+
+@pytest.mark.parametrize("fast_bf16", [True, False])
+def test_prompt_rows_multiply_in_bf16_only_where_the_cpu_has_it(monkeypatch, fast_bf16):
+    # On AVX2 a bf16 matmul is 4-5x slower than fp32: prompt rows take an fp32 copy there.
+    monkeypatch.setattr(linear, "cpu_has_fast_bf16", lambda: fast_bf16)
+    gen = torch.Generator().manual_seed(5)
+    weight, bias = torch.randn(40, 64, generator=gen), torch.randn(40, generator=gen)
+    x = torch.randn(6, 64, generator=gen).to(torch.bfloat16)
+    layer = Linear(weight, bias, "int8")
+    dtype = torch.bfloat16 if fast_bf16 else torch.float32
+    assert layer.prompt_weight.dtype == dtype and layer.prompt_weight.data_ptr() != weight.data_ptr()
+    out = layer(x, torch.zeros(6, dtype=torch.bool))
+    expected = torch.nn.functional.linear(x.to(dtype), weight.to(dtype), bias.to(dtype)).to(torch.bfloat16)
+    assert out.dtype == torch.bfloat16 and torch.equal(out, expected)
