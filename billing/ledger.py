@@ -61,11 +61,19 @@ def insert_usage(engine: Engine, rows: Sequence[dict[str, Any]]) -> None:
             conn.execute(_insert_ignoring_duplicates(engine), list(rows))
         return
     # .get: a row spooled by an older version lacks the columns added since (nullable ones).
-    tuples = [tuple(row.get(c) for c in _COLUMNS) for row in rows]
+    tuples = [tuple(_storable(row.get(c)) for c in _COLUMNS) for row in rows]
     if engine.dialect.name == "sqlite":
         tuples = [(*t[:_CREATED_AT], _sqlite_time(t[_CREATED_AT]), *t[_CREATED_AT + 1 :]) for t in tuples]
     with engine.begin() as conn:
         conn.exec_driver_sql(statement, tuples)
+
+
+def _storable(value: Any) -> Any:
+    # PostgreSQL text cannot hold NUL, and a client can put one in a model name or run id: the row
+    # must still be written (on SQLite too, so both stores keep the same text).
+    if isinstance(value, str) and "\x00" in value:
+        return value.replace("\x00", "\ufffd")
+    return value
 
 
 def row_from_record(record: UsageRecord) -> dict[str, Any]:
@@ -91,19 +99,48 @@ class Spool:
     def pending(self) -> bool:
         return self.path.exists() and self.path.stat().st_size > 0
 
+    @property
+    def rejected_path(self) -> Path:
+        return self.path.with_name(self.path.name + ".rejected")
+
     def replay(self, engine: Engine, batch_size: int = 500) -> int:
-        """Move spooled rows into the database; the file is emptied only after they are in."""
+        """Move spooled rows into the database; the file is emptied only after they are in. A row
+        the database refuses for its content (not for being unreachable) is moved to the
+        `.rejected` file beside the spool, so it cannot hold back the rows after it."""
         if not self.pending():
             return 0
         with open(self.path, "r+b") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             rows = [_row_from_json(line) for line in fh if line.strip()]
+            rejected: list[dict[str, Any]] = []
             for start in range(0, len(rows), batch_size):
-                insert_usage(engine, rows[start : start + batch_size])
+                chunk = rows[start : start + batch_size]
+                try:
+                    insert_usage(engine, chunk)
+                except _ROW_FAULTS:
+                    rejected += _insert_one_by_one(engine, chunk)
+            if rejected:
+                log.error("the database refused %d spooled usage rows; kept in %s", len(rejected), self.rejected_path)
+                Spool(self.rejected_path).append(rejected)
             fh.seek(0)
             fh.truncate()
-        log.info("replayed %d spooled usage rows", len(rows))
-        return len(rows)
+        log.info("replayed %d spooled usage rows", len(rows) - len(rejected))
+        return len(rows) - len(rejected)
+
+
+# Refusals of a row's content; an unreachable database (OperationalError) is retried instead.
+_ROW_FAULTS = (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError)
+
+
+def _insert_one_by_one(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The rows of a refused batch, each in its own transaction; returns those refused again."""
+    refused = []
+    for row in rows:
+        try:
+            insert_usage(engine, [row])
+        except _ROW_FAULTS:
+            refused.append(row)
+    return refused
 
 
 def _json_default(value: Any) -> Any:

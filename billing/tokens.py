@@ -76,11 +76,27 @@ def _image_tokens(content: Any) -> int:
     return total
 
 
-def count_chat_tokens(messages: list[dict[str, Any]], model: str = "", tools: list[Any] | None = None) -> int:
-    """Prompt tokens of a chat request, the way OpenAI counts them (close for other vendors)."""
+def _other_parts(content: Any) -> list[Any]:
+    """Content parts that are neither text nor an image (input_audio, file, ...)."""
+    if not isinstance(content, list):
+        return []
+    return [p for p in content if not (isinstance(p, dict) and (p.get("type") == "image_url" or "text" in p))]
+
+
+def count_chat_tokens(
+    messages: list[dict[str, Any]], model: str = "", tools: list[Any] | None = None, extra: list[Any] | None = None
+) -> int:
+    """Prompt tokens of a chat request, the way OpenAI counts them (close for other vendors).
+    What the upstream also reads and bills, but that has no exact offline count (tools, `extra`
+    such as legacy functions or a JSON schema, audio or file parts), counts as its JSON text:
+    admission reserves the worst case."""
     import orjson
 
     enc = _encoding(encoding_name_for(model))
+
+    def as_json(value: Any) -> int:
+        return len(enc.encode(orjson.dumps(value).decode(), disallowed_special=()))
+
     total = _TOKENS_PER_REPLY
     for message in messages:
         total += _TOKENS_PER_MESSAGE
@@ -88,17 +104,22 @@ def count_chat_tokens(messages: list[dict[str, Any]], model: str = "", tools: li
         total += _image_tokens(message.get("content"))
         if message.get("name"):
             total += 1
-        if message.get("tool_calls"):
-            total += len(enc.encode(orjson.dumps(message["tool_calls"]).decode(), disallowed_special=()))
-    if tools:
-        total += len(enc.encode(orjson.dumps(tools).decode(), disallowed_special=()))
+        for name in ("tool_calls", "function_call"):
+            if message.get(name):
+                total += as_json(message[name])
+        if others := _other_parts(message.get("content")):
+            total += as_json(others)
+    for value in (tools, *(extra or [])):
+        if value:
+            total += as_json(value)
     return total
 
 
 def count_request_tokens(endpoint: str, body: dict[str, Any], model: str = "") -> int:
     """The offline count of what an OpenAI request sends: chat messages, a prompt, or inputs."""
     if endpoint == "chat":
-        return count_chat_tokens(body.get("messages") or [], model, body.get("tools"))
+        extra = [body.get("functions"), body.get("response_format")]
+        return count_chat_tokens(body.get("messages") or [], model, body.get("tools"), extra)
     value: Any = body.get("prompt") if endpoint == "completions" else body.get("input")
     if isinstance(value, str):
         return count_text_tokens(value, model)

@@ -26,7 +26,7 @@ from billing.budgets.definitions import BudgetBook, BudgetDef, load_definitions
 from billing.budgets.ledger_sums import CounterSpec, spec_for
 from billing.budgets.memory_store import MemoryStore
 from billing.budgets.redis_store import RedisStore
-from billing.budgets.sizing import OutputBound, Rates, output_bound, output_sequences, reserved_prompt_tokens
+from billing.budgets.sizing import OutputBound, Rates, output_bound, output_sequences, reserved_prompt_tokens, set_output_bound
 from billing.budgets.store import (
     NO_LIMIT,
     AdmitRequest,
@@ -231,7 +231,7 @@ class Admission:
         n = request.out_step
         if a.out_tokens < request.out_tokens:
             per_choice = a.out_tokens // n
-            body[bound.field] = per_choice
+            set_output_bound(ctx.endpoint, body, per_choice, bound.field)
             budget = next((b for b in budgets if b.on_exceed == "clamp"), budgets[0])
             headers[CLAMP_HEADER] = f"{per_choice}; budget={budget.id}"
             CLAMPED.labels(tenant=ctx.principal.tenant_name or "").inc()

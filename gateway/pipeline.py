@@ -18,6 +18,7 @@ from pydantic import BaseModel
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
+from billing.budgets.definitions import clean_run_id
 from billing.budgets.ticket import Ticket
 from billing.tokens import count_request_tokens, count_text_tokens
 from billing.usage import TokenUsage
@@ -384,7 +385,7 @@ def _run_id(header: str | None, body: dict) -> str | None:
     metadata = body.get("metadata")
     if isinstance(metadata, dict) and "run_id" in metadata:
         run = run or str(metadata["run_id"])
-    return run[:128] if run else None
+    return clean_run_id(run)
 
 
 async def _disconnected(request: Request) -> None:

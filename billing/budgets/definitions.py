@@ -22,7 +22,16 @@ ON_EXCEED = ("refuse", "clamp")
 MAX_LIMIT_NANOS = 10**18  # $1,000,000,000
 MAX_LIMIT_TOKENS = 10**15
 EVERY_RUN = "*"
-_NO_CONTROL = dict.fromkeys(range(32))
+MAX_RUN_ID_CHARS = 128
+_NO_CONTROL = dict.fromkeys([*range(32), 127])
+
+
+def clean_run_id(raw: str | None) -> str | None:
+    """A run id as the ledger and the budget counters both keep it: no control characters (the
+    counter stores use one as a separator; PostgreSQL text holds no NUL), at most
+    MAX_RUN_ID_CHARS characters; None when nothing is left."""
+    cleaned = (raw or "").translate(_NO_CONTROL)[:MAX_RUN_ID_CHARS]
+    return cleaned or None
 
 
 class BudgetError(ValueError):

@@ -19,12 +19,26 @@ class OutputBound:
     inject: bool  # the bound is ours, not the request's or the models': send it upstream
 
 
-def _requested_output(body: dict) -> tuple[int | None, str | None]:
-    for name in ("max_completion_tokens", "max_tokens"):
-        value = body.get(name)
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value, name
-    return None, None
+def _output_fields(endpoint: str) -> tuple[str, ...]:
+    # `max_completion_tokens` is a chat field: a completions upstream reads only max_tokens.
+    return ("max_completion_tokens", "max_tokens") if endpoint == "chat" else ("max_tokens",)
+
+
+def _requested_output(endpoint: str, body: dict) -> tuple[int | None, str | None]:
+    """The request's own output bound; with both chat fields set, the larger (the worst case:
+    providers differ in which one wins)."""
+    found = [(v, name) for name in _output_fields(endpoint)
+             if isinstance(v := body.get(name), int) and not isinstance(v, bool) and v > 0]
+    return max(found) if found else (None, None)
+
+
+def set_output_bound(endpoint: str, body: dict, tokens: int, field: str) -> None:
+    """Send `tokens` as the call's output bound: in `field`, and in the other output field too
+    when the request set it, so that no provider reads a larger one."""
+    body[field] = tokens
+    for name in _output_fields(endpoint):
+        if name != field and name in body:
+            body[name] = tokens
 
 
 def output_bound(endpoint: str, body: dict, model_limits: Sequence[int | None], default: int) -> OutputBound:
@@ -32,7 +46,7 @@ def output_bound(endpoint: str, body: dict, model_limits: Sequence[int | None], 
     of the candidate models' limits, else `default` (which must then be sent upstream)."""
     if endpoint == "embeddings":
         return OutputBound(0, None, False)
-    requested, name = _requested_output(body)
+    requested, name = _requested_output(endpoint, body)
     if requested is not None:
         return OutputBound(requested, name, False)
     field = "max_completion_tokens" if endpoint == "chat" else "max_tokens"

@@ -10,8 +10,9 @@ import pytest
 from aiohttp import web
 
 from billing.budgets.alerts import deliver_alerts, list_alerts
+from billing.budgets.sizing import output_bound, set_output_bound
 from billing.budgets.store import CounterStore
-from billing.tokens import count_chat_tokens
+from billing.tokens import count_chat_tokens, count_request_tokens
 from billing.usage import TokenUsage
 from gateway.admission import CLAMP_HEADER, REMAINING_HEADER, Admission
 from gateway.errors import APIError
@@ -252,3 +253,31 @@ def test_images_count_toward_the_prompt_at_their_worst_case():
     low = {"type": "image_url", "image_url": {"url": "https://example.com/cat.png", "detail": "low"}}
     with_images = [{"role": "user", "content": [{"type": "text", "text": "what is this"}, image, low]}]
     assert count_chat_tokens(with_images) == count_chat_tokens(text) + 1600 + 85
+
+
+def test_what_else_the_upstream_reads_counts_toward_the_prompt():
+    plain = {"messages": [{"role": "user", "content": "hi"}]}
+    functions = [{"name": "lookup", "description": "Looks a word up. " * 50, "parameters": {"type": "object"}}]
+    schema = {"type": "json_schema", "json_schema": {"name": "answer", "schema": {"type": "object", "description": "field " * 200}}}
+    audio = {"role": "user", "content": [{"type": "input_audio", "input_audio": {"data": "UklGR" * 400, "format": "wav"}}]}
+    base = count_request_tokens("chat", plain)
+    assert count_request_tokens("chat", plain | {"functions": functions}) > base + 200
+    assert count_request_tokens("chat", plain | {"response_format": schema}) > base + 200
+    assert count_request_tokens("chat", {"messages": [*plain["messages"], audio]}) > base + 400
+    # An assistant turn's legacy function_call is part of the prompt too.
+    call = {"role": "assistant", "content": None, "function_call": {"name": "lookup", "arguments": '{"word": "' + "x" * 800 + '"}'}}
+    assert count_request_tokens("chat", {"messages": [*plain["messages"], call]}) > base + 100
+
+
+def test_the_output_bound_is_the_one_the_upstream_will_read():
+    # Completions have no max_completion_tokens: an upstream generates up to max_tokens.
+    bound = output_bound("completions", {"max_completion_tokens": 1, "max_tokens": 900}, [None], 4096)
+    assert (bound.tokens, bound.field) == (900, "max_tokens")
+    # Chat with both: providers differ in which wins, so the worst case is reserved...
+    body = {"max_completion_tokens": 1, "max_tokens": 900}
+    bound = output_bound("chat", body, [None], 4096)
+    assert bound.tokens == 900
+    # ...and a clamp lowers both, so no provider reads the larger one.
+    set_output_bound("chat", body, 50, bound.field)
+    assert body == {"max_completion_tokens": 50, "max_tokens": 50}
+    assert output_bound("chat", {"max_completion_tokens": 7}, [None], 4096).field == "max_completion_tokens"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import openai
 import pytest
 
 from billing.money import format_usd
@@ -148,6 +149,16 @@ def test_run_id_is_recorded_and_summed(gateway, how):
     with gateway.http(gateway.admin_key) as http:
         spend = http.get(f"/admin/api/runs/{run}").json()
     assert spend["calls"] == 3 and spend["cost_nanos"] == sum(r.cost_nanos for r in rows)
+
+
+def test_control_characters_in_run_ids_and_model_names_do_not_lose_the_row(gateway):
+    client = gateway.openai(gateway.new_key("nul-tenant"))
+    raw = client.chat.completions.with_raw_response.create(model="gpt-4o-mini", messages=MESSAGES, metadata={"run_id": "run\x00-ctl\t"})
+    assert gateway.wait_for_usage(raw.headers["x-request-id"]).run_id == "run-ctl"  # as the budget counters key it
+    with pytest.raises(openai.NotFoundError) as missing:
+        client.chat.completions.create(model="gpt\x00-4o", messages=MESSAGES)
+    row = gateway.wait_for_usage(missing.value.response.headers["x-request-id"])
+    assert row.status_code == 404 and row.model_requested == "gpt\ufffd-4o"  # PostgreSQL text holds no NUL
 
 
 def test_completions_and_embeddings(gateway, fake_openai):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC
 from urllib.parse import urlparse
 
+import orjson
 import pytest
 import sqlalchemy as sa
 from alembic.autogenerate import compare_metadata
@@ -62,6 +63,29 @@ def test_inserts_are_idempotent_by_request_id_and_spool_replays(db_url, tmp_path
         ids = sorted(conn.execute(sa.text("SELECT request_id FROM usage_records")).scalars())
     engine.dispose()
     assert ids == ["r1", "r2", "r3", "r4"]
+
+
+def test_text_with_nul_is_written_not_refused(db_url):
+    engine = create_db_engine(db_url)
+    upgrade_schema(engine)
+    insert_usage(engine, [_row("nul") | {"model_requested": "gpt\x004o", "run_id": "run\x00"}])
+    with engine.connect() as conn:
+        row = conn.execute(sa.text("SELECT model_requested, run_id FROM usage_records WHERE request_id = 'nul'")).one()
+    engine.dispose()
+    assert tuple(row) == ("gpt\ufffd4o", "run\ufffd")
+
+
+def test_a_spooled_row_the_database_refuses_does_not_hold_back_the_others(db_url, tmp_path):
+    engine = create_db_engine(db_url)
+    upgrade_schema(engine)
+    spool = Spool(tmp_path / "spool.jsonl")
+    spool.append([_row("before"), _row("poison") | {"tenant_id": None, "request_id": None}, _row("after")])
+    assert spool.replay(engine) == 2 and not spool.pending()
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(sa.text("SELECT request_id FROM usage_records")).scalars())
+    engine.dispose()
+    assert ids == ["after", "before"]
+    assert [r["request_id"] for r in map(orjson.loads, spool.rejected_path.read_bytes().splitlines())] == [None]
 
 
 def test_rows_read_back_exactly_as_written(db_url):
