@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 import sqlalchemy as sa
 from fastapi import Depends, Request
@@ -96,11 +96,15 @@ def viewer_for(session: Session, key: ApiKey, csrf: str) -> Viewer:
 
 
 def safe_next(path: str | None) -> str:
-    """Only a path inside the admin UI: never another site (no open redirect)."""
+    """Only a path inside the admin UI: never another site (no open redirect), and no dot
+    segment or empty one, plain or percent-encoded, that a browser would resolve out of it."""
     inside = path == PREFIX or path.startswith((PREFIX + "/", PREFIX + "?")) if path else False
-    if inside and "\\" not in path:
-        return path
-    return PREFIX
+    if not inside or "\\" in path:
+        return PREFIX
+    segments = unquote(path.split("?", 1)[0]).split("/")[1:]
+    if any(s in ("", ".", "..") for s in segments[:-1]) or segments[-1] in (".", ".."):
+        return PREFIX
+    return path
 
 
 def sign_in_url(next_path: str) -> str:
@@ -111,17 +115,24 @@ def current_session(request: Request) -> SessionData | None:
     return request.app.state.web.codec.read(request)
 
 
-def current_viewer(request: Request) -> Viewer:
-    """Dependency of every page: the signed-in viewer, or a redirect to the sign-in page."""
-    here = request.url.path + (f"?{request.url.query}" if request.url.query else "")
+def signed_in_viewer(request: Request) -> Viewer | None:
+    """The viewer the session cookie names, while its key is usable and it has not signed out."""
     data = current_session(request)
     if data is None or data.key_id is None:
-        raise SignInRequired(here)
+        return None
     with db_session(request.app.state.services.db) as session:
         key = session.get(ApiKey, data.key_id)
         if not admin_key_usable(key) or session.get(EndedAdminSession, data.session_id) is not None:
-            raise SignInRequired(here)
+            return None
         return viewer_for(session, key, data.csrf)
+
+
+def current_viewer(request: Request) -> Viewer:
+    """Dependency of every page: the signed-in viewer, or a redirect to the sign-in page."""
+    viewer = signed_in_viewer(request)
+    if viewer is None:
+        raise SignInRequired(request.url.path + (f"?{request.url.query}" if request.url.query else ""))
+    return viewer
 
 
 ViewerDep = Annotated[Viewer, Depends(current_viewer)]

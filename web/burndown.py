@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
+MAX_PROJECTION_DAYS = 36_500  # a run-out further ahead than a century is none (and past year 9999 is no date)
+
 
 @dataclass(frozen=True)
 class Projection:
@@ -23,15 +25,16 @@ def project(used: float, limit: float, rate_per_day: float, now: datetime, end: 
     """Straight line from `used` at `rate_per_day` until the limit.
 
     A run-out after the period's end is no run-out (the budget resets first); a period with
-    no end (period 'none') may run out any time ahead.
+    no end (period 'none') may run out any time in the next century.
     """
     if used >= limit:
         return Projection(rate_per_day=rate_per_day, run_out=None, exhausted=True)
     if rate_per_day <= 0:
         return Projection(rate_per_day=0.0, run_out=None, exhausted=False)
-    run_out = now + timedelta(days=(limit - used) / rate_per_day)
-    if end is not None and run_out >= end:
-        run_out = None
+    days_left = (limit - used) / rate_per_day
+    if (end is not None and days_left >= (end - now).total_seconds() / 86400.0) or days_left > MAX_PROJECTION_DAYS:
+        return Projection(rate_per_day=rate_per_day, run_out=None, exhausted=False)
+    run_out = now + timedelta(days=days_left)
     return Projection(rate_per_day=rate_per_day, run_out=run_out, exhausted=False)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from urllib.parse import quote, urlencode
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from billing.money import NANOS_PER_USD, format_usd
@@ -47,7 +48,23 @@ def local_time(moment: datetime | None, tz: str = "UTC", with_seconds: bool = Tr
         return "–"
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(zone(tz)).strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+    try:
+        moment = moment.astimezone(zone(tz))
+    except OverflowError:  # a date at the edge of the calendar (an expiry of 9999-12-31) shown in UTC
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S" if with_seconds else "%Y-%m-%d %H:%M")
+
+
+def run_href(run_id: str, tenant_id: str | None = None) -> str:
+    """The admin UI's link to a run, after the prefix. A run id is the client's own text: it is
+    one path segment however many slashes it holds, and "." or ".." (which a browser would
+    resolve away) go in the query."""
+    query = {"tenant": tenant_id} if tenant_id else {}
+    if run_id.strip(".") == "":
+        path, query = "/runs", {"run": run_id, **query}
+    else:
+        path = "/runs/" + quote(run_id, safe="")
+    return path + ("?" + urlencode(query) if query else "")
 
 
 def millis(value: float | None) -> str:
@@ -56,4 +73,4 @@ def millis(value: float | None) -> str:
     return f"{value / 1000:.2f} s" if value >= 1000 else f"{value:.0f} ms"
 
 
-FILTERS = {"usd": usd, "usd_plain": usd_plain, "count": count, "local_time": local_time, "millis": millis}
+FILTERS = {"usd": usd, "usd_plain": usd_plain, "count": count, "local_time": local_time, "millis": millis, "run_href": run_href}

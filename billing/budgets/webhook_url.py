@@ -33,11 +33,15 @@ def _addresses(host: str) -> list[ipaddress.IPv4Address | ipaddress.IPv6Address]
 def check_webhook_url(url: str, allow_private: bool) -> None:
     """Raise WebhookURLError unless `url` is an http(s) URL with a host; unless `allow_private`,
     one whose host resolves to public addresses only."""
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        hostname, _ = parts.hostname, parts.port  # both parse (and raise) lazily: "http://[::1", a port of 99999
+    except ValueError as exc:
+        raise WebhookURLError(f"the alert webhook is not a valid URL: {exc}") from exc
+    if parts.scheme not in ("http", "https") or not hostname:
         raise WebhookURLError("the alert webhook must be an http(s) URL with a host")
     if allow_private:
         return
-    for address in _addresses(parts.hostname):
+    for address in _addresses(hostname):
         if not address.is_global:
             raise WebhookURLError(f"the alert webhook may not point at a non-public address ({address}); ask an operator")

@@ -86,6 +86,9 @@ def test_a_tenant_admin_cannot_aim_alert_webhooks_at_the_gateways_network(gatewa
             refused = http.post("/admin/api/budgets", json={"limit_usd": 5, "alert_webhook": url})
             assert refused.status_code == 400 and "non-public address" in refused.json()["error"]["message"], url
         assert http.post("/admin/api/budgets", json={"limit_usd": 5, "alert_webhook": "gopher://example.com/"}).status_code == 400
+        for malformed in ("http://[::1", "http://[1.1.1.1]/", "http://example.com:99999/"):  # 500s before
+            refused = http.post("/admin/api/budgets", json={"limit_usd": 5, "alert_webhook": malformed})
+            assert refused.status_code == 400 and "not a valid URL" in refused.json()["error"]["message"], malformed
         assert http.post("/admin/api/budgets", json={"limit_usd": 5, "alert_webhook": "https://93.184.215.14/hook"}).status_code == 201
     tenant_id = gateway.principal_tenant(boss)
     with gateway.http(gateway.admin_key) as admin:  # an operator may point alerts at an internal service

@@ -83,7 +83,9 @@ def test_only_active_admin_keys_sign_in(admin_gateway: GatewayUnderTest) -> None
 
 
 def test_open_redirects_are_refused(admin_gateway: GatewayUnderTest) -> None:
-    for target in ("//evil.example/x", "https://evil.example/", "/elsewhere", "/admin\\..\\x"):
+    # Dot segments, plain or encoded, would resolve out of the admin UI (and "//" to another host).
+    for target in ("//evil.example/x", "https://evil.example/", "/elsewhere", "/admin\\..\\x", "/admin/../v1/models",
+                   "/admin/%2e%2e/metrics", "/admin/..//evil.example"):
         client = AdminClient(admin_gateway.url)
         client.get("/admin/login")
         response = client.post("/admin/login", {"api_key": admin_gateway.admin_key, "next": target})
@@ -153,6 +155,9 @@ def test_sign_out_ends_the_session_and_revoking_the_key_ends_all(admin_gateway: 
     with db_session(gw.db) as session:
         accounts.revoke_key(session, created.key.id)
     assert tenant_admin.get("/admin").status_code == 303
+    # The sign-in page then shows its form (it had sent a revoked key's session back to /admin, forever).
+    form = tenant_admin.get("/admin/login?next=/admin")
+    assert form.status_code == 200 and 'name="api_key"' in form.text
     tenant_admin.close()
 
 

@@ -46,3 +46,10 @@ def test_money_is_shown_to_the_nano_dollar_below_a_cent() -> None:
     assert [usd(n) for n in (0, 250, 6_600, 12_340_000_000, -5_000_000_000, 1_000_000_000_000)] == [
         "$0.00", "$0.00000025", "$0.0000066", "$12.34", "-$5.00", "$1,000.00"]
     assert [usd_plain(n) for n in (10_000, 2_500_000_000, 3_000_000_000)] == ["0.00001", "2.5", "3"]
+
+
+def test_a_trickle_of_spend_projects_no_run_out_instead_of_overflowing() -> None:
+    # $0.0000024 of $100 in a day: the line reaches the limit some 40 million days ahead.
+    now = START + timedelta(days=1)
+    assert project(used=2_400, limit=100e9, rate_per_day=2_400.0, now=now, end=END).run_out is None
+    assert project(used=2_400, limit=100e9, rate_per_day=2_400.0, now=now, end=None).run_out is None

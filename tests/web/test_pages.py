@@ -234,3 +234,15 @@ def test_tenants_and_keys_through_the_forms(admin_gateway: GatewayUnderTest, adm
 def test_money_below_a_dollar_keeps_its_places_so_lines_add_up() -> None:
     assert [usd(n) for n in (0, 10_000_000, 5_971_715, -3_880_000, 999_999_999, 12_345_678_900)] == [
         "$0.00", "$0.01", "$0.005971715", "-$0.00388", "$0.999999999", "$12.35"]
+
+
+def test_runs_with_dots_and_slashes_in_their_ids_link_to_their_own_pages(admin_gateway: GatewayUnderTest, admin: AdminClient) -> None:
+    with db_session(admin_gateway.db) as session:
+        tenant = accounts.create_tenant(session, f"dots-{uuid.uuid4().hex[:6]}")
+    runs = ["..", "../keys", f"x/../../v1/{uuid.uuid4().hex[:6]}"]
+    insert_usage(admin_gateway.db, [ledger_row(tenant.id, run_id=run) for run in runs])
+    listing = admin.get(f"/admin/runs?tenant={tenant.id}").text
+    for run in runs:
+        href = re.search(rf'<a href="([^"]*)">{re.escape(run)}</a>', listing).group(1).replace("&amp;", "&")
+        page = admin.get(href)
+        assert page.status_code == 200 and "/admin/runs" in str(page.url) and run in page.text, (run, href)

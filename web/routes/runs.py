@@ -22,7 +22,9 @@ def _tenant_names(request: Request) -> dict[str, str]:
 
 
 @router.get("/runs")
-def runs_page(request: Request, viewer: ViewerDep, tenant: str | None = None) -> Response:
+def runs_page(request: Request, viewer: ViewerDep, tenant: str | None = None, run: str | None = None) -> Response:
+    if run is not None:  # a run whose id a path cannot carry ("." or "..")
+        return run_page(request, run, viewer, tenant)
     scope = viewer.tenant_scope(tenant)
     runs = uq.recent_runs(request.app.state.services.db, scope)
     return pages(request).render(request, "runs.html", viewer, runs=runs, tenant_names=_tenant_names(request))

@@ -8,7 +8,7 @@ from starlette.responses import RedirectResponse, Response
 
 from billing.accounts import find_key_by_secret
 from billing.db import db_session
-from web.auth import FormDep, ViewerDep, admin_key_usable, current_session, end_session, safe_next
+from web.auth import FormDep, ViewerDep, admin_key_usable, current_session, end_session, safe_next, signed_in_viewer
 from web.config import PREFIX
 from web.sessions import CSRF_FIELD, SessionData
 from web.templating import pages, secure
@@ -30,11 +30,13 @@ def _form_page(request: Request, session: SessionData, next_path: str, error: st
 
 @router.get("/login")
 def login_form(request: Request, next: str = PREFIX, signed_out: bool = False) -> Response:
-    session = current_session(request)
-    if session is not None and session.key_id is not None:
+    if signed_in_viewer(request) is not None:
         return secure(RedirectResponse(safe_next(next), status_code=303))
+    session = current_session(request)
+    if session is None or session.key_id is not None:  # a sign-in whose key was revoked or expired ends here
+        session = SessionData.anonymous()
     notice = "You are signed out." if signed_out else None
-    return _form_page(request, session or SessionData.anonymous(), safe_next(next), notice=notice)
+    return _form_page(request, session, safe_next(next), notice=notice)
 
 
 @router.post("/login")
