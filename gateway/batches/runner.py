@@ -85,8 +85,10 @@ class _ChunkRun:
         try:
             await self._execute()
         finally:
-            # Whatever the lines did not draw: released now, not when the completion window ends.
-            await holds.release_holds(self.rt.services.admission, self.chunk.holds)
+            # Whatever the lines did not draw: released now, not when the completion window ends;
+            # unless the chunk goes on elsewhere, whose lines draw on the same holds.
+            if not self.handed_back:
+                await holds.release_holds(self.rt.services.admission, self.chunk.holds)
 
     async def _execute(self) -> None:
         principal = await asyncio.to_thread(principals.usable_principal, self.engine, self.batch)
@@ -119,7 +121,9 @@ class _ChunkRun:
 
         for line in lines:
             await slots.acquire()
-            if self.stop.reason or self.rt.draining.is_set():
+            if self.rt.draining.is_set():
+                self.stop.set("draining")
+            if self.stop.reason:
                 slots.release()
                 break
             task = asyncio.create_task(one(line))

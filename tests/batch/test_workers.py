@@ -217,3 +217,25 @@ def test_a_job_cancelled_mid_run_on_workers_ends_cancelled_with_partial_output(c
     assert {line["error"]["code"] for line in not_run} == {"batch_cancelled"}
     assert len(cluster.ledger(batch.id)) == len(ok) == _calls(fake, "cancelled")
     _books_agree(cluster)  # the holds of chunks that never ran were released
+
+
+def test_a_chunk_handed_back_by_a_draining_worker_keeps_its_budget_hold(cluster, fake):
+    fake.script("batch-slow", first_byte_delay=0.3)
+    client = cluster.gw.openai(cluster.key)
+    batch = client.batches.create(  # one chunk
+        input_file_id=upload(client, [chat_line(f"d-{i:02d}", model="slow", text=f"drained {i}") for i in range(40)]).id,
+        endpoint="/v1/chat/completions", completion_window="24h",
+    )
+    wait_for(client, batch.id, lambda b: b.request_counts.completed >= 8, timeout=60)
+    for proc in list(cluster.workers):
+        _stop(proc)  # warm shutdown: lines in flight finish, the chunk is handed back
+    cluster.workers.clear()
+    left = client.batches.retrieve(batch.id)
+    assert left.status == "in_progress" and left.request_counts.completed < 40
+    # Nothing is in flight, yet the unrun lines' worst case stays reserved: live traffic cannot take it.
+    assert cluster.counter()["rn"] > 0
+    cluster.start_worker("worker-d")
+    cluster.start_worker("worker-e")
+    done = wait_for(client, batch.id, timeout=120)
+    assert done.status == "completed" and (done.request_counts.completed, done.request_counts.failed) == (40, 0)
+    _books_agree(cluster)
