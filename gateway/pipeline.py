@@ -67,6 +67,7 @@ class CallResult:
     ctx: RequestContext
     status_code: int
     body: dict[str, Any]
+    retry_after: float | None = None  # seconds, when a refusal said when to come back (Retry-After)
 
 
 class Pipeline:
@@ -110,12 +111,13 @@ class Pipeline:
         try:
             outcome = await self.serve(ctx, {**body, "stream": False})
         except UpstreamError as exc:
-            self._fail(ctx, _api_error(exc))
-            body_out = orjson.loads(exc.body) if exc.body and exc.status < 500 else _api_error(exc).body()
-            return CallResult(ctx=ctx, status_code=exc.status, body=body_out)
+            error = _api_error(exc)
+            self._fail(ctx, error)
+            body_out = orjson.loads(exc.body) if exc.body and exc.status < 500 else error.body()
+            return CallResult(ctx=ctx, status_code=exc.status, body=body_out, retry_after=_retry_after(error))
         except APIError as exc:
             self._fail(ctx, exc)
-            return CallResult(ctx=ctx, status_code=exc.status, body=exc.body())
+            return CallResult(ctx=ctx, status_code=exc.status, body=exc.body(), retry_after=_retry_after(exc))
         except Exception:
             log.exception("request %s failed inside the gateway", ctx.request_id)
             error = internal_error()
@@ -378,6 +380,14 @@ class Pipeline:
 
 def _api_error(exc: UpstreamError) -> APIError:
     return APIError(exc.status, exc.message, type=exc.type, code=exc.code, headers=exc.api_error_headers())
+
+
+def _retry_after(error: APIError) -> float | None:
+    value = error.headers.get("Retry-After") or error.headers.get("retry-after")
+    try:
+        return float(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _run_id(header: str | None, body: dict) -> str | None:

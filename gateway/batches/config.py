@@ -21,7 +21,7 @@ class BatchSettings(BaseSettings):
     lease_seconds: float = Field(default=30.0, gt=0, description="a chunk whose worker stops renewing it is redone after this")
     sweep_seconds: float = Field(default=5.0, gt=0, description="how often each worker looks for stalled, cancelled and expired batches")
     stall_seconds: float = Field(default=60.0, gt=0, description="a batch without progress for this long has its waiting chunks sent again")
-    max_line_attempts: int = Field(default=4, ge=1, description="tries of a line refused by a rate limit before it fails")
+    max_line_attempts: int = Field(default=4, ge=1, description="tries of a line refused by an upstream's rate limit before it fails (the tenant's own limits pace the batch instead, as their Retry-After says)")
     retry_backoff_seconds: float = Field(default=1.0, ge=0)
     hold_budget: bool = Field(default=True, description="reserve the batch's worst case on its budgets when it is accepted")
 

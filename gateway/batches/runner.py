@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import random
 import time
 from dataclasses import dataclass
 
@@ -133,21 +134,32 @@ class _ChunkRun:
             await asyncio.gather(*running)
 
     async def _line(self, principal: Principal, line: BatchLine) -> None:
-        attempt = line.attempt
+        attempt, counted = line.attempt, line.attempt
         while True:
             request_id = line_request_id(self.batch.id, line.custom_id, attempt)
             result = await self._call(principal, line, request_id)
             if result is not None and _retryable(result):
                 attempt += 1  # durably first: the retry must not reuse this attempt's request id
                 await asyncio.to_thread(chunks.bump_attempt, self.engine, self.batch.id, line.line_no, attempt)
-                if attempt < self.cfg.max_line_attempts and not self.stop.reason:
-                    await asyncio.sleep(min(30.0, self.cfg.retry_backoff_seconds * 2 ** (attempt - 1)))
+                # The tenant's own rate limit paces a batch (it has the completion window to
+                # finish): such a wait does not use up one of the line's tries.
+                paced = _own_rate_limit(result) and result.retry_after is not None
+                counted += 0 if paced else 1
+                if counted < self.cfg.max_line_attempts and not self.stop.reason:
+                    backoff = min(30.0, self.cfg.retry_backoff_seconds * 2 ** (counted - 1))
+                    await self._pause(max(backoff if not paced else 0.0, (result.retry_after or 0.0) + random.uniform(0, 1)))
                     if not self.stop.reason:
                         continue
                 if self.stop.reason:
                     return  # left pending: whoever runs the chunk next tries it again
             await self.results.put(_result(line, request_id, result))
             return
+
+    async def _pause(self, seconds: float) -> None:
+        """Sleep, but wake within a second of the chunk being told to stop."""
+        deadline = time.monotonic() + seconds
+        while not self.stop.reason and (left := deadline - time.monotonic()) > 0:
+            await asyncio.sleep(min(left, 1.0))
 
     async def _call(self, principal: Principal, line: BatchLine, request_id: str) -> CallResult | None:
         hint = BatchHint(self.batch.id, line.custom_id, hold=self.holds.get(line.model, ""))
@@ -212,6 +224,11 @@ def _retryable(result: CallResult) -> bool:
     error = result.body.get("error") if isinstance(result.body, dict) else None
     code = error.get("code") if isinstance(error, dict) else None
     return (result.status_code == 429 and code != "insufficient_quota") or (result.status_code == 503 and code in UNAVAILABLE_CODES)
+
+
+def _own_rate_limit(result: CallResult) -> bool:
+    error = result.body.get("error") if isinstance(result.body, dict) else None
+    return result.status_code == 429 and isinstance(error, dict) and error.get("code") == "rate_limit_exceeded"
 
 
 def _result(line: BatchLine, request_id: str, result: CallResult | None) -> LineResult:

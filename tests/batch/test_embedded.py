@@ -176,6 +176,20 @@ def test_a_rate_limited_line_waits_and_retries_under_a_new_request_id(gw, fake):
     assert [(r.status_code, r.cost_nanos > 0) for r in tries] == [(429, False), (429, False), (200, True)]  # each try has its own row
 
 
+def test_the_tenants_own_rate_limit_paces_a_batch_instead_of_failing_its_lines(gw):
+    key = gw.new_key("paced-co")
+    with gw.http(gw.admin_key) as http:
+        tenant = http.get("/admin/api/tenants").json()["data"]
+        tenant_id = next(t["id"] for t in tenant if t["name"] == "paced-co")
+        assert http.post("/admin/api/rate-limits", json={"tenant_id": tenant_id, "rpm": 30}).status_code == 201
+    client = gw.openai(key)
+    items = [chat_line(f"paced-{i:02d}") for i in range(34)]  # 4 more than the minute's burst; 2 s apart after it
+    done = wait_for(client, client.batches.create(input_file_id=upload(client, items).id, endpoint="/v1/chat/completions", completion_window="24h").id, timeout=120)
+    assert (done.status, done.request_counts.completed, done.request_counts.failed) == ("completed", 34, 0)
+    rows = ledger(gw, done.id)
+    assert sum(r.status_code == 200 for r in rows) == 34 and {r.status_code for r in rows} <= {200, 429}
+
+
 def _counter(gw: GatewayUnderTest, budget_id: str):  # noqa: ANN202 - CounterState
     rt = runtime.gateway_runtime()
     counter_id = f"{budget_id}:{datetime.now(UTC):%Y-%m}"
