@@ -11,6 +11,7 @@ import orjson
 from fastapi import APIRouter, FastAPI, Query, Request
 from starlette.datastructures import UploadFile
 from starlette.responses import Response
+from starlette.types import Message
 
 from gateway.batches import files, finalize, runtime, service, store
 from gateway.batches.config import batch_settings
@@ -55,7 +56,9 @@ async def create_file(request: Request, principal: PrincipalDep, services: Servi
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > cfg.max_file_bytes + FORM_OVERHEAD:
         raise _too_large(cfg.max_file_bytes)
-    form = await request.form(max_files=1, max_fields=8)
+    # The body is counted as it arrives: without a Content-Length (chunked), the multipart parser
+    # would otherwise store any amount before the file's size is known.
+    form = await _body_limited(request, cfg.max_file_bytes + FORM_OVERHEAD, cfg.max_file_bytes).form(max_files=1, max_fields=8)
     try:
         upload, purpose = form.get("file"), form.get("purpose")
         if purpose not in files.UPLOAD_PURPOSES:
@@ -79,6 +82,22 @@ async def create_file(request: Request, principal: PrincipalDep, services: Servi
 
 def _too_large(limit: int) -> APIError:
     return invalid_request(f"The file is larger than the limit of {limit} bytes; split it into several batches.", param="file", code="file_too_large")
+
+
+def _body_limited(request: Request, max_body: int, file_limit: int) -> Request:
+    """The same request, whose body stops with a 413-style file_too_large past `max_body` bytes."""
+    received = 0
+
+    async def receive() -> Message:
+        nonlocal received
+        message = await request.receive()
+        if message["type"] == "http.request":
+            received += len(message.get("body", b""))
+            if received > max_body:
+                raise _too_large(file_limit)
+        return message
+
+    return Request(request.scope, receive)
 
 
 async def _read_limited(upload: UploadFile, limit: int) -> bytes:

@@ -70,6 +70,35 @@ def test_a_small_job_runs_through_the_sdk_with_nothing_else_started(gw, fake):
     assert upstream_calls(fake, "round trip") == 25
 
 
+def test_an_upload_without_a_content_length_is_cut_off_at_the_size_limit(gw):
+    import select
+    import socket
+    from urllib.parse import urlsplit
+
+    url = urlsplit(gw.base_url)
+    head = b'--b\r\nContent-Disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--b\r\nContent-Disposition: form-data; name="file"; filename="x.jsonl"\r\n\r\n'
+    sent, answer = 0, b""
+    with socket.create_connection((url.hostname, url.port), timeout=10) as sock:
+        sock.sendall(
+            f"POST {url.path}/files HTTP/1.1\r\nHost: {url.hostname}\r\nAuthorization: Bearer {gw.new_key('chunked-co')}\r\n"
+            "Content-Type: multipart/form-data; boundary=b\r\nTransfer-Encoding: chunked\r\n\r\n".encode()
+        )
+        piece = head + b"x" * 65536
+        while sent < 64 * 1024 * 1024:  # a chunked upload far over the limit, until the server answers
+            if select.select([sock], [], [], 0.01)[0]:
+                answer = sock.recv(65536)
+                break
+            try:
+                sock.sendall(b"%x\r\n%s\r\n" % (len(piece), piece))
+            except OSError:  # the server answered and closed while we were still sending
+                answer = sock.recv(65536)
+                break
+            sent += len(piece)
+            piece = b"x" * 65536
+    assert answer.startswith(b"HTTP/1.1 400") and b"file_too_large" in answer, answer[:300]
+    assert sent < 4 * 1024 * 1024, sent  # it stopped reading about the limit in, not at the end
+
+
 def test_files_can_be_listed_paged_read_and_deleted(gw):
     client = gw.openai(gw.new_key("files-co"))
     made = [upload(client, [chat_line(f"f{n}-{i}") for i in range(2)], name=f"f{n}.jsonl") for n in range(3)]
