@@ -33,6 +33,8 @@ class Budget(SQLModel, table=True):
     soft_fraction: float | None = Field(default=0.8)  # alert once per period at this share
     on_exceed: str = Field(default="refuse", max_length=16)  # refuse | clamp
     alert_webhook: str | None = Field(default=None, max_length=1000)
+    # Set by the operator (a global admin, the CLI): a tenant admin may not raise or remove it.
+    set_by_operator: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -70,4 +72,5 @@ class RateLimitRule(SQLModel, table=True):
     scope: str = Field(sa_column=sa.Column(sa.String(100), unique=True, nullable=False))
     rpm: int | None = None
     tpm: int | None = Field(default=None, sa_column=sa.Column(sa.BigInteger, nullable=True))
+    set_by_operator: bool = Field(default=False, sa_column=sa.Column(sa.Boolean, nullable=False, server_default=sa.false()))
     created_at: datetime = Field(default_factory=utcnow)

@@ -38,6 +38,10 @@ class BudgetError(ValueError):
     """A budget request that cannot be carried out (bad limits, unknown key, ...)."""
 
 
+class OperatorWall(PermissionError):
+    """A tenant admin reached for a budget or rate limit the operator set on its tenant."""
+
+
 @dataclass(frozen=True)
 class BudgetDef:
     """A budget as the hot path sees it (a plain frozen copy of the row)."""
@@ -53,10 +57,12 @@ class BudgetDef:
     soft_fraction: float | None
     on_exceed: str
     alert_webhook: str | None = None
+    set_by_operator: bool = False
 
     @classmethod
     def from_row(cls, b: Budget) -> BudgetDef:
-        return cls(b.id, b.tenant_id, b.key_id, b.run_id, b.model, b.limit_nanos, b.limit_tokens, b.period, b.soft_fraction, b.on_exceed, b.alert_webhook)
+        return cls(b.id, b.tenant_id, b.key_id, b.run_id, b.model, b.limit_nanos, b.limit_tokens, b.period, b.soft_fraction, b.on_exceed,
+                   b.alert_webhook, b.set_by_operator)
 
     @property
     def per_run(self) -> bool:
@@ -141,9 +147,11 @@ def set_budget(
     on_exceed: str = "refuse",
     alert_webhook: str | None = None,
     allow_private_webhook: bool = True,
+    by_operator: bool = True,
 ) -> Budget:
     """Create the budget for this scope, or replace the limits of the one already there.
-    `allow_private_webhook` is for operators only (see billing/budgets/webhook_url.py)."""
+    `allow_private_webhook` is for operators only (see billing/budgets/webhook_url.py); a tenant
+    admin (`by_operator` False) may not replace a budget the operator set."""
     if limit_usd is not None and not math.isfinite(limit_usd):
         raise BudgetError("the USD limit must be a finite number")
     if alert_webhook is not None:
@@ -155,6 +163,8 @@ def set_budget(
     _validate(session, tenant_id, key_id, run_id, limit_nanos, limit_tokens, period, soft, on_exceed)
     scope = scope_string(tenant_id, key_id, run_id, model)
     budget = session.exec(select(Budget).where(Budget.scope == scope)).first()
+    if budget is not None and budget.set_by_operator and not by_operator:
+        raise OperatorWall("This budget was set by the operator; a tenant admin cannot change it (add a narrower one instead).")
     if budget is None:
         budget = Budget(id=new_id("bgt"), tenant_id=tenant_id, key_id=key_id, run_id=run_id, model=model, scope=scope)
     elif budget.period != period:
@@ -168,6 +178,7 @@ def set_budget(
     budget.soft_fraction = soft
     budget.on_exceed = on_exceed
     budget.alert_webhook = alert_webhook
+    budget.set_by_operator = by_operator
     budget.updated_at = utcnow()
     session.add(budget)
     session.commit()
@@ -186,10 +197,12 @@ def find_budget(session: Session, tenant_id: str, key_id: str | None, run_id: st
     return session.exec(select(Budget).where(Budget.scope == scope_string(tenant_id, key_id, run_id, model))).first()
 
 
-def delete_budget(session: Session, budget_id: str) -> Budget:
+def delete_budget(session: Session, budget_id: str, by_operator: bool = True) -> Budget:
     budget = session.get(Budget, budget_id)
     if budget is None:
         raise BudgetError(f"no budget {budget_id!r}")
+    if budget.set_by_operator and not by_operator:
+        raise OperatorWall("This budget was set by the operator; a tenant admin cannot remove it.")
     session.delete(budget)
     session.commit()
     return budget

@@ -68,6 +68,7 @@ def budget_json(b: BudgetDef, counters: list[CounterStatus]) -> dict[str, Any]:
         "soft": b.soft_fraction,
         "on_exceed": b.on_exceed,
         "alert_webhook": b.alert_webhook,
+        "set_by_operator": b.set_by_operator,
         "current": [
             {
                 "period": c.period,

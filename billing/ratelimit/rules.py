@@ -9,6 +9,7 @@ from sqlalchemy.engine import Engine
 from sqlmodel import Session, select
 
 from billing.budget_models import RateLimitRule
+from billing.budgets.definitions import OperatorWall
 from billing.db import db_session
 from billing.keys import new_id
 from billing.models import ApiKey, Tenant
@@ -34,7 +35,11 @@ class RateRule:
         return f"k:{self.key_id}" if self.key_id else f"t:{self.tenant_id}"
 
 
-def set_rate_limit(session: Session, tenant_id: str, key_id: str | None = None, rpm: int | None = None, tpm: int | None = None) -> RateLimitRule:
+def set_rate_limit(
+    session: Session, tenant_id: str, key_id: str | None = None, rpm: int | None = None, tpm: int | None = None, by_operator: bool = True
+) -> RateLimitRule:
+    """Create or replace the rule of this scope; a tenant admin (`by_operator` False) may not
+    replace one the operator set."""
     if session.get(Tenant, tenant_id) is None:
         raise RateLimitError(f"no tenant {tenant_id!r}")
     if key_id is not None:
@@ -47,9 +52,11 @@ def set_rate_limit(session: Session, tenant_id: str, key_id: str | None = None, 
         raise RateLimitError(f"limits are positive numbers per minute, at most {MAX_RPM:,} requests and {MAX_TPM:,} tokens")
     scope = f"{tenant_id}|{key_id or ''}"
     rule = session.exec(select(RateLimitRule).where(RateLimitRule.scope == scope)).first()
+    if rule is not None and rule.set_by_operator and not by_operator:
+        raise OperatorWall("This rate limit was set by the operator; a tenant admin cannot change it.")
     if rule is None:
         rule = RateLimitRule(id=new_id("rl"), tenant_id=tenant_id, key_id=key_id, scope=scope)
-    rule.rpm, rule.tpm = rpm, tpm
+    rule.rpm, rule.tpm, rule.set_by_operator = rpm, tpm, by_operator
     session.add(rule)
     session.commit()
     session.refresh(rule)
@@ -63,10 +70,12 @@ def list_rate_limits(session: Session, tenant_id: str | None = None) -> list[Rat
     return list(session.exec(query))
 
 
-def delete_rate_limit(session: Session, rule_id: str) -> RateLimitRule:
+def delete_rate_limit(session: Session, rule_id: str, by_operator: bool = True) -> RateLimitRule:
     rule = session.get(RateLimitRule, rule_id)
     if rule is None:
         raise RateLimitError(f"no rate limit {rule_id!r}")
+    if rule.set_by_operator and not by_operator:
+        raise OperatorWall("This rate limit was set by the operator; a tenant admin cannot remove it.")
     session.delete(rule)
     session.commit()
     return rule

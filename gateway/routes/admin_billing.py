@@ -91,12 +91,15 @@ async def set_budget(body: BudgetIn, principal: AdminDep, services: ServicesDep)
     def write() -> BudgetDef:
         with db_session(services.db) as session:
             fields = body.model_dump(exclude={"tenant_id"})
-            return BudgetDef.from_row(budget_defs.set_budget(session, tenant_id=tenant_id, allow_private_webhook=principal.is_admin, **fields))
+            return BudgetDef.from_row(budget_defs.set_budget(
+                session, tenant_id=tenant_id, allow_private_webhook=principal.is_admin, by_operator=principal.is_admin, **fields))
 
     try:
         budget = await asyncio.to_thread(write)
     except budget_defs.BudgetError as exc:
         raise invalid_request(str(exc)) from None
+    except budget_defs.OperatorWall as exc:
+        raise _operator_wall(exc) from None
     await services.admission.reload()
     status = await budget_status(services.db, [budget], services.admission.store)
     return budget_json(budget, status[budget.id])
@@ -109,9 +112,12 @@ async def delete_budget(budget_id: str, principal: AdminDep, services: ServicesD
             budget = session.get(budget_defs.Budget, budget_id)
             if budget is None or (not principal.is_admin and budget.tenant_id != principal.tenant_id):
                 raise APIError(404, f"No budget {budget_id!r}.", code="not_found")
-            budget_defs.delete_budget(session, budget_id)
+            budget_defs.delete_budget(session, budget_id, by_operator=principal.is_admin)
 
-    await asyncio.to_thread(remove)
+    try:
+        await asyncio.to_thread(remove)
+    except budget_defs.OperatorWall as exc:
+        raise _operator_wall(exc) from None
     await services.admission.reload()
     return {"id": budget_id, "deleted": True}
 
@@ -126,8 +132,12 @@ async def budget_alerts(principal: AdminDep, services: ServicesDep, tenant_id: s
 # -- rate limits ---------------------------------------------------------------------------
 
 
+def _operator_wall(exc: Exception) -> APIError:
+    return APIError(403, str(exc), type="permission_error", code="set_by_operator")
+
+
 def _rule_json(r: Any) -> dict[str, Any]:
-    return {"id": r.id, "tenant_id": r.tenant_id, "key_id": r.key_id, "rpm": r.rpm, "tpm": r.tpm}
+    return {"id": r.id, "tenant_id": r.tenant_id, "key_id": r.key_id, "rpm": r.rpm, "tpm": r.tpm, "set_by_operator": r.set_by_operator}
 
 
 @router.get("/rate-limits")
@@ -147,12 +157,14 @@ async def set_rate_limit(body: RateLimitIn, principal: AdminDep, services: Servi
 
     def write() -> dict[str, Any]:
         with db_session(services.db) as session:
-            return _rule_json(rate_rules.set_rate_limit(session, tenant_id, body.key_id, body.rpm, body.tpm))
+            return _rule_json(rate_rules.set_rate_limit(session, tenant_id, body.key_id, body.rpm, body.tpm, by_operator=principal.is_admin))
 
     try:
         out = await asyncio.to_thread(write)
     except rate_rules.RateLimitError as exc:
         raise invalid_request(str(exc)) from None
+    except budget_defs.OperatorWall as exc:
+        raise _operator_wall(exc) from None
     await services.admission.reload()
     return out
 
@@ -164,9 +176,12 @@ async def delete_rate_limit(rule_id: str, principal: AdminDep, services: Service
             rule = session.get(rate_rules.RateLimitRule, rule_id)
             if rule is None or (not principal.is_admin and rule.tenant_id != principal.tenant_id):
                 raise APIError(404, f"No rate limit {rule_id!r}.", code="not_found")
-            rate_rules.delete_rate_limit(session, rule_id)
+            rate_rules.delete_rate_limit(session, rule_id, by_operator=principal.is_admin)
 
-    await asyncio.to_thread(remove)
+    try:
+        await asyncio.to_thread(remove)
+    except budget_defs.OperatorWall as exc:
+        raise _operator_wall(exc) from None
     await services.admission.reload()
     return {"id": rule_id, "deleted": True}
 

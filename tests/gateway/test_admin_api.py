@@ -93,3 +93,29 @@ def test_a_tenant_admin_cannot_aim_alert_webhooks_at_the_gateways_network(gatewa
     tenant_id = gateway.principal_tenant(boss)
     with gateway.http(gateway.admin_key) as admin:  # an operator may point alerts at an internal service
         assert admin.post("/admin/api/budgets", json={"tenant_id": tenant_id, "limit_usd": 5, "alert_webhook": "http://127.0.0.1:9/hook"}).status_code == 201
+
+
+def test_a_tenant_admin_cannot_lift_the_walls_the_operator_set(gateway):
+    boss = gateway.new_key("walled-co", role="tenant_admin")
+    tenant_id = gateway.principal_tenant(boss)
+    with gateway.http(gateway.admin_key) as admin:
+        wall = admin.post("/admin/api/budgets", json={"tenant_id": tenant_id, "limit_usd": 5}).json()
+        rule = admin.post("/admin/api/rate-limits", json={"tenant_id": tenant_id, "rpm": 60}).json()
+    assert wall["set_by_operator"] and rule["set_by_operator"]
+    with gateway.http(boss) as http:
+        for refused in (
+            http.post("/admin/api/budgets", json={"limit_usd": 1_000_000}),  # the same scope: a replacement
+            http.delete(f"/admin/api/budgets/{wall['id']}"),
+            http.post("/admin/api/rate-limits", json={"rpm": 1_000_000}),
+            http.delete(f"/admin/api/rate-limits/{rule['id']}"),
+        ):
+            assert refused.status_code == 403 and refused.json()["error"]["code"] == "set_by_operator", refused.text
+        # Narrower walls of its own it manages freely.
+        own = http.post("/admin/api/budgets", json={"run_id": "*", "limit_usd": 0.5})
+        assert own.status_code == 201 and not own.json()["set_by_operator"]
+        assert http.post("/admin/api/budgets", json={"run_id": "*", "limit_usd": 0.25}).status_code == 201
+        assert http.delete(f"/admin/api/budgets/{own.json()['id']}").json()["deleted"]
+        listed = {b["id"]: b for b in http.get("/admin/api/budgets").json()["data"]}
+    assert listed[wall["id"]]["limit_usd"] == "5.000000000"
+    with gateway.http(gateway.admin_key) as admin:  # the operator still can
+        assert admin.delete(f"/admin/api/rate-limits/{rule['id']}").status_code == 200

@@ -107,6 +107,13 @@ def test_tenant_admins_manage_only_their_budgets(admin_gateway: GatewayUnderTest
     assert _budgets(gw, theirs.id)[0].limit_nanos == 5_000_000_000
     assert client.post("/admin/budgets", {"tenant_id": mine.id, "run_id": "*", "limit_usd": "0.5"}).status_code == 303
     assert {b.run_id for b in _budgets(gw, mine.id)} == {None, "*"}
+    # The tenant-wide one the operator set stays: it shows as such, and cannot be raised or removed.
+    operator_set = next(b for b in _budgets(gw, mine.id) if b.run_id is None)
+    assert "set by the operator" in client.get("/admin/budgets").text
+    assert client.post(f"/admin/budgets/{operator_set.id}/delete").status_code == 403
+    raised = client.post("/admin/budgets", {"tenant_id": mine.id, "limit_usd": "500", "period": "daily"})
+    assert raised.status_code == 403 and "set by the operator" in raised.text
+    assert next(b for b in _budgets(gw, mine.id) if b.run_id is None).limit_nanos == 5_000_000_000
     client.close()
 
 

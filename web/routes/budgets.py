@@ -12,12 +12,12 @@ from starlette.responses import RedirectResponse, Response
 
 from billing import accounts
 from billing.budget_models import Budget
-from billing.budgets.definitions import EVERY_RUN, ON_EXCEED, BudgetDef, BudgetError, delete_budget, list_budgets, set_budget
+from billing.budgets.definitions import EVERY_RUN, ON_EXCEED, BudgetDef, BudgetError, OperatorWall, delete_budget, list_budgets, set_budget
 from billing.budgets.status import budget_status
 from billing.db import db_session
 from billing.models import Tenant
 from billing.periods import PERIODS
-from web.auth import FormDep, PageNotFound, Viewer, ViewerDep
+from web.auth import Forbidden, FormDep, PageNotFound, Viewer, ViewerDep
 from web.budget_query import BudgetView, burndown_chart, view
 from web.config import PREFIX
 from web.templating import NavItem, pages, secure
@@ -98,9 +98,11 @@ def save_budget(request: Request, viewer: ViewerDep, form: FormDep) -> Response:
         if fields["model"] is not None and fields["model"] not in request.app.state.services.registry.names:
             raise BudgetError(f"unknown model {fields['model']!r}")
         with db_session(request.app.state.services.db) as session:
-            set_budget(session, tenant_id=tenant_id, allow_private_webhook=viewer.is_admin, **fields)
+            set_budget(session, tenant_id=tenant_id, allow_private_webhook=viewer.is_admin, by_operator=viewer.is_admin, **fields)
     except BudgetError as exc:
         return _page(request, viewer, status=400, error=str(exc)[:1].upper() + str(exc)[1:] + ".", values=values)
+    except OperatorWall as exc:
+        return _page(request, viewer, status=403, error=str(exc), values=values)
     _refresh_gateway(request)
     return secure(RedirectResponse(f"{PREFIX}/budgets?done=saved", status_code=303))
 
@@ -117,7 +119,10 @@ def _owned(request: Request, viewer: Viewer, budget_id: str) -> Budget:
 def remove_budget(request: Request, budget_id: str, viewer: ViewerDep, form: FormDep) -> Response:
     budget = _owned(request, viewer, budget_id)
     with db_session(request.app.state.services.db) as session:
-        delete_budget(session, budget.id)
+        try:
+            delete_budget(session, budget.id, by_operator=viewer.is_admin)
+        except OperatorWall as exc:
+            raise Forbidden(str(exc)) from None
     _refresh_gateway(request)
     return secure(RedirectResponse(f"{PREFIX}/budgets?done=deleted", status_code=303))
 
