@@ -49,6 +49,9 @@ class _Reservation:
     nanos: int
     tokens: int
     expires_ms: float
+    hold: str | None = None  # the hold this reservation drew on, and how much it took
+    hold_nanos: int = 0
+    hold_tokens: int = 0
 
 
 def wall_ms() -> float:
@@ -168,6 +171,7 @@ class MemoryStore:
             left = level - cost
             self._buckets[b.id] = (left, now)
             bucket_states.append(BucketState(b, math.floor(left), math.ceil((b.capacity - left) / b.per_ms)))
+        take_n = take_t = 0
         if hold is not None and r.charges:
             take_n, take_t = min(res_n, hold.nanos), min(res_t, hold.tokens)
             hold.nanos -= take_n
@@ -184,7 +188,9 @@ class MemoryStore:
                 left = c.limit_nanos - s.sn - s.rn
                 min_left = left if min_left is None else min(min_left, left)
         if r.charges:
-            self._reservations[r.request_id] = _Reservation(tuple(c.counter_id for c in r.charges), res_n, res_t, now + r.ttl_ms)
+            self._reservations[r.request_id] = _Reservation(
+                tuple(c.counter_id for c in r.charges), res_n, res_t, now + r.ttl_ms, r.draw_from if take_n or take_t else None, take_n, take_t
+            )
         return Admitted(gen, out, alternative, res_n, res_t, min_left, bucket_states)
 
     @staticmethod
@@ -201,6 +207,19 @@ class MemoryStore:
             c.rn = max(0, c.rn - res.nanos)  # a counter lost on its own must not turn into credit
             c.rt = max(0, c.rt - res.tokens)
 
+    def _return_to_hold(self, drawn: _Reservation) -> None:
+        """A call that spent nothing (refused upstream, to be retried) gives its draw back to its
+        hold, so that a retry does not take the room of the lines after it."""
+        hold = self._reservations.get(drawn.hold or "")
+        if hold is None:
+            return
+        hold.nanos += drawn.hold_nanos
+        hold.tokens += drawn.hold_tokens
+        for cid in hold.counter_ids:
+            c = self._counter(cid)
+            c.rn += drawn.hold_nanos
+            c.rt += drawn.hold_tokens
+
     async def settle(self, settlement: Settlement) -> SettleResult:
         return self.settle_now(settlement)
 
@@ -210,7 +229,10 @@ class MemoryStore:
             if self._markers.get(s.request_id, 0) > now:
                 return SettleResult("duplicate")
             self._markers[s.request_id] = now + s.marker_ttl_s * 1000
+            drawn = self._reservations.get(s.request_id)
             self._release(s.request_id)
+            if drawn is not None and drawn.hold is not None and not s.nanos and not s.tokens:
+                self._return_to_hold(drawn)
             refund = s.tpm_estimate - s.tokens
             if refund > 0:
                 for b in s.token_buckets:

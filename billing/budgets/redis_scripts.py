@@ -2,7 +2,8 @@
 
 Keys live under a namespace prefix (ARGV[1]): epoch, c:<counter> (hash sn st rn rt init al),
 r:<request> (a reservation: list nanos, tokens, counters...), rx (zset of reservation expiries), d:<request>
-(settled marker), pending (hash request -> JSON), rl:<bucket> (hash lv ts).
+(settled marker), pending (hash request -> JSON), rl:<bucket> (hash lv ts), rh:<request> (hash h n t:
+the hold a reservation drew on and what it took).
 Integers go to Redis through string.format('%d') because Lua's default number formatting
 keeps only 14 significant digits. Time comes from Redis (TIME) so processes share one clock.
 """
@@ -38,6 +39,7 @@ local function release(rid)
     end
     redis.call('DEL', rk)
   end
+  redis.call('DEL', ns .. 'rh:' .. rid)
   redis.call('ZREM', ns .. 'rx', rid)
 end
 """
@@ -197,6 +199,9 @@ if #cs > 0 then
       redis.call('HINCRBY', ns .. 'c:' .. hold[j], 'rn', i(-take_n))
       redis.call('HINCRBY', ns .. 'c:' .. hold[j], 'rt', i(-take_t))
     end
+    if take_n > 0 or take_t > 0 then
+      redis.call('HSET', ns .. 'rh:' .. rid, 'h', draw, 'n', i(take_n), 't', i(take_t))
+    end
   end
   local n, t, min_left = i(res_n), i(res_t), nil
   local rec = {n, t}
@@ -222,7 +227,22 @@ return reply
 SETTLE = PRELUDE + FIELDS + r"""
 local rid, n, t = A[2], tonumber(A[3]), tonumber(A[4])
 if not redis.call('SET', ns .. 'd:' .. rid, '1', 'NX', 'EX', A[6]) then return {'DUP'} end
+local drawn = redis.call('HMGET', ns .. 'rh:' .. rid, 'h', 'n', 't')
 release(rid)
+-- A call that spent nothing (refused upstream, to be retried) gives its draw back to its hold.
+if drawn[1] and n == 0 and t == 0 then
+  local hk = ns .. 'r:' .. drawn[1]
+  local hold = redis.call('LRANGE', hk, 0, -1)
+  if #hold > 0 then
+    local bn, bt = tonumber(drawn[2]), tonumber(drawn[3])
+    redis.call('LSET', hk, 0, i(tonumber(hold[1]) + bn))
+    redis.call('LSET', hk, 1, i(tonumber(hold[2]) + bt))
+    for j = 3, #hold do
+      redis.call('HINCRBY', ns .. 'c:' .. hold[j], 'rn', i(bn))
+      redis.call('HINCRBY', ns .. 'c:' .. hold[j], 'rt', i(bt))
+    end
+  end
+end
 local nc = tonumber(A[7])
 local pos = 8 + 3 * nc
 local refund = tonumber(A[5]) - t

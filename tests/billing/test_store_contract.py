@@ -111,6 +111,24 @@ async def test_a_request_drawing_on_a_hold_takes_its_room_and_nobody_else_can(st
     assert await store.open_reservations() == 0
 
 
+async def test_a_draw_that_spent_nothing_goes_back_to_its_hold(store):
+    # A batch line refused upstream (429) is retried: its first try must not keep the hold's room,
+    # or the retry takes the room of the lines after it while live traffic takes the freed part.
+    await make_ready(store, [CounterSum(C1, 0, 0)])
+    wall = Charge(C1, limit_nanos=6_000)
+    assert isinstance(await store.admit(AdmitRequest("hold", [wall], prompt_nanos=3_000, prompt_tokens=0, out_nanos_per_token=0.0, out_tokens=0)), Admitted)
+    assert isinstance(await store.admit(request("try-1", wall, out_tokens=250, draw_from="hold")), Admitted)  # takes 2,601 of 3,001
+    assert (await store.settle(Settlement("try-1", [wall], 0, 0))).status == "ok"
+    assert (await store.read([C1]))[C1].reserved_nanos == 3_001  # all of it is the hold's again
+    assert isinstance(await store.admit(request("stranger", wall, out_tokens=300)), BudgetRefused)  # so live traffic cannot take it
+    assert isinstance(await store.admit(request("try-2", wall, out_tokens=250, draw_from="hold")), Admitted)
+    assert (await store.settle(Settlement("try-2", [wall], 1_000, 0))).status == "ok"  # spent: the draw stays spent
+    assert (await store.read([C1]))[C1].reserved_nanos == 400
+    assert (await store.settle(Settlement("hold", [wall], 0, 0))).status == "ok"
+    state = (await store.read([C1]))[C1]
+    assert (state.spent_nanos, state.reserved_nanos) == (1_000, 0) and await store.open_reservations() == 0
+
+
 async def test_clamp_lowers_output_to_what_the_budget_affords(store):
     await make_ready(store, [CounterSum(C1, 0, 0), CounterSum(C2, 0, 0)])
     clamp = Charge(C1, limit_nanos=601, clamp=True)
