@@ -187,3 +187,13 @@ def test_a_session_works_on_every_worker(admin_gateway: GatewayUnderTest, tmp_pa
         client.close()
     finally:
         second.stop()
+
+
+def test_a_bad_query_or_an_unknown_page_under_admin_is_an_html_page(admin_gateway: GatewayUnderTest, admin: AdminClient) -> None:
+    for path, status in (("/admin/usage?page=abc", 400), ("/admin/no-such-page", 404)):
+        page = admin.get(path)
+        assert page.status_code == status and page.headers["content-type"].startswith("text/html"), path
+    # The JSON API keeps OpenAI's envelope.
+    with httpx.Client(base_url=admin_gateway.url, headers={"Authorization": f"Bearer {admin_gateway.admin_key}"}) as http:
+        missing = http.get("/admin/api/no-such-thing")
+    assert missing.status_code == 404 and missing.json()["error"]["type"]
