@@ -37,9 +37,13 @@ class LineResult:
 
 
 def claim(engine: Engine, batch_id: str, chunk_no: int, owner: str, lease_ms: int) -> BatchChunk | None:
-    """Take the chunk if nobody holds a live lease on it and its batch is still running."""
+    """Take the chunk if nobody holds a live lease on it and its batch is still running (and
+    within its completion window: a chunk picked up late must not send lines upstream)."""
     now = now_ms()
-    running = sa.exists().where(BATCHES.c.id == batch_id, BATCHES.c.status == "in_progress")
+    running = sa.exists().where(
+        BATCHES.c.id == batch_id, BATCHES.c.status == "in_progress",
+        sa.or_(BATCHES.c.expires_at.is_(None), BATCHES.c.expires_at > now // 1000),
+    )
     with engine.begin() as conn:
         taken = conn.execute(
             sa.update(CHUNKS)

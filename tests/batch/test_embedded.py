@@ -14,7 +14,7 @@ from billing.batch_models import Batch, BatchChunk
 from billing.budgets.definitions import set_budget
 from billing.db import db_session
 from billing.models import UsageRecord
-from gateway.batches import runtime
+from gateway.batches import chunks, runtime
 from gateway.batches.dispatch import publish_chunks
 from gateway.batches.store import line_request_id
 from tests.batch.conftest import CHEAP, batch_env, chat_line, file_lines, jsonl, model_list, priced, upload, wait_for
@@ -329,6 +329,20 @@ def test_a_chunk_run_again_after_its_lines_finished_sends_and_bills_nothing(gw, 
     again = wait_for(client, done.id, lambda b: b.status == "completed" and b.output_file_id != done.output_file_id)
     assert (upstream_calls(fake, "redo"), len(ledger(gw, done.id))) == (before_calls, before_rows) == (20, 20)
     assert [line["custom_id"] for line in file_lines(client, again.output_file_id)] == [f"r-{i}" for i in range(20)]
+
+
+def test_a_chunk_is_not_taken_once_its_batch_is_past_its_window(gw):
+    client = gw.openai(gw.new_key("late-co"))
+    done = wait_for(client, client.batches.create(input_file_id=upload(client, [chat_line("l-0")]).id, endpoint="/v1/chat/completions", completion_window="24h").id)
+    reopen = {"status": "in_progress", "lease_owner": None, "lease_until_ms": 0}
+    with gw.db.begin() as conn:  # as if its chunk were delivered again, still to run
+        conn.execute(sa.update(BatchChunk.__table__).where(BatchChunk.__table__.c.batch_id == done.id).values(done=False, owner=None, lease_until_ms=0))
+        conn.execute(sa.update(Batch.__table__).where(Batch.__table__.c.id == done.id).values(**reopen))
+    assert chunks.claim(gw.db, done.id, 0, "late-worker", 60_000) is not None
+    with gw.db.begin() as conn:  # the same, after its completion window
+        conn.execute(sa.update(BatchChunk.__table__).where(BatchChunk.__table__.c.batch_id == done.id).values(done=False, owner=None, lease_until_ms=0))
+        conn.execute(sa.update(Batch.__table__).where(Batch.__table__.c.id == done.id).values(**reopen, expires_at=1))
+    assert chunks.claim(gw.db, done.id, 0, "late-worker", 60_000) is None  # no line goes upstream after the window
 
 
 def test_batches_list_pages_with_after_and_limit(gw):
