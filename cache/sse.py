@@ -68,13 +68,14 @@ def completion_to_chunks(
         if message.get("refusal"):
             yield _chunk(body, [{"index": index, "delta": {"refusal": message["refusal"]}, "finish_reason": None}])
         for call_index, call in enumerate(message.get("tool_calls") or []):
-            fn = call.get("function") or {}
-            delta_call = {
-                "index": call_index,
-                "id": call.get("id"),
-                "type": call.get("type", "function"),
-                "function": {"name": fn.get("name"), "arguments": fn.get("arguments", "")},
-            }
+            kind = call.get("type", "function")
+            delta_call = {"index": call_index, "id": call.get("id"), "type": kind}
+            if kind == "custom":  # a free-form tool's call carries its input text
+                custom = call.get("custom") or {}
+                delta_call["custom"] = {"name": custom.get("name"), "input": custom.get("input", "")}
+            else:
+                fn = call.get("function") or {}
+                delta_call["function"] = {"name": fn.get("name"), "arguments": fn.get("arguments", "")}
             yield _chunk(body, [{"index": index, "delta": {"tool_calls": [delta_call]}, "finish_reason": None}])
         yield _chunk(body, [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason", "stop")}])
     if include_usage:

@@ -12,8 +12,9 @@ import logging
 
 from fastapi import FastAPI
 from starlette.requests import Request
-from starlette.types import Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
+from gateway.context import new_request_id
 from gateway.deps import principal_of
 from gateway.errors import APIError, internal_error
 
@@ -22,12 +23,30 @@ log = logging.getLogger(__name__)
 HOT_ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/completions": "completions", "/v1/embeddings": "embeddings"}
 
 
+def _with_request_id(send: Send) -> Send:
+    """Every response names its request (x-request-id): the pipeline sets the id of a call; any
+    other answer (a refused key, the model list, an admin page) gets a fresh one."""
+
+    async def sending(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = message.get("headers") or []
+            if not any(name == b"x-request-id" for name, _ in headers):
+                message["headers"] = [*headers, (b"x-request-id", new_request_id().encode())]
+        await send(message)
+
+    return sending
+
+
 class HotPathApp:
     def __init__(self, app: FastAPI):
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        endpoint = HOT_ENDPOINTS.get(scope.get("path", "")) if scope["type"] == "http" else None
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        send = _with_request_id(send)
+        endpoint = HOT_ENDPOINTS.get(scope.get("path", ""))
         if endpoint is None:
             await self.app(scope, receive, send)
             return

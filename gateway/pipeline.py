@@ -433,12 +433,25 @@ def _count_usage(endpoint: str, body: dict, reply: bytes, deployment: Deployment
     except (orjson.JSONDecodeError, AttributeError):
         choices = []
     texts: list[str] = []
-    for choice in choices:
-        message = choice.get("message") or {}
-        texts.append(message.get("content") or choice.get("text") or "")
-        for call in message.get("tool_calls") or ():
-            texts.append((call.get("function") or {}).get("arguments") or "")
+    # An upstream's odd shapes (choices a string, a message that is not an object) count as no text.
+    for choice in choices if isinstance(choices, list) else ():
+        if not isinstance(choice, dict):
+            continue
+        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+        texts.append(_text(message.get("content")) or _text(choice.get("text")))
+        calls = message.get("tool_calls")
+        for call in calls if isinstance(calls, list) else ():
+            if isinstance(call, dict):
+                texts.append(_text(_field(call.get("function"), "arguments")) or _text(_field(call.get("custom"), "input")))
     return TokenUsage(prompt_tokens=prompt, completion_tokens=count_text_tokens("".join(texts), model))
+
+
+def _field(part: object, name: str) -> object:
+    return part.get(name) if isinstance(part, dict) else None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
 
 
 # OpenAI caches prompts from 1,024 tokens on; a key on a shorter one would only cost a hash.

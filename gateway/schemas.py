@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Discriminator, Field, StrictBool, StrictInt, StrictStr, Tag, field_validator, model_validator
 
 Number = Annotated[float, Field(strict=True)]
 
@@ -24,9 +24,30 @@ class FunctionDef(_Open):
     strict: StrictBool | None = None
 
 
-class Tool(_Open):
+class FunctionTool(_Open):
     type: Literal["function"] = "function"
     function: FunctionDef
+
+
+class CustomToolDef(_Open):
+    name: StrictStr = Field(min_length=1, max_length=64)
+
+
+class CustomTool(_Open):
+    """A free-form tool (OpenAI `type: "custom"`, GPT-5's apply_patch and the like): its input is
+    text, optionally shaped by a grammar, rather than JSON arguments."""
+
+    type: Literal["custom"]
+    custom: CustomToolDef
+
+
+def _tool_kind(value: Any) -> str:
+    kind = value.get("type", "function") if isinstance(value, dict) else getattr(value, "type", "function")
+    return "custom-tool" if kind == "custom" else "function-tool"  # any other type fails as a function tool
+
+
+# Tags end in "-tool": gateway.body.validate leaves them out of an error's parameter path.
+Tool = Annotated[Annotated[FunctionTool, Tag("function-tool")] | Annotated[CustomTool, Tag("custom-tool")], Discriminator(_tool_kind)]
 
 
 class ToolCallFunction(_Open):
@@ -34,10 +55,24 @@ class ToolCallFunction(_Open):
     arguments: StrictStr
 
 
-class ToolCall(_Open):
+class FunctionToolCall(_Open):
     id: StrictStr
     type: Literal["function"] = "function"
     function: ToolCallFunction
+
+
+class CustomToolCallInput(_Open):
+    name: StrictStr
+    input: StrictStr
+
+
+class CustomToolCall(_Open):
+    id: StrictStr
+    type: Literal["custom"]
+    custom: CustomToolCallInput
+
+
+ToolCall = Annotated[Annotated[FunctionToolCall, Tag("function-tool")] | Annotated[CustomToolCall, Tag("custom-tool")], Discriminator(_tool_kind)]
 
 
 class ChatMessage(_Open):

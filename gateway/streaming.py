@@ -50,8 +50,10 @@ class StreamAccount:
         self._buffer = data[end + 2 :]
         out: list[bytes] = []
         for event in data[: end + 2].split(b"\n\n"):
-            if event:
-                kept = self._process(event)
+            if self.saw_done:
+                break  # nothing follows [DONE] to the client (a blank line, a comment): the stream ended
+            if event.strip(b"\n"):
+                kept = self._process(event.strip(b"\n"))
                 if kept:
                     out.append(kept + b"\n\n")
         return b"".join(out)
@@ -111,11 +113,12 @@ class StreamAccount:
         tool_calls = delta.get("tool_calls") or ()
         for tool_call in tool_calls if isinstance(tool_calls, list) else ():
             self.extra_choices = True
-            function = tool_call.get("function") if isinstance(tool_call, dict) else None
             self._mark_first()
-            for key in ("name", "arguments"):
-                if isinstance(function, dict) and isinstance(function.get(key), str):
-                    self.generated.append(function[key])
+            for part, keys in (("function", ("name", "arguments")), ("custom", ("name", "input"))):
+                called = tool_call.get(part) if isinstance(tool_call, dict) else None
+                for key in keys:
+                    if isinstance(called, dict) and isinstance(called.get(key), str):
+                        self.generated.append(called[key])
 
     def _note_logprobs(self, logprobs: object) -> None:
         """Keep the content logprobs for the cached copy; any other shape makes it uncacheable."""

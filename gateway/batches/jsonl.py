@@ -11,6 +11,8 @@ from typing import Any
 
 import orjson
 
+from gateway.body import MAX_NESTING, deeper_than_writable
+
 ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/completions": "completions", "/v1/embeddings": "embeddings"}
 MAX_REPORTED_ERRORS = 100
 
@@ -78,6 +80,8 @@ def _parse_line(raw: bytes, number: int, index: int, max_custom_id_chars: int) -
         return None, LineError("invalid_json_line", f"Line {number} is not valid JSON: {exc}", number)
     if not isinstance(item, dict):
         return None, LineError("invalid_request", f"Line {number} must be a JSON object with custom_id, method, url and body.", number)
+    if deeper_than_writable(raw, item):
+        return None, LineError("invalid_request", f"Line {number} is nested more than {MAX_NESTING} levels deep.", number)
     custom_id = item.get("custom_id")
     if not isinstance(custom_id, str) or not custom_id:
         return None, LineError("missing_custom_id", f"Line {number} needs a non-empty string custom_id.", number, "custom_id")

@@ -34,6 +34,8 @@ def _error_from_status(status: int, body: bytes, headers: aiohttp.typedefs.Loose
         message, code, envelope = None, None, False
     if not envelope:  # an HTML page, a framework's default: the client gets the gateway's envelope
         message = body[:500].decode("utf-8", "replace").strip() or f"upstream returned HTTP {status}"
+    else:  # OpenAI's envelope, with every field the SDKs read (Ollama and others send only a message)
+        body = orjson.dumps({"error": {"type": "invalid_request_error", "param": None, "code": None, **error}})
     return error_for_status(status, message, retry_after=retry_after_seconds(headers), body=body if envelope else None, error_code=code)
 
 
@@ -108,7 +110,10 @@ class OpenAICompatProvider:
         return Reply(body=body, usage=TokenUsage.from_openai(parsed.get("usage")))
 
     async def _whole(self, call: Call) -> tuple[bytes, dict]:
-        return await self._read_json(await self._post(call), call)
+        body, parsed = await self._read_json(await self._post(call), call)
+        if call.endpoint != "embeddings" and not _choices_well_formed(parsed.get("choices")):
+            raise UpstreamError(502, f"upstream {call.deployment.id} answered with choices that are not objects", code="upstream_bad_reply", retryable=True)
+        return body, parsed
 
     async def open_stream(self, call: Call) -> ReplyStream:
         response = await self._post(call)
@@ -116,11 +121,20 @@ class OpenAICompatProvider:
             return _ByteStream(response, call.deployment.id)
         # A server that ignores `stream: true` answers whole: replay its answer as a stream.
         _, parsed = await self._read_json(response, call)
-        if not isinstance(parsed.get("choices"), list):
+        if not _choices_well_formed(parsed.get("choices")):
             raise UpstreamError(502, "upstream answered a stream request with a body that has no choices", code="upstream_bad_reply", retryable=True)
         if call.endpoint == "chat":
-            return _ReplayedStream(b"".join(replay_sse(parsed, include_usage=True)))
+            # Its usage rides in a last chunk (shown to the client only if it asked); without
+            # usage, no such chunk: an empty-choices chunk would break `chunk.choices[0]`.
+            return _ReplayedStream(b"".join(replay_sse(parsed, include_usage=parsed.get("usage") is not None)))
         return _ReplayedStream(b"data: " + orjson.dumps(parsed) + b"\n\n" + DONE_EVENT)  # a completions body is its own chunk
+
+
+def _choices_well_formed(choices: object) -> bool:
+    """A list of objects, each message (when there is one) an object: what clients index into."""
+    if not isinstance(choices, list):
+        return False
+    return all(isinstance(c, dict) and isinstance(c.get("message", {}), dict) for c in choices)
 
 
 class _ReplayedStream:

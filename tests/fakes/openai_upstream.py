@@ -135,6 +135,8 @@ class FakeOpenAI:
         tools = body.get("tools")
         if not tools or body.get("tool_choice") == "none":
             return None
+        if tools[0].get("type") == "custom":  # a free-form tool: its call carries input text
+            return {"id": "call_fake_1", "type": "custom", "custom": {"name": tools[0]["custom"]["name"], "input": "*** Begin Patch\n*** End Patch"}}
         name = tools[0]["function"]["name"]
         return {"id": "call_fake_1", "type": "function", "function": {"name": name, "arguments": '{"city": "Paris", "unit": "celsius"}'}}
 
@@ -182,10 +184,12 @@ class FakeOpenAI:
             return b"data: " + orjson.dumps({**base, "choices": choices, **extra}) + b"\n\n"
 
         if tool_call:
-            args = tool_call["function"]["arguments"]
+            kind = tool_call["type"]
+            part, field = ("custom", "input") if kind == "custom" else ("function", "arguments")
+            args = tool_call[part][field]
             pieces = [
-                {"index": 0, "id": tool_call["id"], "type": "function", "function": {"name": tool_call["function"]["name"], "arguments": ""}},
-                *({"index": 0, "function": {"arguments": args[i : i + 8]}} for i in range(0, len(args), 8)),
+                {"index": 0, "id": tool_call["id"], "type": kind, part: {"name": tool_call[part]["name"], field: ""}},
+                *({"index": 0, part: {field: args[i : i + 8]}} for i in range(0, len(args), 8)),
             ]
             deltas = [{"role": "assistant", "content": None, "tool_calls": [pieces[0]]}] + [{"tool_calls": [p]} for p in pieces[1:]]
             finish = "tool_calls"

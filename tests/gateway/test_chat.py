@@ -132,6 +132,25 @@ def test_streamed_tool_call_deltas_arrive_intact(gateway):
     assert name == "get_weather" and json.loads(arguments)["city"] == "Paris" and finish == "tool_calls"
 
 
+def test_custom_tools_pass_through_whole_streamed_and_cached(gateway, fake_openai):
+    # GPT-5's free-form tools (apply_patch and the like): type "custom", the call carries input text.
+    patch_tool = {"type": "custom", "custom": {"name": "apply_patch", "description": "Apply a diff", "format": {"type": "text"}}}
+    client = gateway.openai()
+    whole = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES, tools=[patch_tool], temperature=0)
+    call = whole.parse().choices[0].message.tool_calls[0]
+    assert (call.type, call.custom.name, call.custom.input) == ("custom", "apply_patch", "*** Begin Patch\n*** End Patch")
+    assert fake_openai.requests[-1]["tools"] == [patch_tool]
+    assert gateway.wait_for_usage(whole.headers["x-request-id"]).completion_tokens > 0
+    history = [*MESSAGES, whole.parse().choices[0].message.model_dump(exclude_none=True), {"role": "tool", "tool_call_id": call.id, "content": "applied"}]
+    assert client.chat.completions.create(model="gpt-4o", messages=history).choices[0].message.content.startswith("echo:")
+    # Streamed from the upstream, and replayed from the exact cache (the whole answer above), the input arrives whole.
+    for seed, expect_cache in ((7, "miss"), (None, "hit-exact")):
+        raw = client.chat.completions.with_raw_response.create(model="gpt-4o", messages=MESSAGES, tools=[patch_tool], temperature=0, stream=True, seed=seed)
+        assert raw.headers["x-tokenmill-cache"] == expect_cache
+        deltas = [d.model_dump() for c in raw.parse() if c.choices for d in c.choices[0].delta.tool_calls or []]
+        assert "".join((d.get("custom") or {}).get("input") or "" for d in deltas) == "*** Begin Patch\n*** End Patch"
+
+
 @pytest.mark.parametrize("how", ["header", "metadata"])
 def test_run_id_is_recorded_and_summed(gateway, how):
     key = gateway.new_key("runs-tenant")

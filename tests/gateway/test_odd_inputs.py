@@ -66,7 +66,10 @@ def test_odd_field_values_are_client_errors(gateway: GatewayUnderTest, path: str
     assert failures == []
 
 
-@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"null", b"\xff\xfe", b'{"model": "gpt-4o-mini"}', b"[" * 5000 + b"]" * 5000])
+DEEP = b'{"model": "gpt-4o-mini", "temperature": 0, "messages": [{"role": "user", "content": "x"}], "extra": ' + b"[" * 300 + b"]" * 300 + b"}"
+
+
+@pytest.mark.parametrize("raw", [b"", b"{", b"[]", b"null", b"\xff\xfe", b'{"model": "gpt-4o-mini"}', b"[" * 5000 + b"]" * 5000, DEEP])
 def test_bodies_that_are_not_a_json_object_are_client_errors(gateway: GatewayUnderTest, raw: bytes) -> None:
     with gateway.http(gateway.new_key("odd-bodies-co")) as http:
         for path in ("/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/batches"):

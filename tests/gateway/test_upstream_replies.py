@@ -137,6 +137,40 @@ def test_a_whole_answer_to_a_stream_request_is_replayed_as_a_stream(gateway, fak
     assert (row.status_code, row.prompt_tokens, row.completion_tokens) == (200, 10, 3)  # the upstream's own counts
 
 
+def test_a_whole_answer_without_usage_replays_no_empty_choices_chunk(gateway, fake_openai):
+    reply = {"id": "x", "object": "chat.completion", "created": 1, "model": "m",
+             "choices": [{"index": 0, "message": {"role": "assistant", "content": "one piece"}, "finish_reason": "stop"}]}
+    fake_openai.script("flaky-upstream", raw=Raw(json.dumps(reply).encode()))
+    chunks = list(gateway.openai().chat.completions.create(model="flaky", messages=MESSAGES, stream=True))
+    assert all(c.choices for c in chunks) and _content(chunks) == "one piece"  # `chunk.choices[0]` never fails
+
+
+@pytest.mark.parametrize("body", [b'{"choices": "oops"}', b'{"choices": [1, 2]}', b'{"choices": [{"message": "text"}]}'])
+def test_a_reply_whose_choices_are_not_objects_is_a_502_not_a_500(gateway, fake_openai, body):
+    fake_openai.script("flaky-upstream", raw=Raw(body))
+    with pytest.raises(openai.APIStatusError) as failed:
+        gateway.openai().chat.completions.create(model="flaky", messages=MESSAGES)
+    assert failed.value.status_code == 502 and failed.value.code == "upstream_bad_reply"
+
+
+def test_an_upstream_envelope_missing_fields_reaches_the_client_complete(gateway, fake_openai):
+    fake_openai.script("flaky-upstream", raw=Raw(b'{"error": {"message": "prompt too long", "detail": 3}}', status=400))
+    with pytest.raises(openai.BadRequestError) as failed:
+        gateway.openai().chat.completions.create(model="flaky", messages=MESSAGES)
+    error = failed.value.response.json()["error"]
+    assert error == {"message": "prompt too long", "type": "invalid_request_error", "param": None, "code": None, "detail": 3}
+
+
+@pytest.mark.parametrize("tail", [b"\n", b": keep-alive\n\n", b"data: {}\n\n"])
+def test_whatever_follows_done_is_dropped_and_the_stream_is_complete(gateway, fake_openai, tail):
+    fake_openai.script("flaky-upstream", raw=_stream(HELLO, WORLD, STOP, USAGE, DONE + tail))
+    raw = gateway.openai().chat.completions.with_raw_response.create(model="flaky", messages=MESSAGES, stream=True)
+    sent = raw.http_response.read()
+    assert sent.endswith(b"data: [DONE]\n\n") and b": x-tokenmill-cost-usd" in sent
+    row = gateway.wait_for_usage(raw.headers["x-request-id"])
+    assert (row.status_code, row.completion_tokens) == (200, 2)  # not a 499: the answer was whole
+
+
 def test_done_without_a_space_still_ends_the_stream_properly(gateway, fake_openai):
     fake_openai.script("flaky-upstream", raw=_stream(HELLO, WORLD, STOP, USAGE, b"data:[DONE]\n\n"))
     client = gateway.openai()
@@ -144,3 +178,19 @@ def test_done_without_a_space_still_ends_the_stream_properly(gateway, fake_opena
     assert b": x-tokenmill-cost-usd" in first.http_response.read()
     again = client.chat.completions.with_raw_response.create(model="flaky", messages=MESSAGES, stream=True, temperature=0)
     assert again.headers["x-tokenmill-cache"] == "hit-exact" and _content(list(again.parse())) == "hello world"
+
+
+def test_every_response_names_its_request(gateway):
+    import httpx
+
+    with httpx.Client(base_url=gateway.url) as http:
+        answers = [
+            http.post("/v1/chat/completions", json={"model": "gpt-4o", "messages": MESSAGES}),  # no key: 401
+            http.get("/v1/chat/completions", headers={"Authorization": f"Bearer {gateway.admin_key}"}),  # 405
+            http.get("/v1/models", headers={"Authorization": f"Bearer {gateway.admin_key}"}),
+            http.get("/v1/models/no-such-model", headers={"Authorization": f"Bearer {gateway.admin_key}"}),
+            http.get("/healthz"),
+        ]
+    assert [r.status_code for r in answers] == [401, 405, 200, 404, 200]
+    ids = [r.headers.get("x-request-id", "") for r in answers]
+    assert all(i.startswith("req_") for i in ids) and len(set(ids)) == len(ids), ids
