@@ -6,6 +6,7 @@ from sqlalchemy.engine import Engine
 
 from billing import accounts
 from billing.db import db_session, upgrade_schema
+from gateway.settings import ConfigError
 
 
 def ensure_admin_key(engine: Engine, configured: str | None) -> str | None:
@@ -15,8 +16,13 @@ def ensure_admin_key(engine: Engine, configured: str | None) -> str | None:
     """
     with db_session(engine) as session:
         if configured:
-            if accounts.find_key_by_secret(session, configured) is None:
+            found = accounts.find_key_by_secret(session, configured)
+            if found is None:
                 accounts.create_key(session, None, name="admin (from environment)", role="admin", secret=configured)
+            elif found.revoked_at is not None or found.role != "admin":
+                # Starting "with" it would print that an admin key is set while no call could use it.
+                why = "was revoked" if found.revoked_at is not None else f"is a {found.role} key, not an admin key"
+                raise ConfigError(f"TOKENMILL_ADMIN_KEY (admin_key) holds a key that {why}; unset it or set it to an active admin key")
             return None
         if accounts.has_admin_key(session):
             return None

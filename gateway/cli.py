@@ -13,11 +13,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import sqlalchemy as sa
+from redis.exceptions import RedisError
 
 from billing.db import db_session
 from gateway.cli_billing import database_problem, open_database, positive_days, shown_url, sqlite_file
 from gateway.cli_billing import register as register_billing
-from gateway.settings import ConfigError, Settings, load_settings
+from gateway.errors import APIError
+from gateway.settings import ConfigError, Settings, ensure_writable_folder, load_settings
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -36,6 +38,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     # Flags > TOKENMILL_* environment > the YAML file > defaults.
     overrides = {k: v for k, v in {"host": args.host, "port": args.port, "workers": args.workers}.items() if v is not None}
     settings = load_settings(args.config, flags=overrides)
+    ensure_writable_folder(settings.spool_dir, "spool_dir")  # the ledger's fallback must exist before any call
     engine = open_database(settings)
     admin_key = settings.admin_key.get_secret_value() if settings.admin_key else None
     new_admin_key = prepare_database(engine, admin_key)
@@ -105,7 +108,9 @@ def cmd_keys_create(args: argparse.Namespace) -> int:
 
     expires = datetime.now(UTC) + timedelta(days=args.expires_days) if args.expires_days is not None else None
     models = [m for m in (args.models or "").split(",") if m]
-    with db_session(open_database(_settings(args))) as session:
+    settings = _settings(args)
+    _known_models(settings, models)
+    with db_session(open_database(settings)) as session:
         tenant = accounts.ensure_tenant(session, args.tenant)
         created = accounts.create_key(
             session, tenant, name=args.name, role=args.role, allowed_models=models, expires_at=expires,
@@ -168,8 +173,13 @@ def cmd_keys_revoke(args: argparse.Namespace) -> int:
 
 
 def cmd_engine_serve(args: argparse.Namespace) -> int:
+    import torch
+
     from local_engine.server import run_server
 
+    if args.device == "cuda" and not torch.cuda.is_available():
+        print("error: --device cuda, but this machine's torch sees no CUDA GPU (use --device cpu)", file=sys.stderr)
+        return 2
     run_server(model=args.model, device=args.device, host=args.host, port=args.port)
     return 0
 
@@ -192,6 +202,23 @@ def cmd_routing_report(args: argparse.Namespace) -> int:
 # -- parser --------------------------------------------------------------------------------
 
 
+def _known_models(settings: Settings, names: list[str]) -> None:
+    """A typo in a model name would make a key or budget that matches no call: refuse it."""
+    unknown = sorted(set(names) - settings.callable_names())
+    if unknown:
+        raise ValueError(f"unknown model {', '.join(map(repr, unknown))}: not a model_name or route in this configuration")
+
+
+def _port(text: str) -> int:
+    try:
+        port = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a port number") from None
+    if not 1 <= port <= 65535:
+        raise argparse.ArgumentTypeError(f"port {port} is outside 1-65535")
+    return port
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="tokenmill", description="An OpenAI-compatible gateway for AI-agent workloads.")
     sub = parser.add_subparsers(dest="command", required=True)
@@ -204,7 +231,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     serve = command(sub, "serve", cmd_serve, "start the gateway")
     serve.add_argument("--host")
-    serve.add_argument("--port", type=int)
+    serve.add_argument("--port", type=_port)
     serve.add_argument("--workers", type=int)
 
     tenants = sub.add_parser("tenants", help="manage tenants").add_subparsers(dest="action", required=True)
@@ -238,7 +265,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--model", help="HF folder or GGUF file (default: the bundled SmolLM2-135M-Instruct)")
     p.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     p.add_argument("--host", default="127.0.0.1")
-    p.add_argument("--port", type=int, default=8001)
+    p.add_argument("--port", type=_port, default=8001)
 
     routing = sub.add_parser("routing", help="difficulty routing").add_subparsers(dest="action", required=True)
     p = routing.add_parser("eval", help="score a CSV of prompt,weak,strong with the shipped router")
@@ -263,6 +290,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (sa.exc.OperationalError, sa.exc.InterfaceError) as exc:  # the database went away mid-command
         print(f"error: database: {database_problem(exc)}", file=sys.stderr)
         return 2
+    except RedisError as exc:  # the budget counters' store is down or refuses us
+        print(f"error: Redis: {exc}", file=sys.stderr)
+        return 2
+    except APIError as exc:  # a lookup the admin API would answer with an error (an unknown model, ...)
+        print(f"error: {exc.message}", file=sys.stderr)
+        return 1
     except ValueError as exc:  # AccountError and friends: a readable line, not a traceback
         print(f"error: {exc}", file=sys.stderr)
         return 1

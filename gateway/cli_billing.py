@@ -133,7 +133,10 @@ def cmd_budgets_set(args: argparse.Namespace) -> int:
 
     if args.limit_usd is None and args.limit_tokens is None:
         raise ValueError("give --limit-usd, --limit-tokens or both")
-    with db_session(open_database(_settings(args))) as session:
+    settings = _settings(args)
+    if args.model is not None and args.model not in settings.callable_names():
+        raise ValueError(f"unknown model {args.model!r}: not a model_name or route in this configuration")
+    with db_session(open_database(settings)) as session:
         tenant = _tenant(session, args.tenant)
         budget = set_budget(
             session, tenant_id=tenant.id, key_id=args.key, run_id=args.run, model=args.model, limit_usd=args.limit_usd,

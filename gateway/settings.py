@@ -182,11 +182,18 @@ class Deployment(BaseModel):
 class LocalEngineSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    enabled: bool = True
+    enabled: bool = Field(default=True, description="false: no chat model is loaded; local chat deployments pass calls to the next one")
     model: str | None = Field(default=None, description="HF folder or GGUF file; unset = bundled SmolLM2")
     device: str = "cpu"
     max_batch_size: int = Field(default=8, ge=1)
     kv_cache_tokens: int = Field(default=32768, ge=256)
+
+    @field_validator("model")
+    @classmethod
+    def _model_exists(cls, model: str | None) -> str | None:
+        if model is not None and not Path(model).expanduser().exists():
+            raise ValueError(f"no such model folder or GGUF file: {model}")
+        return model
 
 
 class BillingSettings(BaseModel):
@@ -314,6 +321,11 @@ class Settings(BaseSettings):
     batches: BatchSettings = Field(default_factory=BatchSettings)
     web_session_secret: SecretStr | None = Field(default=None, description="signs admin UI sessions; set it when gateways share no admin key")
 
+    def callable_names(self) -> set[str]:
+        """Every name a call's `model` may give: model_list names and route names (any tenant's)."""
+        routes = [*self.routing.routes, *(r for rs in self.routing.tenant_routes.values() for r in rs)]
+        return {d.model_name for d in self.model_list} | {r.name for r in routes}
+
     @field_validator("log_level", mode="before")
     @classmethod
     def _log_level_any_case(cls, value: Any) -> Any:
@@ -326,11 +338,30 @@ class Settings(BaseSettings):
         from sqlalchemy.exc import ArgumentError
 
         try:
-            make_url(value)
+            url = make_url(value)
         except (ArgumentError, ValueError):
             raise ValueError(
                 "cannot parse it as a database URL; expected e.g. sqlite:///var/tokenmill.db or postgresql+psycopg://user@host/db"
             ) from None
+        if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+            # Each connection would see its own empty database: the schema, the keys, the ledger lost.
+            raise ValueError("an in-memory SQLite database cannot hold the gateway's data; name a file, e.g. sqlite:///var/tokenmill.db")
+        return value
+
+    @field_validator("redis_url")
+    @classmethod
+    def _parseable_redis_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value)
+            _ = parts.port
+        except ValueError as exc:
+            raise ValueError(f"cannot parse it as a Redis URL ({exc}); expected e.g. redis://127.0.0.1:6379/0") from None
+        if parts.scheme not in ("redis", "rediss", "unix") or not (parts.hostname or parts.path):
+            raise ValueError("cannot parse it as a Redis URL; expected e.g. redis://127.0.0.1:6379/0 (schemes redis, rediss, unix)")
         return value
 
     @field_validator("model_list")
@@ -377,6 +408,15 @@ class Settings(BaseSettings):
         if problems:
             raise ConfigProblems(problems)
         return routing
+
+    @field_validator("billing")
+    @classmethod
+    def _strong_model_known(cls, billing: BillingSettings, info: ValidationInfo) -> BillingSettings:
+        deployments: list[Deployment] | None = info.data.get("model_list")
+        name = billing.strong_model
+        if name is not None and deployments is not None and not any(d.model_name == name and d.model_info.mode == "chat" for d in deployments):
+            raise ConfigProblems([(("strong_model",), f"{name!r} is not a chat model_name in model_list")])
+        return billing
 
     @classmethod
     def settings_customise_sources(
@@ -443,6 +483,16 @@ def _format_settings_error(exc: SettingsError) -> str:
     return f"invalid configuration (environment):\n  - {field or '(top level)'} (from {variable}): {what}{detail}"
 
 
+def ensure_writable_folder(path: Path, name: str) -> None:
+    """Create `path` if need be; raise ConfigError unless the gateway can write there."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"{name} {path} cannot be a folder: {exc.strerror or exc}") from exc
+    if not os.access(path, os.W_OK | os.X_OK):
+        raise ConfigError(f"{name} {path} is not writable by this user")
+
+
 def load_settings(config_file: str | Path | None = None, *, flags: dict[str, Any] | None = None, **overrides: Any) -> Settings:
     """Read the YAML file (if any), apply TOKENMILL_* variables, validate; raise ConfigError.
 
@@ -457,6 +507,12 @@ def load_settings(config_file: str | Path | None = None, *, flags: dict[str, Any
             loaded = yaml.safe_load(Path(path).read_text())
         except FileNotFoundError as exc:
             raise ConfigError(f"config file not found: {path}") from exc
+        except IsADirectoryError as exc:
+            raise ConfigError(f"config file {path} is a folder, not a file") from exc
+        except OSError as exc:
+            raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(f"config file {path} is not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
         except yaml.YAMLError as exc:
             raise ConfigError(f"config file {path} is not valid YAML: {exc}") from exc
         if loaded is not None and not isinstance(loaded, dict):

@@ -28,8 +28,9 @@ class LocalProvider:
         self._engine = None
 
     def start(self) -> None:
-        """Begin loading the model in a worker thread (call from the running event loop)."""
-        if self._serving is None:
+        """Begin loading the model in a worker thread (call from the running event loop); with
+        `local_engine.enabled: false`, never (local chat calls then go to the next deployment)."""
+        if self._serving is None and self._settings.enabled:
             self._serving = asyncio.ensure_future(asyncio.to_thread(self._load))
 
     def _load(self):  # noqa: ANN202 - local_engine.openai_serving.OpenAIServing
@@ -38,13 +39,19 @@ class LocalProvider:
         from local_engine.openai_serving import OpenAIServing
 
         s = self._settings
-        self._engine = AsyncEngine(EngineConfig.for_gateway(s.model, s.device, s.max_batch_size, s.kv_cache_tokens))
+        try:
+            self._engine = AsyncEngine(EngineConfig.for_gateway(s.model, s.device, s.max_batch_size, s.kv_cache_tokens))
+        except Exception:
+            log.exception("the local engine could not load %s on %s; local chat calls go to the next deployment", s.model or "the bundled model", s.device)
+            raise
         log.info("local engine ready: %s on %s", self._engine.model_name, s.device)
         return OpenAIServing(self._engine)
 
     @property
     def state(self) -> str:
-        """idle (no call yet), loading, ready, or failed: ... (the load, or the engine loop later)."""
+        """idle (no call yet), loading, ready, disabled, or failed: ... (the load, or the engine loop later)."""
+        if not self._settings.enabled:
+            return "disabled"
         if self._serving is None:
             return "idle"
         if not self._serving.done():
@@ -62,6 +69,8 @@ class LocalProvider:
         return self._engine is not None and self._engine.failure is not None
 
     async def _ready(self):  # noqa: ANN202
+        if not self._settings.enabled:
+            raise UpstreamError(503, "the local engine is disabled (local_engine.enabled: false)", code="local_engine_unavailable", try_next=True)
         self.start()
         try:
             return await asyncio.shield(self._serving)

@@ -39,13 +39,13 @@ model_list:
 
 def test_keys_create_prints_the_key_last_and_tenants_list(tmp_path):
     db = f"sqlite:///{tmp_path}/cli.db"
-    created = run_cli("keys", "create", "--tenant", "acme", "--models", "gpt-4o,gpt-4o-mini", db=db)
+    created = run_cli("keys", "create", "--tenant", "acme", "--models", "tokenmill-local,tokenmill-embed", db=db)
     assert created.returncode == 0, created.stderr
     secret = created.stdout.strip().splitlines()[-1]
     engine = create_db_engine(db)
     with db_session(engine) as session:
         key = find_key_by_secret(session, secret)
-        assert key is not None and key.allowed_models == ["gpt-4o", "gpt-4o-mini"]
+        assert key is not None and key.allowed_models == ["tokenmill-local", "tokenmill-embed"]
     engine.dispose()
 
     listed = run_cli("tenants", "list", "--json", db=db)
@@ -166,3 +166,67 @@ def test_a_wrong_log_level_stops_serve_before_the_admin_key(db):
 def test_a_model_list_variable_that_is_not_json_is_a_config_error(db):
     result = run_cli("tenants", "list", db=db, TOKENMILL_MODEL_LIST="notjson")
     assert result.returncode == 2 and "model_list (from TOKENMILL_MODEL_LIST): not valid JSON" in result.stderr
+
+
+@pytest.mark.parametrize("yaml_text, message", [
+    ("redis_url: notaurl\n", "cannot parse it as a Redis URL"),
+    ("database_url: 'sqlite://'\n", "in-memory SQLite database cannot hold"),
+    ("billing: {strong_model: gpt-9}\n", "billing.strong_model: 'gpt-9' is not a chat model_name"),
+    ("local_engine: {model: /no/such/model.gguf}\n", "no such model folder or GGUF file"),
+])
+def test_config_values_that_would_fail_later_are_refused_at_once(tmp_path, capsys, yaml_text, message):
+    config = tmp_path / "c.yaml"
+    config.write_text(yaml_text)
+    assert main(["tenants", "list", "--config", str(config)]) == 2
+    assert message in capsys.readouterr().err
+
+
+def test_a_config_path_that_is_no_readable_text_file_is_one_line(tmp_path, capsys):
+    assert main(["tenants", "list", "--config", str(tmp_path)]) == 2
+    assert "is a folder, not a file" in capsys.readouterr().err
+    binary = tmp_path / "c.yaml"
+    binary.write_bytes(b"\xff\xfeport: 1\n")
+    assert main(["tenants", "list", "--config", str(binary)]) == 2
+    assert f"config file {binary} is not UTF-8 text" in capsys.readouterr().err
+
+
+def test_serve_refuses_what_it_could_not_run_with(db, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    spool = run_cli("serve", db=db, TOKENMILL_SPOOL_DIR=str(blocker / "spool"))
+    assert spool.returncode == 2 and "spool_dir" in spool.stderr and "Traceback" not in spool.stderr
+    # An admin key from the environment that was revoked since: no "admin key: already set".
+    first = run_cli("keys", "new-admin", db=db).stdout.strip().splitlines()[-1]
+    assert run_cli("keys", "new-admin", "--revoke-others", db=db).returncode == 0
+    revoked = run_cli("serve", db=db, TOKENMILL_ADMIN_KEY=first)
+    assert revoked.returncode == 2 and "was revoked" in revoked.stderr and "admin key" not in revoked.stdout
+
+
+def test_engine_serve_checks_its_port_and_device(capsys):
+    with pytest.raises(SystemExit) as exited:
+        main(["engine", "serve", "--port", "70000"])
+    assert exited.value.code == 2 and "outside 1-65535" in capsys.readouterr().err
+    import torch
+
+    if not torch.cuda.is_available():
+        assert main(["engine", "serve", "--device", "cuda"]) == 2
+        assert "sees no CUDA GPU" in capsys.readouterr().err
+
+
+def test_model_names_with_a_typo_are_refused(db, capsys):
+    assert main(["keys", "create", "--tenant", "acme", "--models", "tokenmill-lcoal"]) == 1
+    assert "unknown model 'tokenmill-lcoal'" in capsys.readouterr().err
+    assert main(["keys", "create", "--tenant", "acme", "--models", "tokenmill-local,auto"]) == 0
+    assert main(["budgets", "set", "--tenant", "acme", "--limit-usd", "1", "--model", "typo"]) == 1
+    assert "unknown model 'typo'" in capsys.readouterr().err
+
+
+def test_commands_that_need_redis_say_so_when_it_is_down(db, capsys):
+    assert main(["tenants", "create", "acme"]) == 0
+    assert main(["budgets", "set", "--tenant", "acme", "--limit-usd", "5"]) == 0
+    os.environ["TOKENMILL_REDIS_URL"] = "redis://127.0.0.1:9/0"  # nothing listens on the discard port
+    try:
+        assert main(["budgets", "list"]) == 2
+    finally:
+        del os.environ["TOKENMILL_REDIS_URL"]
+    assert "error: Redis:" in capsys.readouterr().err

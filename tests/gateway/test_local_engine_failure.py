@@ -31,3 +31,22 @@ def test_a_stopped_engine_loop_fails_liveness_and_local_calls(tmp_path, monkeypa
             assert health.status_code == 503 and "out of memory" in health.json()["local_engine"]
     finally:
         gw.stop()
+
+
+def test_a_disabled_local_engine_loads_nothing_and_routes_past_it(tmp_path):
+    from tests.fakes.openai_upstream import FakeOpenAI
+
+    fake = FakeOpenAI().start()
+    models = [
+        {"model_name": "small", "litellm_params": {"model": "local/smollm2"}, "model_info": {"tier": "local"}, "fallbacks": ["remote"]},
+        {"model_name": "remote", "litellm_params": {"model": "openai/gpt-4o-mini", "api_base": fake.base_url, "api_key": fake.api_key}, "model_info": {"tier": "cheap"}},
+    ]
+    gw = start_gateway(f"sqlite:///{tmp_path}/off.db", str(tmp_path), model_list=models, local_engine={"enabled": False})
+    try:
+        raw = gw.openai().chat.completions.with_raw_response.create(model="small", messages=[{"role": "user", "content": "hi"}])
+        assert raw.headers["x-tokenmill-model"] == "remote" and raw.parse().choices[0].message.content == "echo: hi"
+        with gw.http() as http:
+            assert http.get("/readyz").json()["local_engine"] == "disabled"
+    finally:
+        gw.stop()
+        fake.stop()
