@@ -194,8 +194,9 @@ def test_a_worker_killed_mid_job_leaves_every_line_done_and_billed_once(cluster,
     rows = cluster.ledger(batch.id)
     assert sorted(r.request_id for r in rows) == sorted(line["response"]["request_id"] for line in out)  # one row per line
     assert sum(r.cost_nanos for r in rows) == priced(out, CHEAP)
-    # Only the lines the dead worker had in flight went upstream twice (2 chunks x 8 lines at most).
-    assert 600 <= _calls(fake, "killed") <= 600 + 2 * ENV["line_concurrency"]
+    # Only lines in flight went upstream twice: the dead worker's (2 chunks x 8 lines at most), and
+    # on a loaded machine those of a chunk whose lease renewal came too late (it is then redone).
+    assert 600 <= _calls(fake, "killed") <= 600 + 4 * ENV["line_concurrency"]
     _books_agree(cluster)
     cluster.start_worker("worker-c")  # back to two workers for the next test
 
