@@ -134,8 +134,7 @@ def cmd_budgets_set(args: argparse.Namespace) -> int:
     if args.limit_usd is None and args.limit_tokens is None:
         raise ValueError("give --limit-usd, --limit-tokens or both")
     settings = _settings(args)
-    if args.model is not None and args.model not in settings.callable_names():
-        raise ValueError(f"unknown model {args.model!r}: not a model_name or route in this configuration")
+    settings.check_model_names([args.model] if args.model is not None else [])
     with db_session(open_database(settings)) as session:
         tenant = _tenant(session, args.tenant)
         budget = set_budget(

@@ -12,6 +12,7 @@ import logging
 
 from fastapi import FastAPI
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.context import new_request_id
@@ -23,9 +24,15 @@ log = logging.getLogger(__name__)
 HOT_ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/completions": "completions", "/v1/embeddings": "embeddings"}
 
 
+def _named(response: Response) -> Response:
+    """A hot-path answer the pipeline did not make (a refused key, a wrong method) with its own x-request-id."""
+    response.headers["x-request-id"] = new_request_id()
+    return response
+
+
 def _with_request_id(send: Send) -> Send:
-    """Every response names its request (x-request-id): the pipeline sets the id of a call; any
-    other answer (a refused key, the model list, an admin page) gets a fresh one."""
+    """Every response of the FastAPI app (models, admin, health) names its request too: a fresh
+    x-request-id unless the route set one."""
 
     async def sending(message: Message) -> None:
         if message["type"] == "http.response.start":
@@ -42,26 +49,22 @@ class HotPathApp:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        send = _with_request_id(send)
-        endpoint = HOT_ENDPOINTS.get(scope.get("path", ""))
+        endpoint = HOT_ENDPOINTS.get(scope.get("path", "")) if scope["type"] == "http" else None
         if endpoint is None:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, _with_request_id(send) if scope["type"] == "http" else send)
             return
         if scope["method"] != "POST":
             response = APIError(405, "Method Not Allowed", code="method_not_allowed", headers={"allow": "POST"}).response()
-            await response(scope, receive, send)
+            await _named(response)(scope, receive, send)
             return
         scope["app"] = self.app  # so request.app.state reaches the services
         request = Request(scope, receive)
         try:
             principal = await principal_of(request)
-            response = await self.app.state.pipeline.handle(request, principal, endpoint)
+            response = await self.app.state.pipeline.handle(request, principal, endpoint)  # names its request itself
         except APIError as exc:
-            response = exc.response()
+            response = _named(exc.response())
         except Exception:
             log.exception("unhandled error on %s", scope["path"])
-            response = internal_error().response()
+            response = _named(internal_error().response())
         await response(scope, receive, send)

@@ -15,6 +15,7 @@ from typing import Any
 
 import orjson
 from pydantic import BaseModel
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response, StreamingResponse
 
@@ -30,7 +31,7 @@ from gateway.batches.hints import BatchHint
 from gateway.body import read_json, validate
 from gateway.context import CASCADE_ATTEMPT_SUFFIX, RequestContext
 from gateway.errors import APIError, internal_error, invalid_request
-from gateway.providers.base import Endpoint, UpstreamError
+from gateway.providers.base import Endpoint, UpstreamError, retry_after_seconds
 from gateway.providers.dispatcher import Attempts
 from gateway.route_service import RoutePlan, cheaper_candidates
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
@@ -383,11 +384,7 @@ def _api_error(exc: UpstreamError) -> APIError:
 
 
 def _retry_after(error: APIError) -> float | None:
-    value = error.headers.get("Retry-After") or error.headers.get("retry-after")
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return retry_after_seconds(Headers(headers=error.headers))  # case-insensitive: ours say Retry-After, upstreams' retry-after
 
 
 def _run_id(header: str | None, body: dict) -> str | None:
@@ -433,16 +430,12 @@ def _count_usage(endpoint: str, body: dict, reply: bytes, deployment: Deployment
     except (orjson.JSONDecodeError, AttributeError):
         choices = []
     texts: list[str] = []
-    # An upstream's odd shapes (choices a string, a message that is not an object) count as no text.
-    for choice in choices if isinstance(choices, list) else ():
-        if not isinstance(choice, dict):
-            continue
-        message = choice.get("message") if isinstance(choice.get("message"), dict) else {}
+    # Choices and messages are objects (the providers refuse other replies); what they hold may be odd.
+    for choice in choices:
+        message = choice.get("message") or {}
         texts.append(_text(message.get("content")) or _text(choice.get("text")))
-        calls = message.get("tool_calls")
-        for call in calls if isinstance(calls, list) else ():
-            if isinstance(call, dict):
-                texts.append(_text(_field(call.get("function"), "arguments")) or _text(_field(call.get("custom"), "input")))
+        for call in message.get("tool_calls") or ():
+            texts.append(_text(_field(call.get("function"), "arguments")) or _text(_field(call.get("custom"), "input")))
     return TokenUsage(prompt_tokens=prompt, completion_tokens=count_text_tokens("".join(texts), model))
 
 

@@ -11,6 +11,7 @@ import functools
 import json
 import os
 import re
+from collections.abc import Iterable
 from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
@@ -321,10 +322,13 @@ class Settings(BaseSettings):
     batches: BatchSettings = Field(default_factory=BatchSettings)
     web_session_secret: SecretStr | None = Field(default=None, description="signs admin UI sessions; set it when gateways share no admin key")
 
-    def callable_names(self) -> set[str]:
-        """Every name a call's `model` may give: model_list names and route names (any tenant's)."""
+    def check_model_names(self, names: Iterable[str]) -> None:
+        """Raise ValueError unless every name is one a call's `model` may give (a model_list name
+        or a route, any tenant's): a typo would make a key or budget that matches no call."""
         routes = [*self.routing.routes, *(r for rs in self.routing.tenant_routes.values() for r in rs)]
-        return {d.model_name for d in self.model_list} | {r.name for r in routes}
+        unknown = sorted(set(names) - {d.model_name for d in self.model_list} - {r.name for r in routes})
+        if unknown:
+            raise ValueError(f"unknown model {', '.join(map(repr, unknown))}: not a model_name or route in this configuration")
 
     @field_validator("log_level", mode="before")
     @classmethod

@@ -77,9 +77,9 @@ class BudgetDef:
 
     def counter_id(self, period_label: str, run_id: str | None) -> str:
         """Counters are per budget and period (and per run for '*'): a new period is a new counter.
-        Control characters are dropped from run ids: the counter stores use one as a separator."""
+        Run ids are taken as clean_run_id leaves them: the counter stores use a control character as a separator."""
         base = f"{self.id}:{period_label}"
-        return f"{base}:{(run_id or '').translate(_NO_CONTROL)}" if self.per_run else base
+        return f"{base}:{clean_run_id(run_id) or ''}" if self.per_run else base
 
     @property
     def soft_nanos(self) -> int | None:

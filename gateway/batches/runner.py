@@ -220,15 +220,18 @@ class _ChunkRun:
                 self.stop.set("expired")
 
 
-def _retryable(result: CallResult) -> bool:
+def _error_code(result: CallResult) -> str | None:
     error = result.body.get("error") if isinstance(result.body, dict) else None
-    code = error.get("code") if isinstance(error, dict) else None
+    return error.get("code") if isinstance(error, dict) else None
+
+
+def _retryable(result: CallResult) -> bool:
+    code = _error_code(result)
     return (result.status_code == 429 and code != "insufficient_quota") or (result.status_code == 503 and code in UNAVAILABLE_CODES)
 
 
 def _own_rate_limit(result: CallResult) -> bool:
-    error = result.body.get("error") if isinstance(result.body, dict) else None
-    return result.status_code == 429 and isinstance(error, dict) and error.get("code") == "rate_limit_exceeded"
+    return result.status_code == 429 and _error_code(result) == "rate_limit_exceeded"
 
 
 def _result(line: BatchLine, request_id: str, result: CallResult | None) -> LineResult:
