@@ -133,6 +133,8 @@ def cmd_budgets_set(args: argparse.Namespace) -> int:
 
     if args.limit_usd is None and args.limit_tokens is None:
         raise ValueError("give --limit-usd, --limit-tokens or both")
+    if not 0 <= args.soft <= 1:
+        raise ValueError(f"--soft must be a share of the limit between 0 and 1 (0 = no alert), got {args.soft}")
     settings = _settings(args)
     settings.check_model_names([args.model] if args.model is not None else [])
     with db_session(open_database(settings)) as session:

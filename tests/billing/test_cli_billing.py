@@ -56,6 +56,9 @@ def test_budgets_set_list_delete(db, capsys):
     assert code == 1 and "no tenant named 'nobody'" in err
     code, _, err = run(capsys, "budgets", "set", "--tenant", "acme", "--limit-usd", "-3")
     assert code == 1 and "negative" in err
+    for soft in ("-0.5", "1.5"):
+        code, _, err = run(capsys, "budgets", "set", "--tenant", "acme", "--limit-usd", "1", "--soft", soft)
+        assert code == 1 and "--soft must be a share of the limit between 0 and 1" in err
 
 
 def test_rate_limits(db, capsys):
