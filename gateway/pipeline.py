@@ -17,7 +17,7 @@ import orjson
 from pydantic import BaseModel
 from starlette.datastructures import Headers
 from starlette.requests import Request
-from starlette.responses import Response, StreamingResponse
+from starlette.responses import Response
 
 from billing.budgets.definitions import clean_run_id
 from billing.budgets.ticket import Ticket
@@ -37,7 +37,7 @@ from gateway.route_service import RoutePlan, cheaper_candidates
 from gateway.schemas import ChatCompletionRequest, CompletionRequest, EmbeddingRequest
 from gateway.services import Services
 from gateway.settings import Deployment
-from gateway.streaming import DONE_EVENT, StreamAccount, cost_comment, sse_event
+from gateway.streaming import DONE_EVENT, AccountedStream, StreamAccount, cost_comment, sse_event
 from routing import CascadeBar, cascade_verdict
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class Outcome:
 
     body: bytes | None = None
     stream: AsyncIterator[bytes] | None = None
+    abandon: Callable[[], None] | None = None  # a stream's bookkeeping if its body never starts
 
 
 @dataclass
@@ -95,7 +96,7 @@ class Pipeline:
             log.exception("request %s failed inside the gateway", ctx.request_id)
             return self._fail(ctx, internal_error())
         if outcome.stream is not None:
-            return StreamingResponse(outcome.stream, media_type="text/event-stream", headers=ctx.headers(streaming=True))
+            return AccountedStream(outcome.stream, outcome.abandon, headers=ctx.headers(streaming=True))
         return Response(outcome.body, media_type="application/json", headers=ctx.headers())
 
     async def call(
@@ -292,8 +293,11 @@ class Pipeline:
         ctx.served_by(deployment)
         account = StreamAccount(client_wants_usage=bool(options.get("include_usage")), count_model=deployment.litellm_params.upstream_model)
 
+        settled = started = False
+
         async def events() -> AsyncIterator[bytes]:
-            settled = False
+            nonlocal settled, started
+            started = True
             try:
                 async for piece in stream:
                     out = account.feed(piece)
@@ -331,7 +335,13 @@ class Pipeline:
                         ctx.status_code, ctx.error_type = 499, "client_disconnected"
                     self._settle_stream(ctx, account, body)
 
-        return Outcome(stream=events())
+        def abandon() -> None:
+            if not started:  # the client left before the first byte: nothing reached it
+                stream.close()
+                ctx.status_code, ctx.error_type = 499, "client_disconnected"
+                self._settle_stream(ctx, account, body)
+
+        return Outcome(stream=events(), abandon=abandon)
 
     def _after_stream(self, ctx: RequestContext, account: StreamAccount, lookup: CacheLookup | None, deployment: Deployment) -> None:
         if self.s.routes is not None:

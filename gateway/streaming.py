@@ -10,9 +10,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 
 import orjson
+from starlette.requests import Request
+from starlette.responses import StreamingResponse
+from starlette.types import Receive, Scope, Send
 
 from billing.money import format_usd
 from billing.tokens import count_text_tokens
@@ -169,3 +173,26 @@ def sse_comment(text: str) -> bytes:
 def cost_comment(cost_nanos: int) -> bytes:
     """The SSE comment that ends every stream before [DONE] with its cost (the header said "streaming")."""
     return sse_comment(f"x-tokenmill-cost-usd {format_usd(cost_nanos)}")
+
+
+class AccountedStream(StreamingResponse):
+    """An SSE response whose bookkeeping runs even when its body never starts.
+
+    A client that leaves while the upstream is still thinking is gone before the first byte:
+    Starlette may then cancel the response before it iterates the body (no usage row), or, when
+    the upstream's answer is already buffered, send the whole of it into a closed socket (a 200
+    for an answer nobody got). Both end here as a 499 with the upstream hung up on.
+    """
+
+    def __init__(self, content: AsyncIterator[bytes], abandon: Callable[[], None] | None, headers: dict[str, str]):
+        super().__init__(content, media_type="text/event-stream", headers=headers)
+        self._abandon = abandon
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        try:
+            if self._abandon is not None and await Request(scope, receive).is_disconnected():
+                return
+            await super().__call__(scope, receive, send)
+        finally:
+            if self._abandon is not None:
+                self._abandon()  # does nothing once the body has started

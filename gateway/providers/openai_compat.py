@@ -148,6 +148,13 @@ class _ReplayedStream:
         """Nothing is open: the answer was read whole."""
 
 
+def _buffered_before_the_break(content: aiohttp.StreamReader) -> bytes:
+    """What arrived before a stream broke. aiohttp raises the payload error ahead of the bytes it
+    still holds and has no public way to take them, hence its private reader."""
+    read = getattr(content, "_read_nowait", None)
+    return read(-1) if read is not None else b""
+
+
 class _ByteStream:
     """Raw upstream bytes, in whatever pieces the network delivers them."""
 
@@ -160,6 +167,8 @@ class _ByteStream:
             async for piece in self._response.content.iter_any():
                 yield piece
         except (TimeoutError, aiohttp.ClientError) as exc:
+            if rest := _buffered_before_the_break(self._response.content):
+                yield rest  # generated, and billed upstream: the client gets it and the account counts it
             raise UpstreamError(502, f"upstream {self._deployment_id} broke off the stream: {exc}", code="upstream_stream_broken") from exc
 
     def close(self) -> None:

@@ -37,3 +37,20 @@ def test_a_remote_tokenmill_engine_stops_when_the_client_of_a_whole_answer_leave
             http.post("/chat/completions", json={"model": "local-small", "messages": [{"role": "user", "content": "go"}]})
     gateway.wait_until(lambda: any(r.error_type == "client_disconnected" for r in gateway.usage_rows(model_requested="local-small", status_code=499)))
     gateway.wait_until(lambda: fake_openai.abandoned_requests > before)
+
+
+def test_a_stream_client_that_leaves_before_the_first_byte_is_recorded_as_gone(gateway, fake_openai):
+    fake_openai.script("gpt-4o-mini", reply="late answer", first_byte_delay=1.5)
+    key = gateway.new_key("disconnect-early")
+    before = {r.request_id for r in gateway.usage_rows(model_requested="gpt-4o-mini")}
+    with httpx.Client(base_url=gateway.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=0.5) as http:
+        with pytest.raises(httpx.ReadTimeout):
+            with http.stream("POST", "/chat/completions", json={"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "go"}], "stream": True}) as response:
+                response.read()
+
+    def new_rows() -> list:
+        return [r for r in gateway.usage_rows(model_requested="gpt-4o-mini") if r.request_id not in before]
+
+    gateway.wait_until(new_rows, timeout=5)
+    (row,) = new_rows()
+    assert row.status_code == 499 and row.error_type == "client_disconnected"

@@ -83,7 +83,7 @@ def test_upstream_dying_mid_stream_ends_the_stream_with_an_error_and_bills_what_
             body = b"".join(response.iter_bytes())
     events = [json.loads(line[6:]) for line in body.decode().splitlines() if line.startswith("data: {")]
     text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices"))
-    assert text == "one two three " and events[-1]["error"]["code"] == "upstream_stream_broken"
+    assert text == "one two three " and events[-1]["error"]["code"] == "upstream_stream_broken", body
     row = gateway.wait_for_usage(request_id)
     assert row.error_type == "upstream_stream_broken" and row.status_code == 502
     assert row.completion_tokens == count_text_tokens("one two three ", "gpt-4o")
