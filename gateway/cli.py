@@ -187,8 +187,8 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
 def cmd_routing_eval(args: argparse.Namespace) -> int:
     from routing.eval_cli import main as eval_main
 
-    argv = [args.file] + (["--plot", args.plot] if args.plot else [])
-    return eval_main(argv)
+    argv = [args.file, "--weak-column", args.weak_column, "--strong-column", args.strong_column, "--bootstrap", str(args.bootstrap)]
+    return eval_main(argv + (["--plot", args.plot] if args.plot else []))
 
 
 def cmd_routing_report(args: argparse.Namespace) -> int:
@@ -265,6 +265,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(handler=cmd_routing_eval)
     p.add_argument("file")
     p.add_argument("--plot")
+    p.add_argument("--weak-column", default="weak")
+    p.add_argument("--strong-column", default="strong")
+    p.add_argument("--bootstrap", type=int, default=1000)
     p = command(routing, "report", cmd_routing_report, "tier mix, spend and expected quality per tenant")
     p.add_argument("--days", type=positive_days(), default=30.0, help="how many recent days to report (default 30)")
     p.add_argument("--json", action="store_true")

@@ -1,8 +1,10 @@
 """`tokenmill routing eval FILE.csv [--plot out.png]`: score a labelled CSV with the shipped router.
 
-FILE has columns prompt,weak,strong (each model's outcome for the prompt, a number in [0, 1]).
-Prints APGR, CPT(50%), CPT(80%) and the quality-versus-strong-share curve for the router, a
-random router and an oracle; the last line is `APGR <number>` (the shipped router's).
+FILE has columns prompt,weak,strong (each model's outcome for the prompt, a number in [0, 1] or
+True/False); --weak-column/--strong-column name other columns (RouteLLM's response files name
+them after the models). Prints APGR, CPT(50%), CPT(80%) and the quality-versus-strong-share
+curve for the router, a random router and an oracle, then a bootstrap interval of the router's
+APGR; the last line is `APGR <number>` (the shipped router's).
 """
 
 from __future__ import annotations
@@ -16,14 +18,14 @@ from pathlib import Path
 
 import numpy as np
 
-from routing.evaluate import RoutingReport, format_table, oracle_report, random_report, report
+from routing.evaluate import RoutingReport, apgr_interval, format_table, oracle_report, random_report, report
 
 # A prompt may be a long agent context: far above the csv module's default 131,072-character field limit.
 FIELD_SIZE_LIMIT = 2**31 - 1
 PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
 
 
-def read_eval_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
+def read_eval_csv(path: Path, weak_column: str = "weak", strong_column: str = "strong") -> tuple[list[str], np.ndarray, np.ndarray]:
     if not path.is_file():
         raise ValueError(f"{path}: no such file")
     prompts: list[str] = []
@@ -34,12 +36,13 @@ def read_eval_csv(path: Path) -> tuple[list[str], np.ndarray, np.ndarray]:
     with open(path, newline="", encoding="utf-8-sig") as f:  # -sig: spreadsheets start UTF-8 CSVs with a BOM
         reader = csv.DictReader(f)
         try:
-            missing = {"prompt", "weak", "strong"} - set(reader.fieldnames or ())
+            wanted = ("prompt", weak_column, strong_column)
+            missing = set(wanted) - set(reader.fieldnames or ())
             if missing:
-                raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected prompt,weak,strong")
+                raise ValueError(f"{path}: missing column(s) {', '.join(sorted(missing))}; expected {','.join(wanted)}")
             for row in reader:
                 try:
-                    w, s = _outcome(row["weak"]), _outcome(row["strong"])
+                    w, s = _outcome(row[weak_column]), _outcome(row[strong_column])
                 except ValueError as e:
                     raise ValueError(f"{path}:{reader.line_num}: {e}") from None
                 prompts.append(row["prompt"] or "")
@@ -89,6 +92,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="tokenmill routing eval", description=__doc__.splitlines()[0])
     parser.add_argument("file", type=Path, help="CSV with columns prompt,weak,strong")
     parser.add_argument("--plot", type=Path, help="write the quality-versus-share curve as a PNG (or .svg, .pdf, .jpg; needs matplotlib)")
+    parser.add_argument("--weak-column", default="weak", help="column with the weak model's outcomes (default: weak)")
+    parser.add_argument("--strong-column", default="strong", help="column with the strong model's outcomes (default: strong)")
+    parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="resamples for the APGR interval (0: none)")
     args = parser.parse_args(argv)
     if args.plot is not None and not args.plot.suffix:
         args.plot = args.plot.with_suffix(".png")
@@ -105,11 +111,14 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --plot {args.plot}: cannot create its folder ({e.strerror or e})", file=sys.stderr)
             return 2
     try:
-        prompts, weak, strong = read_eval_csv(args.file)
+        if args.bootstrap < 0:
+            raise ValueError(f"--bootstrap must be 0 or more, got {args.bootstrap}")
+        prompts, weak, strong = read_eval_csv(args.file, args.weak_column, args.strong_column)
         from routing.router import get_router
 
         scores = get_router().score_prompts(prompts)
         reports = [report("router", scores, weak, strong), random_report(weak, strong), oracle_report(weak, strong)]
+        interval = apgr_interval(scores, weak, strong, draws=args.bootstrap) if args.bootstrap else None
     except ValueError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -122,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: --plot {args.plot}: cannot write it ({e.strerror or e})", file=sys.stderr)
             return 2
         print(f"plot written to {args.plot}")
+    if interval is not None:
+        print(f"router APGR 95% interval: {interval[0]:.3f} .. {interval[1]:.3f} (bootstrap, {args.bootstrap} resamples of the prompts)")
     print(f"APGR {reports[0].apgr:.4f}")
     return 0
 

@@ -91,6 +91,25 @@ def report(name: str, scores: Sequence[float], weak: Sequence[float], strong: Se
     return RoutingReport(name, apgr(curve), cpt(curve, 0.5), cpt(curve, 0.8), curve)
 
 
+def apgr_interval(
+    scores: Sequence[float], weak: Sequence[float], strong: Sequence[float], draws: int = 1000, level: float = 0.95, seed: int = 0
+) -> tuple[float, float]:
+    """Bootstrap interval of the APGR over the prompts: how far it could move on another sample
+    of the same kind of prompts. Resamples whose two models tie on quality are skipped."""
+    w, s, r = _validate(weak, strong, scores)
+    rng = np.random.default_rng(seed)
+    values = []
+    for _ in range(draws):
+        i = rng.integers(0, len(w), len(w))
+        if w[i].mean() != s[i].mean():
+            values.append(apgr(quality_curve(r[i], w[i], s[i])))
+    if not values:
+        raise ValueError("the strong and weak models tie on every resample: no interval")
+    tail = (1.0 - level) / 2
+    low, high = np.quantile(values, [tail, 1.0 - tail])
+    return float(low), float(high)
+
+
 def random_report(weak: Sequence[float], strong: Sequence[float]) -> RoutingReport:
     """Expected curve of a router that picks the strong calls at random: a constant score."""
     return report("random", np.zeros(len(weak)), weak, strong)

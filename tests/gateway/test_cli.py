@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -230,3 +231,12 @@ def test_commands_that_need_redis_say_so_when_it_is_down(db, capsys):
     finally:
         del os.environ["TOKENMILL_REDIS_URL"]
     assert "error: Redis:" in capsys.readouterr().err
+
+
+def test_routing_eval_passes_its_options_on(capsys):
+    fixture = Path(__file__).parents[1] / "routing" / "fixtures" / "eval_small.csv"
+    assert main(["routing", "eval", str(fixture), "--bootstrap", "50", "--weak-column", "weak", "--strong-column", "strong"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    assert out[-1].startswith("APGR ") and "50 resamples" in out[-2]
+    assert main(["routing", "eval", str(fixture), "--weak-column", "mixtral"]) == 2
+    assert "missing column(s) mixtral" in capsys.readouterr().err

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import csv
 import re
 from pathlib import Path
 
@@ -79,3 +80,28 @@ def test_plot_names_are_checked_before_the_work(tmp_path: Path, capsys: pytest.C
     assert main([str(FIXTURE), "--plot", str(tmp_path / "curve")]) == 0
     assert (tmp_path / "curve.png").read_bytes()[:4] == b"\x89PNG"
     assert f"plot written to {tmp_path / 'curve.png'}" in capsys.readouterr().out
+
+
+def test_outcome_columns_can_be_named_as_in_routellms_response_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    prompts, weak, strong = read_eval_csv(FIXTURE)
+    named = tmp_path / "responses.csv"
+    with open(named, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["prompt", "mixtral-8x7b-instruct-v0.1", "gpt-4-1106-preview", "mixtral_response"])
+        out.writerows([p, bool(w), bool(s), "an answer, with a comma"] for p, w, s in zip(prompts, weak, strong, strict=True))
+    assert main([str(FIXTURE)]) == 0
+    plain = capsys.readouterr().out.strip().splitlines()
+    assert main([str(named), "--weak-column", "mixtral-8x7b-instruct-v0.1", "--strong-column", "gpt-4-1106-preview"]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[1:] == plain[1:]
+    assert main([str(named)]) == 2
+    assert "expected prompt,weak,strong" in capsys.readouterr().err
+
+
+def test_the_apgr_interval_brackets_the_apgr(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main([str(FIXTURE), "--bootstrap", "200"]) == 0
+    out = capsys.readouterr().out.strip().splitlines()
+    low, high = map(float, re.fullmatch(r"router APGR 95% interval: (-?\d+\.\d{3}) \.\. (-?\d+\.\d{3}) \(bootstrap, 200 resamples of the prompts\)", out[-2]).groups())
+    assert low <= float(out[-1].split()[1]) <= high and low < high
+    assert main([str(FIXTURE), "--bootstrap", "0"]) == 0
+    assert "interval" not in capsys.readouterr().out
+    assert main([str(FIXTURE), "--bootstrap", "-1"]) == 2

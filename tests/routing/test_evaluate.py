@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from routing.evaluate import apgr, cpt, oracle_report, quality_curve, random_report, report
+from routing.evaluate import apgr, apgr_interval, cpt, oracle_report, quality_curve, random_report, report
 
 # Four prompts: the strong model wins on #2 and #3 only. q_weak = 0.5, q_strong = 1.0.
 WEAK = [1, 1, 0, 0]
@@ -49,3 +49,22 @@ def test_bad_inputs() -> None:
         report("r", [1, 2], [1, 0, 1], [0, 1])
     with pytest.raises(ValueError, match="finite"):
         report("r", [float("nan"), 1], [1, 0], [1, 1])
+
+
+def test_apgr_interval_narrows_with_more_prompts_and_excludes_random_for_a_good_router() -> None:
+    rng = np.random.default_rng(1)
+
+    def sample(n: int):
+        hard = rng.random(n) < 0.4
+        weak = np.where(hard, rng.random(n) < 0.3, rng.random(n) < 0.9).astype(float)
+        strong = np.where(hard, rng.random(n) < 0.9, rng.random(n) < 0.95).astype(float)
+        return hard + rng.normal(0, 0.3, n), weak, strong
+
+    small, large = sample(80), sample(2000)
+    lo_s, hi_s = apgr_interval(*small, draws=300)
+    lo_l, hi_l = apgr_interval(*large, draws=300)
+    assert lo_s <= report("r", *small).apgr <= hi_s and lo_l <= report("r", *large).apgr <= hi_l
+    assert hi_l - lo_l < hi_s - lo_s
+    assert lo_l > 0.5
+    with pytest.raises(ValueError, match="tie"):
+        apgr_interval([0.0, 1.0], [1.0, 1.0], [1.0, 1.0], draws=10)
