@@ -181,10 +181,12 @@ _WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|(?:(?<![\w.)\]])[-−])?\d[\d,]*(?:
 _NUMBER = re.compile(r"^([-−]?\d[\d,]*(?:\.\d+)?)(?:st|nd|rd|th)?$")
 _QUOTED = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|(?<![A-Za-z])'([^']{1,200})'(?![A-Za-z])")
 _BACKTICK = re.compile(r"```(.*?)```|`([^`]+)`", re.S)
+# Each branch starts only where a word (or dotted name) starts: tried inside a long word too, it
+# would scan to the word's end from every letter, quadratic in the word's length.
 _CODE_TOKEN = re.compile(
-    r"[A-Za-z_][\w]*\([^)]*\)|\w+(?:\.\w+)+\(?|\b\w*_\w+\b|[\w.]*[=<>!]=[\w.]*|\w+(?:::|->)\w+|"
+    r"(?<!\w)[A-Za-z_]\w*\([^)]*\)|(?<!\w)\w+(?:\.\w+)+\(?|\b\w*_\w+\b|(?<![\w.])[\w.]*[=<>!]=[\w.]*|(?<!\w)\w+(?:::|->)\w+|"
     r"(?<!\w)[/~][\w.\-]+(?:/[\w.\-]+)+|\b[A-Za-z]+\+\+|\b[A-Za-z]#|"
-    r"\b(?=[\w-]*\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b"  # "psycopg2-binary", "utf-8", "gpt-4o"
+    r"(?<![\w-])(?=[\w-]{0,64}\d)[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+\b"  # "psycopg2-binary", "utf-8", "gpt-4o"
 )
 # Operators, with the identifier they stick to: "a ?? b" is not "a?.b", "i++" is not "++i".
 _OPERATOR = re.compile(r"(?<![\w?+\-*=&|<>:.])\w*(?:\?\?=?|\?\.|\+\+|--|\*\*|=>|&&|\|\||<<|>>|::|\.[*+]\??)\w*")
@@ -201,7 +203,6 @@ _AMOUNT = re.compile(r"^\d+(?:st|nd|rd|th|([a-z]+))$")
 # questions that differ only in them ("What does 才 mean?" vs "What does 竟然 mean?", "# vs ##")
 # embed alike, so they must agree exactly. Typographic quotes, dashes and ellipses are prose.
 _SYMBOLS = re.compile(r"[^\x00-\x7f‘’“”–—…•·«»]+|[#*+/<=>@\[\]^_{|}~\\&]+")
-_SENTENCE_END = re.compile(r"[.!?:;\n]\s*$")
 
 
 # Superscript digits are exponents: "2³" is "2^3", so "2³ + 3²" and "2² + 3³" differ in their numbers.
@@ -332,7 +333,7 @@ def extract_facts(text: str) -> Facts:
             if part and part not in ("s", "t"):
                 antonyms.update(antonym_entries(part))
                 words.add(part)
-        starts_sentence = match.start() == 0 or bool(_SENTENCE_END.search(prose[: match.start()]))
+        starts_sentence = _starts_sentence(prose, match.start())
         is_named = token[:1].isupper() and not starts_sentence and token not in ("I", "I'm", "I've", "I'd", "I'll")
         mixed = any(c.isupper() for c in token[1:]) and any(c.islower() for c in token)  # iPhone, GitHub
         if (is_named or mixed) and value is None:
@@ -344,6 +345,20 @@ def extract_facts(text: str) -> Facts:
                  len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
                  frozenset(quoted), frozenset(code), symbols)
+
+
+def _starts_sentence(prose: str, start: int) -> bool:
+    r"""Nothing before the word, or only whitespace since a sentence mark or a line break: what
+    `[.!?:;\n]\s*$` says of the text before it, read backwards over the gap only (searching the
+    whole prefix for every word was quadratic in the question's length)."""
+    if start == 0:
+        return True
+    i = start
+    while i > 0 and prose[i - 1].isspace():
+        if prose[i - 1] == "\n":
+            return True
+        i -= 1
+    return i > 0 and prose[i - 1] in ".!?:;"
 
 
 def _poles(counts: tuple[tuple[int, int, int], ...]) -> dict[int, dict[int, int]]:

@@ -28,9 +28,9 @@ _OPTION_LINE = re.compile(r"^\s*\(?[A-Ha-h][\.\)]\s+\S.*$")
 _ANSWER_TAIL = re.compile(r"\s*(Answer|A)\s*:\s*$")
 # Few-shot blocks: a prompt with several "Q: ... A: ..." (or Question/Answer) pairs; the task is the last one.
 _LEADING_LABEL = re.compile(r"^\s*(?:Q|Question|Problem)\s*:\s*", re.IGNORECASE)
-_SHOT_SPLIT = re.compile(r"(?im)^\s*(?:Q|Question|Problem|Input)\s*[:.]\s*")
+_SHOT_SPLIT = re.compile(r"(?im)^[ \t]*(?:Q|Question|Problem|Input)[ \t]*[:.]\s*")
 # A plan: lines numbered 1, 2, 3, ... ("3.", "3)", "Step 3:"); this many steps make a long one.
-_PLAN_STEP = re.compile(r"(?im)^\s*(?:step\s*)?(\d{1,3})\s*[.):]\s+\S")
+_PLAN_STEP = re.compile(r"(?im)^[ \t]*(?:step[ \t]*)?(\d{1,3})[ \t]*[.):][ \t]+\S")
 LONG_PLAN_STEPS = 8
 
 

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from routing.request import plan_steps, strip_options, summarize_prompt, summarize_request, task_part
@@ -77,3 +79,12 @@ def test_a_long_numbered_plan_in_the_last_turns_is_seen() -> None:
     followed = [{"role": "user", "content": "fix the bug"}, {"role": "assistant", "content": "Plan:\n" + plan}, {"role": "user", "content": "go on"}]
     assert summarize_request(followed).long_plan
     assert not summarize_request([{"role": "user", "content": "1. eggs\n2. milk\n3. bread"}]).long_plan
+
+
+def test_line_patterns_stay_linear_on_a_flood_of_line_breaks() -> None:
+    """`^\\s*` in multi-line mode let every line start scan all the line breaks after it: 20 KB of
+    newlines held the event loop for 20 s. Linear now: milliseconds, so 5 s is a wide margin."""
+    flood = "\n" * 50_000 + "1. go"
+    started = time.perf_counter()
+    assert plan_steps(flood) == 1 and task_part(flood).strip() == "1. go"
+    assert time.perf_counter() - started < 5.0
