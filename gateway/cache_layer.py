@@ -69,7 +69,7 @@ class CacheLayer:
         if cfg.semantic:
             # Two vectors per entry: the cheap static one finds candidates; MiniLM verifies the
             # few that survive the lexical checks (see cache/semantic_cache.py).
-            params = MatchParams.load()
+            params = MatchParams.load(extra_word=cfg.semantic_extra_word)
             if cfg.semantic_backend == "pgvector":
                 from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex
 

@@ -234,6 +234,11 @@ class CacheSettings(BaseModel):
     semantic: bool = True
     semantic_backend: Literal["memory", "pgvector"] = "memory"
     semantic_max_entries: int = Field(default=100_000, ge=1)
+    semantic_extra_word: bool = Field(
+        default=False,
+        description="serve a semantic hit when the new question adds or drops one content word (about half again as many "
+        "hits, and wrong ones such as 'a used Tesla' answered as 'a Tesla')",
+    )
     pgvector_url: str | None = Field(default=None, description="PostgreSQL with pgvector for the shared semantic index")
     prompt_cache_hints: bool = Field(default=True, description="Anthropic cache_control breakpoints, OpenAI prompt_cache_key")
 

@@ -113,6 +113,28 @@ def test_numbers_negations_antonyms_entities_code_must_agree(cache, params, cach
     assert rejection(cached, new, 1.0, params) == reason
 
 
+QUALIFIED = [  # cosine 0.92-0.97: only the added word tells them apart, and it changes the answer
+    ("What is the income tax rate in France?", "What is the corporate income tax rate in France?"),
+    ("How much does a Tesla Model 3 cost?", "How much does a used Tesla Model 3 cost?"),
+    ("What is the revenue of Amazon?", "What is the net revenue of Amazon?"),
+    ("What is the population of Tokyo?", "What is the population of greater Tokyo?"),
+    ("What is the capital of Georgia?", "What is the capital of the state of Georgia?"),
+]
+
+
+@pytest.mark.parametrize("cached, new", QUALIFIED + [(b, a) for a, b in QUALIFIED])
+def test_a_question_that_adds_or_drops_a_word_is_not_served_by_default(minilm, cached, new):
+    default = MatchParams.load("minilm")
+    cache = ResponseCache(MemoryExactBackend(), SemanticCache(two_vector_index(minilm, default), default), embed=minilm.embed)
+    serve(cache, ask(cached))
+    assert peek(cache, ask(new), TENANT_A) is CacheStatus.MISS
+    assert rejection(cached, new, 1.0, default).startswith("unaligned words: ")
+    # The operator's opt-in serves them at the calibrated higher cosine: the risk it takes.
+    opted_in = MatchParams.load("minilm", extra_word=True)
+    assert opted_in.unaligned_threshold is not None and default.unaligned_threshold is None
+    assert rejection(cached, new, 1.0, opted_in) is None
+
+
 def test_tool_requests_are_never_served_semantically(cache):
     tools = [{"type": "function", "function": {"name": "lookup_account", "parameters": {"type": "object"}}}]
     serve(cache, ask(QUESTION, tools=tools))

@@ -176,3 +176,13 @@ def test_the_readme_configuration_examples_validate():
     settings = load_settings(**config)
     assert settings.billing.strong_model in {d.model_name for d in settings.model_list if d.tier == "strong"}
     load_settings(**config, **routing)  # the routing example names models of the configuration example
+
+
+def test_the_semantic_cache_serves_an_extra_word_only_when_the_operator_opts_in(monkeypatch):
+    from gateway.cache_layer import CacheLayer
+
+    monkeypatch.delenv("TOKENMILL_CONFIG", raising=False)
+    strict = CacheLayer.from_settings(load_settings()).cache.semantic.params
+    monkeypatch.setenv("TOKENMILL_CACHE__SEMANTIC_EXTRA_WORD", "true")
+    opted_in = CacheLayer.from_settings(load_settings()).cache.semantic.params
+    assert strict.unaligned_threshold is None and opted_in.unaligned_threshold is not None
