@@ -101,7 +101,7 @@ class RequestContext:
             "model_served": d.litellm_params.upstream_model if d else "",
             "deployment": d.id if d else "",
             "provider": d.provider if d else "",
-            "tier": d.tier if d else "",
+            "tier": d.tier if d else self.route_tier or "",  # a refused call: the tier the router chose, as its header says
             "route_reason": self.route_reason[:500],
             "route_score": self.route_score,
             "route_threshold": self.route_threshold,

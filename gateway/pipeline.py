@@ -248,18 +248,24 @@ class Pipeline:
         An escalated local attempt is billed and recorded as its own usage row (request id +
         '.local'); a kept one is the request's row. Returns None to escalate along the route."""
         local = [d for d in candidates if d.tier == "local"]
+        if body.get("tools") and body.get("tool_choice") != "none":
+            local = [d for d in local if d.model_info.supports_tools]  # one that cannot call tools would only answer in text
         if not local or candidates[0].tier == "strong" or not ctx.local_first_allowed:
             return None
         attempt = RequestContext(principal=ctx.principal, endpoint=ctx.endpoint, request_id=ctx.request_id + CASCADE_ATTEMPT_SUFFIX, run_id=ctx.run_id)
         attempt.model_requested, attempt.route_score, attempt.route_threshold = ctx.model_requested, ctx.route_score, ctx.route_threshold
         probe = {**body, "logprobs": True}
+        tried = Attempts()
         try:
             attempt.ticket = await self.s.admission.admit(attempt, local, self.s.prices, probe)
-            reply, deployment = await self.s.dispatcher.send(attempt.ticket.candidates, "chat", _upstream_body(probe), Attempts())
+            reply, deployment = await self.s.dispatcher.send(attempt.ticket.candidates, "chat", _upstream_body(probe), tried)
         except (APIError, UpstreamError) as exc:
             attempt.status_code, attempt.error_type = getattr(exc, "status", 502), getattr(exc, "code", None) or "cascade_failed"
             attempt.route_reason = "cascade:local-failed"
+            if tried.tried:
+                attempt.deployment = self.s.registry.by_id(tried.tried[-1])
             self._finish(attempt)
+            ctx.route_reason += ";cascade:local-failed"
             return None
         attempt.deployment = deployment
         self._bill(attempt, reply.usage or _count_usage("chat", body, reply.body, deployment))

@@ -119,7 +119,8 @@ def recalibrate_from_feedback(
     feedback: (score, outcome) pairs, outcome in [0, 1] (1 = the answer was good). The failure
     rate is fitted as a non-decreasing function of the score (isotonic); the new threshold is the
     lowest score where the fitted failure rate reaches max_failure_rate, so cheap calls stay below
-    it. Moves at most max_step per call; too few samples keep the current threshold.
+    it. Moves at most max_step per call, and up only to a step past the highest score seen; too
+    few samples keep the current threshold.
     """
     if not 0.0 < max_failure_rate < 1.0:
         raise ValueError("max_failure_rate must lie in (0, 1)")
@@ -133,7 +134,9 @@ def recalibrate_from_feedback(
     failure = _isotonic_increasing(np.array([1.0 - o for _, o in pairs]), np.ones(len(pairs)))
     over = np.flatnonzero(failure >= max_failure_rate)
     if len(over) == 0:
-        # The cheap tier held up everywhere it was tried: let it take more calls, one step at a time.
-        return float(min(current_threshold + max_step, 1.0))
+        # The cheap tier held up everywhere it was tried: let it take more calls, one step at a time,
+        # but no further than a step past the hardest call with an outcome. Re-run on the same
+        # feedback (the hourly task) it stays put instead of climbing to 1 on no new evidence.
+        return float(max(current_threshold, min(current_threshold + max_step, scores[-1] + max_step, 1.0)))
     proposed = float(scores[over[0]])
     return float(np.clip(proposed, current_threshold - max_step, current_threshold + max_step))

@@ -152,7 +152,7 @@ def summarize_request(
             last_assistant = text
         elif m["role"] in ("system", "developer"):
             system_chars += len(text)
-    required = tool_choice == "required" or (isinstance(tool_choice, Mapping) and tool_choice.get("type") == "function")
+    required = _tool_call_required(tool_choice)
     fmt = None
     if response_format is not None:
         fmt = str(response_format.get("type")) if response_format.get("type") != "text" else None
@@ -171,6 +171,18 @@ def summarize_request(
         long_plan=max(plan_steps(last_user), plan_steps(last_assistant)) >= LONG_PLAN_STEPS,
         multiple_choice=is_multiple_choice(last_user[-3000:]),
     )
+
+
+def _tool_call_required(tool_choice: Any) -> bool:
+    """"required", a named function or custom tool, or allowed_tools in mode "required"."""
+    if tool_choice == "required":
+        return True
+    if not isinstance(tool_choice, Mapping):
+        return False
+    if tool_choice.get("type") in ("function", "custom"):
+        return True
+    allowed = tool_choice.get("allowed_tools")
+    return tool_choice.get("type") == "allowed_tools" and isinstance(allowed, Mapping) and allowed.get("mode") == "required"
 
 
 def summarize_prompt(prompt: str) -> RequestSummary:

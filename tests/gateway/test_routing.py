@@ -156,6 +156,8 @@ def test_a_budget_too_small_for_the_chosen_tier_is_served_cheaper_not_refused(ro
     with pytest.raises(openai.RateLimitError) as refused:
         ask(routed, HARD, key=broke, max_tokens=50)
     assert refused.value.response.headers["x-tokenmill-route"].startswith("tier=strong; score=")  # the refusal still explains the route
+    row = routed.wait_for_usage(refused.value.response.headers["x-request-id"])
+    assert row.status_code == 429 and row.tier == "strong" and row.deployment == ""  # the row says what the header says
 
 
 def test_upstream_failure_falls_back_along_the_tiers(routed, fake_openai):
@@ -185,6 +187,27 @@ def test_cascade_escalates_a_doubtful_local_answer_and_bills_both(routed, fake_o
     local = routed.wait_for_usage(request_id + ".local")
     assert local.deployment.startswith("local-small@") and local.cost_nanos > 0 and main.cost_nanos > 0
     assert [r["model"] for r in fake_openai.requests[-2:]] == ["local-small", "gpt-4o-mini"]
+
+
+def test_cascade_never_offers_tools_to_a_local_model_that_cannot_call_them(routed, fake_openai):
+    tool = {"type": "function", "function": {"name": "lookup", "parameters": {"type": "object", "properties": {}}}}
+    before = len(fake_openai.requests)
+    raw, route = ask(routed, EASY, model="auto-cascade", tools=[tool])
+    assert route["tier"] == "cheap" and "cascade:" not in route["reason"]
+    assert [r["model"] for r in fake_openai.requests[before:]] == ["gpt-4o-mini"]
+    assert routed.usage_rows(request_id=raw.headers["x-request-id"] + ".local") == []
+    forced_custom = {"type": "custom", "custom": {"name": "apply_patch"}}
+    _, route = ask(routed, EASY, tools=[{"type": "custom", "custom": {"name": "apply_patch"}}], tool_choice=forced_custom)
+    assert route["tier"] == "cheap" and "tools-required" in route["reason"]
+
+
+def test_a_failed_local_attempt_of_the_cascade_is_recorded_and_explained(routed, fake_openai):
+    fake_openai.script("local-small", failures=[Failure(500)] * 3)
+    raw, route = ask(routed, MEDIUM, model="auto-cascade")
+    assert raw.headers["x-tokenmill-model"] == "gpt-4o-mini" and route["reason"].endswith(";cascade:local-failed")
+    local = routed.wait_for_usage(raw.headers["x-request-id"] + ".local")
+    assert local.status_code == 502 and local.deployment.startswith("local-small@") and local.tier == "local"
+    assert local.route_reason == "cascade:local-failed"
 
 
 def test_cascade_does_not_retry_local_on_a_format_it_failed_in_the_run(routed, fake_openai):

@@ -63,7 +63,19 @@ def test_recalibration_moves_toward_where_cheap_answers_fail() -> None:
 
 def test_recalibration_raises_the_threshold_when_cheap_never_fails_and_needs_samples() -> None:
     good = [(s, 1.0) for s in RNG.uniform(0, 0.4, size=100)]
-    assert recalibrate_from_feedback(good, current_threshold=0.4) == pytest.approx(0.5)
+    hardest = max(s for s, _ in good)
+    assert recalibrate_from_feedback(good, current_threshold=0.4) == pytest.approx(hardest + 0.1)
     assert recalibrate_from_feedback(good[:10], current_threshold=0.4) == 0.4
     with pytest.raises(ValueError, match=r"\[0, 1\]"):
         recalibrate_from_feedback([(0.1, 2.0)] * 60, current_threshold=0.4)
+
+
+def test_recalibrating_again_on_the_same_feedback_does_not_ratchet_the_threshold_up() -> None:
+    good = [(s, 1.0) for s in RNG.uniform(0, 0.2, size=60)]
+    threshold = 0.2
+    for _ in range(9):  # the hourly task, with no new feedback in between
+        threshold = recalibrate_from_feedback(good, current_threshold=threshold)
+    assert threshold == pytest.approx(max(s for s, _ in good) + 0.1)
+    # Evidence of good cheap answers at harder scores lets it climb further; none never lowers it.
+    assert recalibrate_from_feedback(good + [(0.3, 1.0)], current_threshold=threshold) == pytest.approx(min(threshold + 0.1, 0.4))
+    assert recalibrate_from_feedback(good, current_threshold=0.9) == 0.9

@@ -29,6 +29,13 @@ def test_tool_choice_auto_is_not_required_and_text_format_is_none() -> None:
     assert not s.tool_required and s.response_format is None
     forced = summarize_request([{"role": "user", "content": "hi"}], tools=[{}], tool_choice={"type": "function", "function": {"name": "f"}})
     assert forced.tool_required
+    for choice in (
+        {"type": "custom", "custom": {"name": "apply_patch"}},
+        {"type": "allowed_tools", "allowed_tools": {"mode": "required", "tools": [{"type": "function", "name": "f"}]}},
+    ):
+        assert summarize_request([{"role": "user", "content": "hi"}], tools=[{}], tool_choice=choice).tool_required, choice
+    loose = {"type": "allowed_tools", "allowed_tools": {"mode": "auto", "tools": [{"type": "function", "name": "f"}]}}
+    assert not summarize_request([{"role": "user", "content": "hi"}], tools=[{}], tool_choice=loose).tool_required
 
 
 def test_few_shot_block_is_cut_to_the_last_question() -> None:
