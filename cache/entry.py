@@ -22,6 +22,10 @@ def checked_ttl(ttl_s: float | None, default_ttl_s: float) -> float:
     return ttl
 
 
+class UnreadableEntry(ValueError):
+    """Stored bytes that are not a cached response (another writer, a truncated value)."""
+
+
 @dataclass(frozen=True)
 class CachedResponse:
     """One cached answer: the OpenAI `chat.completion` body exactly as the upstream returned it.
@@ -46,8 +50,11 @@ class CachedResponse:
 
     @classmethod
     def from_bytes(cls, data: bytes) -> CachedResponse:
-        raw = orjson.loads(data)
-        return cls(raw["body"], float(raw["cost_usd"]), raw.get("deployment", ""), float(raw["created_at"]))
+        try:
+            raw = orjson.loads(data)
+            return cls(raw["body"], float(raw["cost_usd"]), raw.get("deployment", ""), float(raw["created_at"]))
+        except (orjson.JSONDecodeError, KeyError, TypeError, ValueError) as exc:
+            raise UnreadableEntry(f"not a cached response: {exc}") from None
 
     def reply_body(self, response_id: str | None = None, created: int | None = None) -> dict[str, Any]:
         """A copy of the body for a new reply: fresh id and timestamp, original content and usage."""

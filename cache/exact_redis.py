@@ -6,11 +6,14 @@ backend bounds each entry and always sets an expiry, so nothing it writes lives 
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 
 import redis
 
-from cache.entry import CachedResponse, checked_ttl
+from cache.entry import CachedResponse, UnreadableEntry, checked_ttl
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -40,7 +43,14 @@ class RedisExactBackend:
 
     def get(self, key: str) -> CachedResponse | None:
         data = self._client.get(self._key(key))
-        return None if data is None else CachedResponse.from_bytes(data)
+        if data is None:
+            return None
+        try:
+            return CachedResponse.from_bytes(data)
+        except UnreadableEntry:  # written by something else, or half a value: a miss, and the next answer replaces it
+            log.warning("unreadable exact-cache entry %s in Redis: dropped", self._key(key))
+            self._client.delete(self._key(key))
+            return None
 
     def put(self, key: str, value: CachedResponse, ttl_s: float | None = None) -> bool:
         ttl = checked_ttl(ttl_s, self.config.default_ttl_s)

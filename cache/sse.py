@@ -44,18 +44,23 @@ def completion_to_chunks(
 ) -> Iterator[dict[str, Any]]:
     """The `chat.completion.chunk` objects for a completion body, in stream order.
 
-    Per choice: a role delta, content deltas (one per token with its logprobs when the answer has
+    Per choice: a role delta, reasoning_content when the answer has it, content deltas (one per token with its logprobs when the answer has
     them, else pieces of `piece_chars`), tool-call deltas
     (one per call, complete arguments), then a finish delta. With `include_usage` (the caller sent
-    `stream_options.include_usage`), a last chunk with no choices carries the usage.
+    `stream_options.include_usage`) and a usage in the body, a last chunk with no choices carries it.
     """
     if piece_chars < 1:
         raise ValueError("piece_chars must be positive")
     for choice in body.get("choices", []):
         index = choice.get("index", 0)
         message = choice.get("message") or {}
-        yield _chunk(body, [{"index": index, "delta": {"role": message.get("role", "assistant"), "content": ""}, "finish_reason": None}])
         content = message.get("content")
+        # As a live stream opens: "" for a text answer, null for one that is only tool calls.
+        opening = {"role": message.get("role", "assistant"), "content": "" if isinstance(content, str) else None}
+        yield _chunk(body, [{"index": index, "delta": opening, "finish_reason": None}])
+        reasoning = message.get("reasoning_content")
+        if isinstance(reasoning, str) and reasoning:  # vLLM / DeepSeek reasoning, streamed ahead of the answer
+            yield _chunk(body, [{"index": index, "delta": {"reasoning_content": reasoning}, "finish_reason": None}])
         logprobs = choice.get("logprobs")
         tokens = _logprob_tokens(content, logprobs)
         if tokens is not None:  # one chunk per token, each with its logprobs, as OpenAI streams them
@@ -78,8 +83,8 @@ def completion_to_chunks(
                 delta_call["function"] = {"name": fn.get("name"), "arguments": fn.get("arguments", "")}
             yield _chunk(body, [{"index": index, "delta": {"tool_calls": [delta_call]}, "finish_reason": None}])
         yield _chunk(body, [{"index": index, "delta": {}, "finish_reason": choice.get("finish_reason", "stop")}])
-    if include_usage:
-        yield _chunk(body, [], usage=body.get("usage"))
+    if include_usage and body.get("usage") is not None:  # an answer that came without usage gets no empty usage chunk
+        yield _chunk(body, [], usage=body["usage"])
 
 
 def replay_sse(body: dict[str, Any], include_usage: bool = False, piece_chars: int = 256) -> Iterator[bytes]:

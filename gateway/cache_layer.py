@@ -31,6 +31,7 @@ from cache import (
     replay_sse,
     wants_usage_chunk,
 )
+from cache.entry import UnreadableEntry
 from gateway.auth import Principal
 from gateway.errors import invalid_request
 from gateway.settings import Settings
@@ -39,7 +40,7 @@ from gateway.streaming import cost_comment
 log = logging.getLogger(__name__)
 
 # A cache whose store is down (Redis, pgvector) is skipped, never a failed call.
-STORE_ERRORS = (redis.RedisError, psycopg.Error, OSError)
+STORE_ERRORS = (redis.RedisError, psycopg.Error, OSError, UnreadableEntry)
 
 
 @dataclass

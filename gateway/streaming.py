@@ -36,6 +36,8 @@ class StreamAccount:
     saw_done: bool = False
     upstream_error: str | None = None
     content: list[str] = field(default_factory=list)  # the visible answer, for the response cache
+    reasoning: list[str] = field(default_factory=list)  # reasoning_content deltas (vLLM, DeepSeek), kept with it
+    refusal: list[str] = field(default_factory=list)
     finish_reason: str | None = None
     extra_choices: bool = False  # tool calls or n > 1: not rebuilt as a whole completion
     logprobs: list = field(default_factory=list)  # choice 0's content logprobs, in order
@@ -112,8 +114,7 @@ class StreamAccount:
             if isinstance(text, str) and text:
                 self._mark_first()
                 self.generated.append(text)
-                if key == "content":
-                    self.content.append(text)
+                {"content": self.content, "reasoning_content": self.reasoning, "refusal": self.refusal}[key].append(text)
         tool_calls = delta.get("tool_calls") or ()
         for tool_call in tool_calls if isinstance(tool_calls, list) else ():
             self.extra_choices = True
@@ -142,12 +143,17 @@ class StreamAccount:
         """The stream rebuilt as one chat.completion (plain text answers only), for the cache."""
         if self.extra_choices or self.malformed or self.usage is None or self.finish_reason is None:
             return None
+        message = {"role": "assistant", "content": "".join(self.content)}
+        if self.reasoning:
+            message["reasoning_content"] = "".join(self.reasoning)
+        if self.refusal:
+            message["refusal"] = "".join(self.refusal)
         return {
             "id": completion_id,
             "object": "chat.completion",
             "created": int(time.time()),
             "model": model,
-            "choices": [{"index": 0, "message": {"role": "assistant", "content": "".join(self.content)}, "finish_reason": self.finish_reason,
+            "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason,
                          "logprobs": {"content": self.logprobs} if self.logprobs else None}],
             "usage": self.usage.to_openai(),
         }

@@ -31,6 +31,15 @@ def test_round_trip_and_namespacing(backend, redis_url, redis_namespace):
     client.close()
 
 
+@pytest.mark.parametrize("stored", [b"not json", b'{"body": {}}', b"[1, 2]", b'{"body": {}, "cost_usd": "x", "created_at": 1}'])
+def test_an_unreadable_entry_is_a_miss_and_is_dropped(backend, redis_url, redis_namespace, stored):
+    client = redis.Redis.from_url(redis_url)
+    client.set(f"{redis_namespace}exact:odd", stored, px=30_000)
+    assert backend.get("odd") is None
+    assert client.get(f"{redis_namespace}exact:odd") is None
+    client.close()
+
+
 def test_shared_across_backend_instances(backend, redis_url, redis_namespace):
     other = RedisExactBackend(RedisExactConfig(url=redis_url, namespace=redis_namespace))
     backend.put("shared", entry("from replica 1"))

@@ -34,6 +34,8 @@ def test_usage_chunk_when_asked():
     assert chunks[-1].choices == [] and chunks[-1].usage.total_tokens == 17
     assert wants_usage_chunk({"stream_options": {"include_usage": True}})
     assert not wants_usage_chunk({"stream": True})
+    no_usage = {k: v for k, v in body.items() if k != "usage"}  # an upstream that sent none
+    assert all(c.choices for c in parse(list(replay_sse(no_usage, include_usage=True))))
 
 
 def test_tool_call_answer_replays_with_tool_call_deltas():
@@ -43,3 +45,30 @@ def test_tool_call_answer_replays_with_tool_call_deltas():
     deltas = [tc for c in chunks for ch in c.choices for tc in (ch.delta.tool_calls or [])]
     assert len(deltas) == 1 and deltas[0].id == "call_1" and deltas[0].function.arguments == '{"city":"Paris"}'
     assert chunks[-1].choices[0].finish_reason == "tool_calls"
+    assert chunks[0].choices[0].delta.content is None  # as live: a tool-call answer has no text, not ""
+
+
+def test_reasoning_content_is_replayed_ahead_of_the_answer():
+    body = completion("42", reasoning_content="6*7=42")
+    events = list(replay_sse(body))
+    deltas = [json.loads(e[6:])["choices"][0]["delta"] for e in events[:-1]]
+    assert deltas[1] == {"reasoning_content": "6*7=42"} and "".join(d.get("content") or "" for d in deltas) == "42"
+    assert deltas[0]["content"] == ""
+
+
+def test_a_stream_rebuilt_for_the_cache_keeps_its_reasoning_and_replays_as_it_came():
+    from gateway.streaming import StreamAccount
+
+    def event(delta: dict, finish: str | None = None) -> bytes:
+        chunk = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
+        return b"data: " + json.dumps(chunk).encode() + b"\n\n"
+
+    usage = {"id": "c", "object": "chat.completion.chunk", "created": 1, "model": "m", "choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 4, "total_tokens": 7}}
+    account = StreamAccount(client_wants_usage=True)
+    for piece in (event({"role": "assistant", "content": ""}), event({"reasoning_content": "6*7"}), event({"reasoning_content": "=42"}),
+                  event({"content": "42"}), event({}, "stop"), b"data: " + json.dumps(usage).encode() + b"\n\n", DONE_EVENT):
+        account.feed(piece)
+    whole = account.as_completion("chatcmpl-x", "m")
+    assert whole["choices"][0]["message"] == {"role": "assistant", "content": "42", "reasoning_content": "6*7=42"}
+    replayed = [json.loads(e[6:])["choices"][0]["delta"] for e in list(replay_sse(whole))[:-1]]
+    assert "".join(d.get("reasoning_content") or "" for d in replayed) == "6*7=42"
