@@ -341,9 +341,10 @@ class Admission:
 
     # -- routing's view ----------------------------------------------------------------
 
-    async def remaining_fraction(self, principal: Principal, run_id: str | None) -> float | None:
-        """The smallest share left over the budgets in scope (model-specific ones aside)."""
-        budgets = self.book.in_scope(principal.tenant_id, principal.key_id, run_id, None)
+    async def remaining_fraction(self, principal: Principal, run_id: str | None, model: str | None = None) -> float | None:
+        """The smallest share left over the budgets in scope; `model`: the model or route the client
+        asked for, whose own budgets count too (a budget on `auto` moves that route's thresholds)."""
+        budgets = self.book.in_scope(principal.tenant_id, principal.key_id, run_id, model)
         if not budgets:
             return None
         charges, _, _ = self._charges(budgets, principal.timezone, run_id)

@@ -148,7 +148,7 @@ class Pipeline:
                 return self._serve_cached(ctx, lookup, body)
 
         if plan is not None:
-            remaining = await self.s.admission.remaining_fraction(ctx.principal, ctx.run_id)
+            remaining = await self.s.admission.remaining_fraction(ctx.principal, ctx.run_id, ctx.model_requested)
             candidates = self.s.routes.decide(ctx, plan, body, remaining)
             if plan.settings.cascade and not ctx.stream and endpoint == "chat":
                 kept = await self._cascade_local_first(ctx, plan, body, candidates)

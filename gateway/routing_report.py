@@ -36,11 +36,13 @@ def routing_report(engine: Engine, days: float = 30.0) -> list[TenantRouting]:
     routed = UsageRecord.route_score.is_not(None)
     served_from = sa.case((UsageRecord.cache.like("hit-%"), "cache"), else_=UsageRecord.tier)
     attempt = UsageRecord.request_id.like("%" + CASCADE_ATTEMPT_SUFFIX)
+    answered = UsageRecord.status_code == 200  # calls count answered rows; the spend counts every billed one (a stream cut short too)
     tier_query = (
         sa.select(
-            UsageRecord.tenant_id, served_from, attempt, sa.func.count(), sa.func.sum(sa.case((routed, 1), else_=0)), sa.func.sum(UsageRecord.cost_nanos)
+            UsageRecord.tenant_id, served_from, attempt, sa.func.sum(sa.case((answered, 1), else_=0)),
+            sa.func.sum(sa.case((answered & routed, 1), else_=0)), sa.func.sum(UsageRecord.cost_nanos),
         )
-        .where(UsageRecord.created_at >= since, UsageRecord.status_code == 200)
+        .where(UsageRecord.created_at >= since)
         .group_by(UsageRecord.tenant_id, served_from, attempt)
     )
     feedback_query = (
@@ -55,12 +57,14 @@ def routing_report(engine: Engine, days: float = 30.0) -> list[TenantRouting]:
         for tenant_id, tier, is_attempt, calls, routed_calls, cost in session.execute(tier_query):
             r = reports.setdefault(tenant_id, TenantRouting(tenant=names.get(tenant_id, tenant_id or "-")))
             r.cost_usd += nanos_to_usd(int(cost or 0))
+            calls = int(calls or 0)
             if is_attempt:
                 r.cascade_attempts += calls
                 continue
             r.calls += calls
             r.routed_calls += int(routed_calls or 0)
-            r.tiers[tier or "-"] = r.tiers.get(tier or "-", 0) + calls
+            if calls:
+                r.tiers[tier or "-"] = r.tiers.get(tier or "-", 0) + calls
             if tier == "strong":
                 strong_routed[tenant_id] = strong_routed.get(tenant_id, 0) + int(routed_calls or 0)
         for tenant_id, samples, mean in session.execute(feedback_query):

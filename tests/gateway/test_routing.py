@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from billing.db import db_session
 from billing.feedback_models import RouteFeedback, TenantRouteThreshold
 from gateway.feedback import DefaultThresholds, recalibrate
+from tests.billing.helpers import add_rows, ledger_row
 from tests.fakes.openai_upstream import Failure, Raw
 from tests.gateway.conftest import model_list
 from tests.support.gateway import GatewayUnderTest, start_gateway
@@ -126,11 +127,13 @@ def test_an_agent_run_sticks_to_its_deployment_while_that_is_not_dearer(routed):
     assert easy["tier"] == "local" and "left-sticky" in easy["reason"]
 
 
-def test_a_low_budget_steps_hard_calls_down(routed):
-    key = routed.new_key("thrifty-co")
+@pytest.mark.parametrize("on_the_route", [False, True], ids=["tenant-budget", "budget-on-auto"])
+def test_a_low_budget_steps_hard_calls_down(routed, on_the_route):
+    key = routed.new_key("thrifty-route-co" if on_the_route else "thrifty-co")
     tenant_id = routed.principal_tenant(key)
+    scope = {"model": "auto"} if on_the_route else {}  # a budget on the route itself moves its thresholds too
     with routed.http(routed.admin_key) as admin:
-        assert admin.post("/admin/api/budgets", json={"tenant_id": tenant_id, "limit_usd": 0.005, "period": "none"}).status_code in (200, 201)
+        assert admin.post("/admin/api/budgets", json={"tenant_id": tenant_id, "limit_usd": 0.005, "period": "none", **scope}).status_code in (200, 201)
     seen = []
     for _ in range(20):  # the same hard call, again and again, as the budget drains
         _, route = ask(routed, HARD, key=key, max_tokens=50)
@@ -294,3 +297,7 @@ def test_routing_report_shows_the_tier_mix(routed):
     assert acme.routed_calls > 0 and set(acme.tiers) >= {"local", "cheap", "strong"}
     assert 0 < acme.strong_share < 1 and 0 < acme.expected_quality_kept <= 1
     assert json.dumps([r.__dict__ for r in reports.values()])
+    # A stream the client left is billed (499): the spend counts it, the calls do not.
+    add_rows(routed.db, ledger_row("left-stream", acme_id, 352_500, status_code=499, tier="cheap", model_requested="auto"))
+    cut = {r.tenant: r for r in routing_report(routed.db)}["acme"]
+    assert cut.calls == acme.calls and cut.cost_usd == pytest.approx(acme.cost_usd + 0.0003525)
