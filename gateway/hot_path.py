@@ -11,17 +11,46 @@ from __future__ import annotations
 import logging
 
 from fastapi import FastAPI
+from starlette.datastructures import Headers
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
 from gateway.context import new_request_id
 from gateway.deps import principal_of
-from gateway.errors import APIError, internal_error
+from gateway.errors import APIError, body_too_large, internal_error
 
 log = logging.getLogger(__name__)
 
 HOT_ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/completions": "completions", "/v1/embeddings": "embeddings"}
+# A file upload streams to disk under its own, larger limit (routes/files_batches.py); every other
+# body the app reads (admin API, feedback, forms) is held to max_body_bytes before FastAPI sees it.
+UPLOAD_PATH = "/v1/files"
+BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+
+async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive | None:
+    """A receive that replays the request body read here, or None when the body is over `limit`."""
+    declared = Headers(scope=scope).get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        return None
+    messages: list[Message] = []
+    size = 0
+    while True:
+        message = await receive()
+        messages.append(message)
+        if message["type"] != "http.request":  # the client left: the app sees that
+            break
+        size += len(message.get("body", b""))
+        if size > limit:
+            return None
+        if not message.get("more_body", False):
+            break
+
+    async def replay() -> Message:
+        return messages.pop(0) if messages else await receive()
+
+    return replay
 
 
 def _named(response: Response) -> Response:
@@ -51,6 +80,13 @@ class HotPathApp:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         endpoint = HOT_ENDPOINTS.get(scope.get("path", "")) if scope["type"] == "http" else None
         if endpoint is None:
+            if scope["type"] == "http" and scope["method"] in BODY_METHODS and scope["path"] != UPLOAD_PATH:
+                limit = self.app.state.services.settings.max_body_bytes
+                bounded = await _bounded_body(scope, receive, limit)
+                if bounded is None:
+                    await _named(body_too_large(limit).response())(scope, receive, send)
+                    return
+                receive = bounded
             await self.app(scope, receive, _with_request_id(send) if scope["type"] == "http" else send)
             return
         if scope["method"] != "POST":

@@ -106,6 +106,14 @@ def test_huge_body_is_413_whether_declared_or_streamed(gateway):
                 yield huge[start : start + (1 << 20)]
 
         assert_envelope(http.post("/v1/chat/completions", content=chunks()), 413, "request_too_large")
+        # The app's own JSON endpoints (feedback, admin API) hold the same limit, declared or streamed.
+        feedback = b'{"request_id": "' + b"r" * (limit + 10) + b'", "score": 1}'
+        assert_envelope(http.post("/v1/feedback", content=feedback), 413, "request_too_large")
+        assert_envelope(http.post("/v1/feedback", content=iter([feedback[: limit // 2], feedback[limit // 2 :]])), 413, "request_too_large")
+        small = http.post("/v1/feedback", json={"request_id": "req_unknown", "score": 1})
+        assert small.status_code == 404  # read whole and served as before
+    with gateway.http(gateway.admin_key) as admin:
+        assert_envelope(admin.post("/admin/api/tenants", content=b'{"name": "' + b"t" * (limit + 10) + b'"}'), 413, "request_too_large")
 
 
 def test_unknown_paths_and_methods_use_the_envelope(gateway):
