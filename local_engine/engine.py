@@ -233,6 +233,8 @@ class LLMEngine:
         self.block_manager.register_full_blocks(seq)
         visible = [t for t in accepted if not (reason == "stop" and t in eos | set(p.stop_token_ids))]
         state.text += state.detok.push(visible) if visible else ""
+        if reason:
+            state.text += state.detok.flush()
         if p.stop:
             reason = self._apply_stop_strings(state, reason)
         if reason:

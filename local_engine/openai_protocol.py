@@ -24,6 +24,22 @@ def _number(body: dict[str, Any], key: str, default: Any, kind: type = float) ->
     return kind(value)
 
 
+def flag(body: dict[str, Any], key: str) -> bool:
+    """A true/false field: absent or null is false; "false", 1 or "yes" are refused, not guessed at."""
+    value = body.get(key)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise RequestError(f"'{key}' must be true or false")
+    return value
+
+
+def _count(value: Any, key: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise RequestError(f"'{key}' must be an integer")
+    return value
+
+
 def _logit_bias(value: Any) -> dict[int, float]:
     """OpenAI's {"token id as a string": bias}."""
     if value is None:
@@ -48,9 +64,16 @@ def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
     if not isinstance(stop, list) or not all(isinstance(s, str) and s for s in stop):
         raise RequestError("'stop' must be a string or a list of non-empty strings")
     logprobs = body.get("logprobs")
-    top_logprobs = body.get("top_logprobs") or 0
+    top_logprobs = _count(body.get("top_logprobs") or 0, "top_logprobs")
     if not chat and isinstance(logprobs, int) and not isinstance(logprobs, bool):
         top_logprobs, logprobs = logprobs, True  # legacy completions: logprobs=N
+    else:
+        logprobs = flag(body, "logprobs")
+    if max_tokens is not None:
+        max_tokens = _count(max_tokens, "max_completion_tokens" if chat and body.get("max_completion_tokens") is not None else "max_tokens")
+    stop_token_ids = body.get("stop_token_ids") or []
+    if not isinstance(stop_token_ids, list) or not all(isinstance(t, int) and not isinstance(t, bool) for t in stop_token_ids):
+        raise RequestError("'stop_token_ids' must be a list of token ids")
     if chat and top_logprobs and not logprobs:
         raise RequestError("'top_logprobs' needs 'logprobs': true")
     json_schema, json_object = None, False
@@ -77,10 +100,10 @@ def sampling_params(body: dict[str, Any], chat: bool) -> SamplingParams:
             frequency_penalty=_number(body, "frequency_penalty", 0.0),
             presence_penalty=_number(body, "presence_penalty", 0.0),
             stop=stop,
-            stop_token_ids=list(body.get("stop_token_ids") or []),
-            ignore_eos=bool(body.get("ignore_eos", False)),
+            stop_token_ids=stop_token_ids,
+            ignore_eos=flag(body, "ignore_eos"),
             seed=body.get("seed"),
-            logprobs=bool(logprobs),
+            logprobs=logprobs,
             top_logprobs=int(top_logprobs),
             json_schema=json_schema,
             json_object=json_object,

@@ -60,6 +60,8 @@ class OpenAIServing:
         if not isinstance(messages, list) or not messages or not all(isinstance(m, dict) for m in messages):
             raise RequestError("'messages' must be a non-empty list of message objects")
         for i, m in enumerate(messages):
+            if not isinstance(m.get("role"), str):
+                raise RequestError(f"messages[{i}].role must be a string such as 'user' or 'assistant'")
             calls = m.get("tool_calls")
             if calls is not None and not (isinstance(calls, list) and all(_is_call(c) for c in calls)):
                 raise RequestError(f"messages[{i}].tool_calls must be a list of {{id, type, function: {{name, arguments}}}} objects")

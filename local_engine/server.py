@@ -16,7 +16,7 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from starlette.exceptions import HTTPException
 
-from local_engine import openai_serving
+from local_engine import openai_protocol, openai_serving
 from local_engine.async_engine import AsyncEngine, EngineDeadError
 from local_engine.config import EngineConfig
 from local_engine.engine import RequestError
@@ -116,7 +116,7 @@ def build_app(engine: AsyncEngine) -> FastAPI:
     async def chat(request: Request):
         body = await _body(request)
         prepared = serving.chat_request(body)  # 400s surface before streaming starts
-        if body.get("stream"):
+        if openai_protocol.flag(body, "stream"):
             return StreamingResponse(serving.chat_stream(prepared), media_type="text/event-stream")
         return await _unless_disconnected(request, serving.chat(prepared))
 
@@ -124,7 +124,7 @@ def build_app(engine: AsyncEngine) -> FastAPI:
     async def completions(request: Request):
         body = await _body(request)
         prepared = serving.completion_request(body)
-        if body.get("stream"):
+        if openai_protocol.flag(body, "stream"):
             return StreamingResponse(serving.completion_stream(prepared), media_type="text/event-stream")
         return await _unless_disconnected(request, serving.completion(prepared))
 

@@ -109,3 +109,11 @@ class IncrementalDetokenizer:
             self.read_offset = len(self.ids)
             return delta
         return ""
+
+    def flush(self) -> str:
+        """At the end of a reply: the text still held back, less a last character left incomplete
+        (a reply cut inside an emoji still ends with the characters before it)."""
+        prefix_text = self.tokenizer.decode(self.ids[self.prefix_offset : self.read_offset])
+        new_text = self.tokenizer.decode(self.ids[self.prefix_offset :]).rstrip("\ufffd")
+        self.prefix_offset = self.read_offset = len(self.ids)
+        return new_text[len(prefix_text) :] if len(new_text) > len(prefix_text) else ""

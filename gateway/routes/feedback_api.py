@@ -6,7 +6,7 @@ import asyncio
 from typing import Literal
 
 from fastapi import APIRouter
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field, StrictFloat, StrictInt, StrictStr, model_validator
 
 from gateway.deps import PrincipalDep, ServicesDep
 from gateway.errors import APIError
@@ -16,8 +16,8 @@ router = APIRouter(prefix="/v1")
 
 
 class FeedbackIn(BaseModel):
-    request_id: str = Field(min_length=1, max_length=64, description="the x-request-id of the call")
-    score: float | None = Field(default=None, ge=0, le=1, description="1 = a good answer, 0 = a bad one")
+    request_id: StrictStr = Field(min_length=1, max_length=64, description="the x-request-id of the call")
+    score: StrictFloat | StrictInt | None = Field(default=None, ge=0, le=1, description="1 = a good answer, 0 = a bad one (true/\"1\" are refused)")
     thumbs: Literal["up", "down"] | None = None
     label: str | None = Field(default=None, max_length=200)
 
@@ -29,7 +29,7 @@ class FeedbackIn(BaseModel):
 
     @property
     def outcome(self) -> float:
-        return self.score if self.score is not None else (1.0 if self.thumbs == "up" else 0.0)
+        return float(self.score) if self.score is not None else (1.0 if self.thumbs == "up" else 0.0)
 
 
 @router.post("/feedback")

@@ -234,6 +234,8 @@ def test_feedback_is_stored_and_recalibrates_the_tenant_threshold(routed):
         assert ok.status_code == 200 and ok.json()["score"] == 0.0
         assert http.post("/v1/feedback", json={"request_id": "req_nope", "score": 1}).status_code == 404
         assert http.post("/v1/feedback", json={"request_id": request_ids[1]}).status_code == 400
+        for loose in (True, "1", "0.5"):  # a boolean or a string is not a score
+            assert http.post("/v1/feedback", json={"request_id": request_ids[1], "score": loose}).status_code == 400, loose
     other = routed.new_key("nosy-co")
     with routed.http(other) as http:
         assert http.post("/v1/feedback", json={"request_id": request_ids[1], "score": 1}).status_code == 404

@@ -171,3 +171,39 @@ def test_json_object_mode_allows_objects_only(folder):
     assert not grammars.matcher(SamplingParams(json_object=True)).accept_string("[1]")
     assert not grammars.matcher(SamplingParams(json_object=True)).accept_string("2019")
     assert grammars.matcher(SamplingParams(json_object=True)).accept_string('{"a": [1]}')
+
+
+def test_a_reply_cut_inside_a_character_keeps_the_characters_before_it():
+    from local_engine.tokenizer import IncrementalDetokenizer
+
+    class ByteTokens:  # one token per UTF-8 byte, decoded the way a byte-level BPE decodes
+        @staticmethod
+        def decode(ids: list[int]) -> str:
+            return bytes(ids).decode("utf-8", errors="replace")
+
+    detok = IncrementalDetokenizer(ByteTokens())  # type: ignore[arg-type]
+    wave, tone = "👋".encode(), "🏽".encode()
+    # The last token ends the wave and starts the skin tone, which the reply never finishes.
+    tokens = [[ord("a")], [ord("b")], list(wave[:3]), list(wave[3:] + tone[:3])]
+    streamed = "".join(detok.push(t) for t in tokens)
+    assert streamed == "ab"  # while the reply goes on, an incomplete tail is held back
+    assert streamed + detok.flush() == "ab👋"
+    assert detok.flush() == ""
+
+
+@pytest.mark.parametrize(
+    "field, value, message",
+    [
+        ("ignore_eos", "false", "'ignore_eos' must be true or false"),
+        ("logprobs", "yes", "'logprobs' must be true or false"),
+        ("top_logprobs", "3", "'top_logprobs' must be an integer"),
+        ("max_tokens", 2.5, "'max_tokens' must be an integer"),
+        ("max_tokens", True, "'max_tokens' must be an integer"),
+        ("stop_token_ids", 5, "'stop_token_ids' must be a list of token ids"),
+    ],
+)
+def test_loosely_typed_fields_are_refused_not_guessed(field, value, message):
+    with pytest.raises(RequestError, match=message):
+        sampling_params({"messages": [], field: value}, chat=True)
+    assert sampling_params({"ignore_eos": False, "logprobs": None, "max_tokens": 5}, chat=True).ignore_eos is False
+

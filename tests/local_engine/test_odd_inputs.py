@@ -155,3 +155,16 @@ def test_a_whole_answer_is_abandoned_when_its_client_goes_away(engine):
     reply = asyncio.run(run())
     assert reply.status_code == 499 and engine.num_requests() == 0 and time.monotonic() - started < 10
     assert engine.engine.stats["steps"] - steps < 100  # run out, it would take ~500 steps to the context's end
+
+
+def test_a_message_role_that_is_not_a_string_is_a_400_and_flags_are_not_guessed(engine):
+    chat = {"messages": [{"role": "user", "content": "hi"}], "max_tokens": 2}
+    responses = _calls(
+        engine,
+        *[("POST", "/v1/chat/completions", {**chat, "messages": [{"role": role, "content": "hi"}]}) for role in (5, None, ["user"])],
+        ("POST", "/v1/chat/completions", {**chat, "stream": "false"}),
+        ("POST", "/v1/chat/completions", {**chat, "stream": None}),
+    )
+    assert [r.status_code for r in responses] == [400, 400, 400, 400, 200]
+    assert all("role must be a string" in r.json()["error"]["message"] for r in responses[:3])
+    assert responses[3].json()["error"]["message"] == "'stream' must be true or false"
