@@ -90,6 +90,22 @@ class PgvectorSemanticIndex:
             self._conn.close()
             raise
 
+    def _live(self) -> psycopg.Connection:
+        """The connection, opened again if the server dropped it (a restart, a failover): the call
+        that found it dropped failed (the cache was bypassed), the next one reconnects."""
+        if self._conn.closed or self._conn.broken:
+            self._conn.close()
+            conn = psycopg.connect(_libpq_url(self.config.url), autocommit=True, connect_timeout=self.config.connect_timeout_s)
+            try:
+                register_vector(conn)
+                conn.execute(f"SET hnsw.ef_search = {int(self.config.ef_search)}")
+                conn.execute("SET hnsw.iterative_scan = strict_order")
+            except BaseException:
+                conn.close()
+                raise
+            self._conn = conn
+        return self._conn
+
     def _create_schema(self) -> None:
         t = self.config.table
         verify_column = f"verify_embedding halfvec({self.verify_dim}) NOT NULL," if self.verify_dim else ""
@@ -122,7 +138,7 @@ class PgvectorSemanticIndex:
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._conn.execute(f"SELECT count(*) FROM {self.config.table} WHERE expires_at > now()").fetchone()[0])
+            return int(self._live().execute(f"SELECT count(*) FROM {self.config.table} WHERE expires_at > now()").fetchone()[0])
 
     def _columns(self) -> str:
         return "scope, context, question, embedding, response, expires_at" + (", verify_embedding" if self.verify_dim else "")
@@ -144,7 +160,7 @@ class PgvectorSemanticIndex:
             values += (HalfVector(verify),)
         placeholders = "%s, %s, %s, %s, %s, now() + make_interval(secs => %s)" + (", %s" if verify is not None else "")
         with self._lock:
-            row = self._conn.execute(
+            row = self._live().execute(
                 f"INSERT INTO {self.config.table} ({self._columns()}) VALUES ({placeholders}) RETURNING id", values
             ).fetchone()
         return str(row[0])
@@ -166,7 +182,7 @@ class PgvectorSemanticIndex:
         if len(verify_rows) != len(questions):
             raise ValueError("verify_vectors must have one row per question")
         types = ["text", "text", "text", "vector", "bytea", "timestamptz"] + (["halfvec"] if self.verify_dim else [])
-        with self._lock, self._conn.transaction():
+        with self._lock, self._live().transaction():
             expires = self._conn.execute("SELECT now() + make_interval(secs => %s)", (float(ttl),)).fetchone()[0]
             with self._conn.cursor().copy(f"COPY {self.config.table} ({self._columns()}) FROM STDIN WITH (FORMAT BINARY)") as copy:
                 copy.set_types(types)
@@ -184,7 +200,7 @@ class PgvectorSemanticIndex:
         unit = as_unit_vector(vector, self.dim)
         verify = "verify_embedding" if self.verify_dim else "NULL"
         with self._lock:
-            rows = self._conn.execute(
+            rows = self._live().execute(
                 f"SELECT id, scope, context, question, response, embedding <=> %(v)s AS distance, {verify} "
                 f"FROM {self.config.table} "
                 "WHERE scope = %(s)s AND context = %(c)s AND expires_at > now() "
@@ -201,7 +217,7 @@ class PgvectorSemanticIndex:
 
     def delete(self, partition: Partition, entry_id: str) -> None:
         with self._lock:
-            self._conn.execute(
+            self._live().execute(
                 f"DELETE FROM {self.config.table} WHERE id = %s AND scope = %s AND context = %s",
                 (int(entry_id), partition.scope, partition.context),
             )
@@ -209,11 +225,11 @@ class PgvectorSemanticIndex:
     def purge(self) -> int:
         """Delete expired rows and, past config.max_entries, the oldest ones; returns how many."""
         with self._lock:
-            return _purge(self._conn, self.config.table, self.config.max_entries)
+            return _purge(self._live(), self.config.table, self.config.max_entries)
 
     def clear(self) -> None:
         with self._lock:
-            self._conn.execute(f"TRUNCATE {self.config.table}")
+            self._live().execute(f"TRUNCATE {self.config.table}")
 
     def close(self) -> None:
         self._conn.close()

@@ -160,3 +160,24 @@ def test_pgvector_purge_deletes_expired_rows_and_keeps_the_newest(pgvector_url):
     finally:
         index._conn.execute(f"DROP TABLE {table}")
         index.close()
+
+
+def test_pgvector_reconnects_after_the_server_drops_its_connection(pgvector_url):
+    import psycopg
+
+    from cache.semantic_pgvector import PgvectorSemanticConfig, PgvectorSemanticIndex, _libpq_url
+
+    table = f"tm_sc_drop_{uuid.uuid4().hex[:8]}"
+    index = PgvectorSemanticIndex(PgvectorSemanticConfig(url=pgvector_url, dim=TEST_DIM, table=table))
+    try:
+        index.add(A, "before", unit(1), answer("kept"))
+        pid = index._conn.info.backend_pid
+        with psycopg.connect(_libpq_url(pgvector_url), autocommit=True) as admin:  # a restart or failover, as the gateway sees it
+            admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+        with pytest.raises(psycopg.OperationalError):
+            index.search(A, unit(1))  # this call finds it gone: the cache layer bypasses it
+        assert [c.question for c in index.search(A, unit(1))] == ["before"]  # the next one reconnects
+        assert index._conn.info.backend_pid != pid
+    finally:
+        index._conn.execute(f"DROP TABLE {table}")
+        index.close()
