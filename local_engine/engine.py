@@ -214,29 +214,38 @@ class LLMEngine:
         p = seq.params
         eos = set() if p.ignore_eos else set(self.model_config.eos_token_ids)
         accepted: list[int] = []
+        visible: list[int] = []  # accepted tokens that are text (not the end-of-sequence or a stop token id)
         reason = None
+        stopped_by_string = False
         for tok in tokens:
             seq.append_token(tok)
             accepted.append(tok)
             if seq.grammar is not None and not seq.grammar.is_terminated():
                 seq.grammar.accept_token(tok)
-            if tok in eos or tok in p.stop_token_ids:
-                reason = "stop"
-            elif seq.grammar is not None and seq.grammar.is_terminated():
+            ends = tok in eos or tok in p.stop_token_ids
+            if ends or (seq.grammar is not None and seq.grammar.is_terminated()):
                 reason = "stop"
             elif seq.num_output_tokens >= p.max_tokens or seq.num_tokens >= self.max_model_len:
                 reason = "length"
+            if not ends:
+                visible.append(tok)
+                if p.stop:
+                    # Token by token: a stop string completed by one speculated token ends the reply
+                    # there, and the tokens speculated after it are neither kept nor counted.
+                    state.text += state.detok.push([tok])
+                    if self._apply_stop_strings(state, None):
+                        reason, stopped_by_string = "stop", True
             if reason:
                 break
         # The cache may only hold tokens that stay in the sequence.
         seq.num_computed_tokens = min(seq.num_computed_tokens, seq.num_tokens - 1)
         self.block_manager.register_full_blocks(seq)
-        visible = [t for t in accepted if not (reason == "stop" and t in eos | set(p.stop_token_ids))]
-        state.text += state.detok.push(visible) if visible else ""
-        if reason:
+        if visible and not p.stop:
+            state.text += state.detok.push(visible)
+        if reason and not stopped_by_string:
             state.text += state.detok.flush()
-        if p.stop:
-            reason = self._apply_stop_strings(state, reason)
+            if p.stop and self._apply_stop_strings(state, None):
+                reason = "stop"
         if reason:
             self.scheduler.finish(seq, reason)
         # An end-of-sequence or stop token ends the reply without being part of its text.

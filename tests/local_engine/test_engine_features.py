@@ -207,3 +207,24 @@ def test_loosely_typed_fields_are_refused_not_guessed(field, value, message):
         sampling_params({"messages": [], field: value}, chat=True)
     assert sampling_params({"ignore_eos": False, "logprobs": None, "max_tokens": 5}, chat=True).ignore_eos is False
 
+
+
+
+def test_a_stop_string_completed_by_a_speculated_token_ends_the_reply_and_its_count_there(folder):
+    """Speculation accepts several tokens in one step: the ones after the token that completes a
+    stop string are neither kept nor counted (usage used to include them)."""
+    engine = _engine(folder, speculative_ngram=False)
+    tok = engine.tokenizer
+    letters = [i for i in range(tok.vocab_size) if (t := tok.decode([i])).isascii() and t.isalpha() and len(t) == 1]
+    stop = "QZ"  # completed by the second token of the accepted run
+    a, x, b, c = (next(i for i in letters if tok.decode([i]) == ch) for ch in "JQZK")
+    engine.add_request("r", [7, 8, 9, 10, 11, 12] * 5, SamplingParams(max_tokens=24, temperature=0, ignore_eos=True, stop=[stop]))
+    engine.step()  # the prompt and a first token
+    state = engine.requests["r"]
+    assert not state.seq.is_finished and "Q" not in state.text
+    before = state.seq.num_output_tokens
+    out = engine._append(state.seq, [x, a, b, c], [])  # "QJZK": no stop yet
+    assert out.finish_reason is None and state.seq.num_output_tokens == before + 4
+    out = engine._append(state.seq, [x, b, a, c], [])  # as if a draft of four were accepted at once: "Q", "Z" ends it
+    assert out.finish_reason == "stop" and out.completion_tokens == before + 4 + 2
+    assert state.text.endswith("QJZK") and "QZ" not in state.text
