@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import re
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -18,11 +19,30 @@ from gateway.providers.base import Call, Reply, UpstreamError, error_for_status,
 
 _litellm: Any = None
 _APIError: type[Exception] = Exception  # replaced by openai.APIError, litellm's error base, on load
+_ContextWindowError: type[Exception] = Exception  # replaced by litellm.ContextWindowExceededError on load
+
+# The request fields a client's body carries on to litellm: OpenAI's, and nothing else. litellm
+# reads every other keyword as an option of its own (base_url, api_key, extra_headers,
+# custom_llm_provider, mock_response, ...): forwarded, a client would choose where the
+# deployment's API key goes, or get an invented answer billed as a real one.
+FORWARDED_FIELDS = frozenset(
+    {
+        # chat
+        "messages", "temperature", "top_p", "n", "stream", "stream_options", "stop", "max_tokens", "max_completion_tokens",
+        "presence_penalty", "frequency_penalty", "logit_bias", "user", "response_format", "seed", "tools", "tool_choice",
+        "parallel_tool_calls", "logprobs", "top_logprobs", "functions", "function_call", "reasoning_effort", "modalities", "audio",
+        "prediction", "service_tier", "web_search_options", "verbosity", "safety_identifier", "thinking", "top_k",
+        # legacy completions
+        "prompt", "suffix", "echo", "best_of",
+        # embeddings
+        "input", "dimensions", "encoding_format",
+    }
+)
 
 
 def load_litellm() -> Any:
     """litellm, imported once (it is slow) and set up offline: the bundled price map, no telemetry."""
-    global _litellm, _APIError
+    global _litellm, _APIError, _ContextWindowError
     if _litellm is None:
         os.environ.setdefault("LITELLM_LOCAL_MODEL_COST_MAP", "True")
         os.environ.setdefault("LITELLM_LOG", "ERROR")
@@ -30,24 +50,40 @@ def load_litellm() -> Any:
         import openai
 
         _APIError = openai.APIError
+        _ContextWindowError = litellm.ContextWindowExceededError
         litellm.telemetry = False
         litellm.drop_params = True
         _litellm = litellm
     return _litellm
 
 
+# "litellm.APIConnectionError: APIConnectionError: AnthropicException - ...": litellm's nesting of class names.
+_CLASS_PREFIXES = re.compile(r"^(?:(?:litellm\.)?[A-Za-z]+(?:Error|Exception)\s*(?::|-)\s*)+")
+
+
+def _client_message(exc: Exception) -> str:
+    """litellm's message for the client: its first line (litellm appends the Python traceback of a
+    reply it could not parse, with the server's paths), without litellm's own class prefix."""
+    message = (getattr(exc, "message", None) or str(exc)).split("\nTraceback", 1)[0].strip()
+    first = message.splitlines()[0] if message else type(exc).__name__
+    return (_CLASS_PREFIXES.sub("", first) or first)[:1000]
+
+
 def _translate_error(exc: Exception, deployment_id: str) -> UpstreamError:
     status = getattr(exc, "status_code", None) or 502
-    message = getattr(exc, "message", None) or str(exc)
+    message = _client_message(exc)
     if status == 408 or "timeout" in type(exc).__name__.lower():
         return UpstreamError(504, f"upstream {deployment_id} timed out", type="timeout", code="upstream_timeout", retryable=True)
-    headers = getattr(getattr(exc, "response", None), "headers", None)  # the HTTP response litellm's error carries
-    return error_for_status(status, message, retry_after=retry_after_seconds(headers))
+    # The upstream's own headers (Retry-After): litellm keeps them apart from the placeholder
+    # response its errors carry.
+    headers = getattr(exc, "litellm_response_headers", None) or getattr(getattr(exc, "response", None), "headers", None)
+    code = "context_length_exceeded" if isinstance(exc, _ContextWindowError) else None  # may fit another deployment
+    return error_for_status(status, message, retry_after=retry_after_seconds(headers), error_code=code)
 
 
 def _kwargs(call: Call) -> dict[str, Any]:
     params = call.deployment.litellm_params
-    kwargs = {k: v for k, v in call.body.items() if k != "model"}
+    kwargs = {k: v for k, v in call.body.items() if k in FORWARDED_FIELDS}
     kwargs.update(
         model=params.model,
         api_base=params.api_base,
@@ -74,33 +110,56 @@ class LiteLLMProvider:
                 response = await lib.aembedding(**_kwargs(call))
         except _APIError as exc:
             raise _translate_error(exc, call.deployment.id) from exc
-        body = response.model_dump(exclude_none=True)
-        body.pop("_hidden_params", None)
+        body = _for_client(response.model_dump(exclude_none=True))
         return Reply(body=orjson.dumps(body), usage=TokenUsage.from_openai(body.get("usage")))
 
     async def open_stream(self, call: Call) -> _LiteLLMStream:
         lib = load_litellm()
         try:
             stream = await lib.acompletion(**_kwargs(call)) if call.endpoint == "chat" else await lib.atext_completion(**_kwargs(call))
+            # The first chunk before the stream counts as open: an upstream that answers 200 and
+            # then sends an error event (Anthropic's overloaded_error) is retried or falls back like
+            # one that answered 529, since nothing has reached the client yet.
+            iterator = stream.__aiter__()
+            try:
+                first = await iterator.__anext__()
+            except StopAsyncIteration:
+                first = None
         except _APIError as exc:
             raise _translate_error(exc, call.deployment.id) from exc
-        return _LiteLLMStream(stream, call.deployment.id)
+        return _LiteLLMStream(stream, iterator, first, call.deployment.id)
 
     async def aclose(self) -> None:
         return None
 
 
+def _for_client(payload: dict[str, Any]) -> dict[str, Any]:
+    """A reply or chunk without litellm's additions: its hidden parameters, and the wholesale cost
+    it puts in usage (the client's price is the gateway's, with its markup)."""
+    payload.pop("_hidden_params", None)
+    usage = payload.get("usage")
+    if isinstance(usage, dict):
+        usage.pop("cost", None)
+    return payload
+
+
 class _LiteLLMStream:
-    def __init__(self, stream: Any, deployment_id: str):
+    def __init__(self, stream: Any, iterator: AsyncIterator[Any], first: Any, deployment_id: str):
         self._stream = stream
+        self._iterator = iterator
+        self._first = first
         self._deployment_id = deployment_id
+
+    async def _chunks(self) -> AsyncIterator[Any]:
+        if self._first is not None:
+            yield self._first
+        async for chunk in self._iterator:
+            yield chunk
 
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
-            async for chunk in self._stream:
-                payload = chunk.model_dump(exclude_none=True)
-                payload.pop("_hidden_params", None)
-                yield b"data: " + orjson.dumps(payload) + b"\n\n"
+            async for chunk in self._chunks():
+                yield b"data: " + orjson.dumps(_for_client(chunk.model_dump(exclude_none=True))) + b"\n\n"
         except _APIError as exc:
             raise UpstreamError(502, f"upstream {self._deployment_id} broke off the stream: {exc}", code="upstream_stream_broken") from exc
         yield b"data: [DONE]\n\n"

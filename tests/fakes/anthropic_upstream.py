@@ -23,6 +23,7 @@ class FakeAnthropic:
         self.requests: list[dict[str, Any]] = []
         self.paths: list[str] = []
         self.cache_read_tokens = 0  # what the next reply reports as read from the prompt cache
+        self.overloaded_streams = 0  # this many streams answer 200 and then only an overloaded_error event
         self._ids = itertools.count(1)
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
@@ -74,6 +75,11 @@ class FakeAnthropic:
 
         async def send(kind: str, data: dict[str, Any]) -> None:
             await response.write(f"event: {kind}\n".encode() + b"data: " + orjson.dumps({"type": kind, **data}) + b"\n\n")
+
+        if self.overloaded_streams > 0:
+            self.overloaded_streams -= 1
+            await send("error", {"error": {"type": "overloaded_error", "message": "Overloaded"}})
+            return response
 
         start_usage = {**usage, "output_tokens": 1}
         await send("message_start", {"message": {"id": mid, "type": "message", "role": "assistant", "model": body["model"], "content": [], "stop_reason": None, "usage": start_usage}})

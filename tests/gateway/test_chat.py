@@ -216,3 +216,24 @@ def test_anthropic_through_litellm_in_openai_shape(gateway, fake_anthropic):
     text = "".join(c.choices[0].delta.content or "" for c in chunks if c.choices)
     assert text == "claude says: What is the capital of France?"
     assert any(c.usage and c.usage.completion_tokens == 8 for c in chunks)
+    # The client sees the gateway's price (the cost comment), never litellm's wholesale one.
+    assert all("cost" not in (c.usage.model_extra or {}) for c in chunks if c.usage)
+
+
+def test_client_fields_cannot_steer_where_litellm_sends_the_key(gateway, fake_openai, fake_anthropic):
+    """litellm reads base_url, api_key, mock_response... as its own options: from a client's body
+    they would send the deployment's Anthropic key to the client's host, or invent an answer."""
+    before_anthropic, before_openai = len(fake_anthropic.requests), len(fake_openai.requests)
+    extra = {"base_url": fake_openai.base_url, "api_base": fake_openai.base_url, "api_key": "sk-client", "mock_response": "free lunch",
+             "custom_llm_provider": "openai", "extra_headers": {"x-api-key": "sk-client"}}
+    reply = gateway.openai().chat.completions.create(model="claude", messages=MESSAGES, max_tokens=20, extra_body=extra)
+    assert reply.choices[0].message.content == "claude says: What is the capital of France?"
+    assert len(fake_anthropic.requests) == before_anthropic + 1 and len(fake_openai.requests) == before_openai
+
+
+def test_an_error_event_before_any_text_is_retried_like_an_error_status(gateway, fake_anthropic):
+    fake_anthropic.overloaded_streams = 1
+    before = len(fake_anthropic.requests)
+    stream = gateway.openai().chat.completions.create(model="claude", messages=MESSAGES, max_tokens=100, stream=True)
+    assert "".join(c.choices[0].delta.content or "" for c in stream if c.choices) == "claude says: What is the capital of France?"
+    assert len(fake_anthropic.requests) == before + 2  # the overloaded stream, then the retry that answered
