@@ -26,6 +26,9 @@ from cache.sse import DONE_EVENT
 log = logging.getLogger(__name__)
 
 
+_KEPT = {"content": "content", "reasoning_content": "reasoning", "refusal": "refusal"}  # delta key -> the list that keeps it
+
+
 @dataclass
 class StreamAccount:
     client_wants_usage: bool
@@ -114,7 +117,7 @@ class StreamAccount:
             if isinstance(text, str) and text:
                 self._mark_first()
                 self.generated.append(text)
-                {"content": self.content, "reasoning_content": self.reasoning, "refusal": self.refusal}[key].append(text)
+                getattr(self, _KEPT[key]).append(text)
         tool_calls = delta.get("tool_calls") or ()
         for tool_call in tool_calls if isinstance(tool_calls, list) else ():
             self.extra_choices = True
