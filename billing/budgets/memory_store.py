@@ -312,6 +312,11 @@ class MemoryStore:
         with self._lock:
             return dict(self._pending)
 
+    async def abandon_rebuild(self, gen: str) -> None:
+        with self._lock:
+            if self._epoch == f"rebuilding:{gen}":
+                self._epoch = None
+
     async def finish_rebuild(self, gen: str, sums: list[CounterSum]) -> bool:
         with self._lock:
             if self._epoch != f"rebuilding:{gen}":

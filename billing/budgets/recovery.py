@@ -19,6 +19,7 @@ import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
+from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 
 from billing.budgets.definitions import BudgetDef
@@ -78,14 +79,27 @@ async def rebuild_counters(store: CounterStore, engine: Engine, budgets: list[Bu
         return "waited"
     level = logging.INFO if expected else logging.WARNING
     log.log(level, "budget counters are missing (new process or store restart): rebuilding them from the ledger")
-    if quiet_s:
-        await asyncio.sleep(quiet_s)
-    sums = await _snapshot_sums(store, engine, budgets)
+    try:
+        if quiet_s:
+            await asyncio.sleep(quiet_s)
+        sums = await _snapshot_sums(store, engine, budgets)
+    except BaseException:
+        # A ledger that cannot be read (the database is down) must not leave the claim to hold
+        # every admission on every replica until it expires: give it back, the next call retries.
+        await _give_back(store, gen)
+        raise
     if not await store.finish_rebuild(gen, sums):
         log.error("the budget counter rebuild %s lost its claim (took longer than %ss); another process will redo it", gen, timeout_s)
         return "waited"
     log.log(level, "budget counters rebuilt from the ledger (%d counters)", len(sums))
     return "rebuilt"
+
+
+async def _give_back(store: CounterStore, gen: str) -> None:
+    try:
+        await store.abandon_rebuild(gen)
+    except (RedisError, OSError) as exc:  # the store is down too: the claim's expiry frees it
+        log.warning("could not give back the budget counter rebuild claim %s: %r", gen, exc)
 
 
 async def _snapshot_sums(store: CounterStore, engine: Engine, budgets: list[BudgetDef]) -> list[CounterSum]:

@@ -333,6 +333,11 @@ redis.call('SET', ns .. 'epoch', 'rebuilding:' .. ARGV[2], 'EX', ARGV[3])
 return 'mine'
 """
 
+ABANDON_REBUILD = PRELUDE + r"""
+if redis.call('GET', ns .. 'epoch') == 'rebuilding:' .. ARGV[2] then redis.call('DEL', ns .. 'epoch') end
+return 1
+"""
+
 FINISH_REBUILD = PRELUDE + r"""
 if redis.call('GET', ns .. 'epoch') ~= 'rebuilding:' .. ARGV[2] then return 0 end
 local totals = {}

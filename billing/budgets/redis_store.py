@@ -8,6 +8,9 @@ import hashlib
 
 import orjson
 import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import ExponentialBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
 from billing.budgets import redis_scripts as lua
@@ -45,6 +48,7 @@ class _Script:
 
 _ADMIT, _SETTLE, _HEARTBEAT, _REAP = _Script(lua.ADMIT), _Script(lua.SETTLE), _Script(lua.HEARTBEAT), _Script(lua.REAP)
 _INIT, _BEGIN, _FINISH = _Script(lua.INIT), _Script(lua.BEGIN_REBUILD), _Script(lua.FINISH_REBUILD)
+_ABANDON = _Script(lua.ABANDON_REBUILD)
 
 
 def _fields(values: list[object]) -> str:
@@ -70,7 +74,14 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "tokenmill:", max_connections: int = 64) -> RedisStore:
-        client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30, max_connections=max_connections)
+        # A pooled connection Redis dropped (a restart, a failover, a network blip) fails the first
+        # command sent on it: that command is sent again on a fresh connection instead of failing the
+        # call. Budget scripts are keyed by request id, so a repeat of one that did run only holds a
+        # reservation longer (the reaper frees it), never spends twice.
+        retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2, supported_errors=(RedisConnectionError,))
+        client = aioredis.Redis.from_url(
+            url, decode_responses=True, health_check_interval=30, max_connections=max_connections, retry=retry, retry_on_error=[RedisConnectionError]
+        )
         return cls(client, namespace, max_connections)
 
     async def _command(self, *args: object):  # noqa: ANN202 - a Redis reply
@@ -158,6 +169,9 @@ class RedisStore:
     async def finish_rebuild(self, gen: str, sums: list[CounterSum]) -> bool:
         payload = orjson.dumps([[s.counter_id, s.nanos, s.tokens, s.expire_s] for s in sums])
         return bool(await _FINISH(self, self.ns, gen, payload))
+
+    async def abandon_rebuild(self, gen: str) -> None:
+        await _ABANDON(self, self.ns, gen)
 
     async def epoch(self) -> str | None:
         return await self._command("GET", self.ns + "epoch")

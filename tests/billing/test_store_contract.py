@@ -234,3 +234,42 @@ async def test_a_soft_threshold_is_reported_once(store):
         crossed.append((await store.settle(Settlement(f"r{i}", [charge], 400, 4))).crossed)
     assert [len(c) for c in crossed] == [0, 0, 1, 0]
     assert (crossed[2][0].index, crossed[2][0].spent_nanos) == (0, 1200)
+
+
+async def test_redis_store_survives_its_pooled_connections_being_dropped(redis_url, redis_namespace):
+    """A Redis restart or failover closes every pooled connection: the next command on each used to
+    fail the call (a 503) until every dead connection had been tried once."""
+    import redis.asyncio as aioredis
+
+    from billing.budgets.redis_store import RedisStore
+
+    store = RedisStore.from_url(redis_url, redis_namespace + "drop:")
+    admin = aioredis.Redis.from_url(redis_url)
+    try:
+        await make_ready(store, [CounterSum(C1, 0, 0)])
+        ids = {await store.client.client_id() for _ in range(3)}
+        for connection in ids:
+            await admin.execute_command("CLIENT", "KILL", "ID", connection)
+        admitted = await store.admit(request("r-after-drop", Charge(C1, limit_nanos=1_000_000)))
+        assert isinstance(admitted, Admitted)
+        assert await store.client.client_id() not in ids
+    finally:
+        await admin.aclose()
+        await asyncio.wait_for(store.close(), timeout=10)
+
+
+async def test_a_rebuild_that_cannot_read_the_ledger_gives_its_claim_back(store):
+    """With the database down, a failed rebuild used to keep `rebuilding:<gen>` until it expired:
+    every admission on every replica waited on it (60-90 s hangs) instead of a prompt 503."""
+    import sqlalchemy as sa
+    from sqlalchemy.exc import OperationalError
+
+    from billing.budgets.recovery import rebuild_counters
+
+    unreachable = sa.create_engine("postgresql+psycopg://nobody@127.0.0.1:1/none?connect_timeout=1")
+    with pytest.raises(OperationalError):
+        await rebuild_counters(store, unreachable, [], quiet_s=0)
+    assert await store.epoch() is None  # the next call claims it again
+    assert await store.begin_rebuild("g2", 30) == "mine"
+    await store.abandon_rebuild("someone-else")  # only its own claim is given back
+    assert await store.epoch() == "rebuilding:g2"
