@@ -15,7 +15,7 @@ import time
 from collections.abc import Awaitable, Callable, Coroutine, Mapping
 from datetime import UTC, datetime
 
-from prometheus_client import Counter
+from prometheus_client import Counter, Gauge
 from redis.exceptions import RedisError
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,6 +61,7 @@ RATE_LIMITED = Counter("tokenmill_rate_limited_total", "Calls refused by a rate 
 ALERTS = Counter("tokenmill_budget_alerts_total", "Soft budget thresholds crossed (once per budget and period)", ["tenant", "budget"])
 REBUILDS = Counter("tokenmill_budget_rebuilds_total", "Budget counters rebuilt from the ledger")
 REAPED = Counter("tokenmill_reservations_reaped_total", "Expired reservations released by the reaper")
+UNSETTLED = Gauge("tokenmill_budget_unsettled", "Settlements waiting for the budget store to come back", multiprocess_mode="livesum")
 
 CLAMP_HEADER = "x-tokenmill-max-tokens-clamped"
 REMAINING_HEADER = "x-tokenmill-budget-remaining-usd"
@@ -88,6 +89,10 @@ class Admission:
         self._windows = WindowCache()
         self._deployment_buckets = {d.id: buckets_for(f"dep:{d.id}", d.litellm_params.rpm, d.litellm_params.tpm) for d in deployments}
         self._open: dict[str, Ticket] = {}
+        # Settlements the store would not take (Redis unreachable for longer than the retries):
+        # tried again on every upkeep tick. Each is keyed by request id in the store, so a late one
+        # adds its cost once; dropped, the counter would lag the ledger and let the budget overspend.
+        self._unsettled: dict[str, tuple[Ticket, Settlement]] = {}
         self._charge_cache: dict[tuple, tuple[Charge, CounterSpec]] = {}
         self._bad_zones: set[str] = set()
         self._pricing_cache: dict[tuple, tuple[Rates, list[int | None], tuple]] = {}
@@ -125,6 +130,11 @@ class Admission:
             await asyncio.gather(self._maintainer, return_exceptions=True)
         if self._tasks:
             await asyncio.wait(list(self._tasks), timeout=10)
+        if self._unsettled:
+            try:
+                await self.settle_pending()
+            except (RedisError, OSError) as exc:
+                log.error("%d settlements never reached the budget store (%s): run `tokenmill billing reconcile --fix`", len(self._unsettled), exc)
         await self.store.close()
 
     # -- admission ---------------------------------------------------------------------
@@ -308,7 +318,17 @@ class Admission:
             except (RedisError, OSError) as exc:
                 log.warning("settling %s failed (%s), retrying", ticket.request_id, exc)
                 await asyncio.sleep(0.05 * 2**attempt)
-        log.error("could not settle %s: its reservation will expire and the ledger keeps its cost (see `tokenmill billing reconcile`)", ticket.request_id)
+        log.error("could not settle %s now: it is kept and tried again while the budget store is away", ticket.request_id)
+        self._unsettled[ticket.request_id] = (ticket, settlement)
+        UNSETTLED.set(len(self._unsettled))
+
+    async def settle_pending(self) -> int:
+        """Try the settlements the store refused again, oldest first; returns how many are left."""
+        for request_id, (ticket, settlement) in list(self._unsettled.items()):
+            self._after_settle(ticket, await self.store.settle(settlement))  # a store error ends this round
+            del self._unsettled[request_id]
+            UNSETTLED.set(len(self._unsettled))
+        return len(self._unsettled)
 
     def _after_settle(self, ticket: Ticket, result: SettleResult) -> None:
         for crossed in result.crossed:
@@ -421,6 +441,8 @@ class Admission:
                 if self.cfg.reap_interval_seconds and now >= due["reap"]:
                     due["reap"] = now + self.cfg.reap_interval_seconds
                     await self.reap()
+                if self._unsettled:
+                    await self.settle_pending()
                 if now >= due["reload"]:
                     due["reload"] = now + self.cfg.refresh_seconds
                     await self.reload()

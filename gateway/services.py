@@ -87,7 +87,7 @@ class Services:
             cache=CacheLayer.from_settings(settings) if settings.cache.enabled else None,
             routes=RouteService(settings, registry, prices, db) if settings.routing.routes or settings.routing.tenant_routes else None,
         )
-        services.admission.ledger_barrier = services.recorder.flush
+        services.admission.ledger_barrier = services.recorder.into_ledger
         if any(d.is_local and d.model_info.mode != "embedding" for d in registry.all()):
             providers["local"].start()  # load the chat model now, not on the first call (embeddings need no model)
         if services.cache is not None:

@@ -31,6 +31,7 @@ class UsageRecorder:
         self._tasks: list[asyncio.Task] = []
         self._closing = False
         self._write_lock = asyncio.Lock()
+        self._replay_lock = asyncio.Lock()  # the replay loop and a rebuild's barrier may both replay
 
     def record(self, row: dict[str, Any]) -> None:
         """Queue one row. Synchronous so it can run in `finally` blocks of cancelled streams."""
@@ -79,11 +80,21 @@ class UsageRecorder:
                 await self.replay_spool()
 
     async def replay_spool(self) -> int:
-        try:
-            return await asyncio.to_thread(self._spool.replay, self._engine)
-        except SQLAlchemyError as exc:
-            log.warning("spool replay failed, will retry: %s", exc.__class__.__name__)
-            return 0
+        async with self._replay_lock:
+            try:
+                return await asyncio.to_thread(self._spool.replay, self._engine)
+            except SQLAlchemyError as exc:
+                log.warning("spool replay failed, will retry: %s", exc.__class__.__name__)
+                return 0
+
+    async def into_ledger(self) -> None:
+        """Every row this process recorded is in the ledger, as far as the database takes it: the
+        queue, and the spool of rows written while the database was away. Budget counters are
+        rebuilt from the ledger right after; a spooled row missed there is spend the counter never
+        sees (the budget then lets it be spent again)."""
+        await self.flush()
+        if self._spool.pending():
+            await self.replay_spool()
 
     async def close(self) -> None:
         self._closing = True

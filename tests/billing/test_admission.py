@@ -281,3 +281,39 @@ def test_the_output_bound_is_the_one_the_upstream_will_read():
     set_output_bound("chat", body, 50, bound.field)
     assert body == {"max_completion_tokens": 50, "max_tokens": 50}
     assert output_bound("chat", {"max_completion_tokens": 7}, [None], 4096).field == "max_completion_tokens"
+
+
+async def test_a_settlement_the_store_refused_is_kept_and_lands_when_it_is_back(redis_url, redis_namespace, tmp_path, monkeypatch):
+    """Redis away for longer than the settle retries: the cost used to be dropped (the reaper only
+    frees the reservation), the counter lagged the ledger, and the budget was overspent by it.
+    (The in-process store settles synchronously and cannot be away.)"""
+    from redis.exceptions import ConnectionError as RedisConnectionError
+
+    import gateway.admission as admission_module
+    from billing.budgets.redis_store import RedisStore
+
+    store = RedisStore.from_url(redis_url, redis_namespace)
+    account = make_account(f"sqlite:///{tmp_path}/a.db")
+    account.budget(limit_usd=5.0)
+    admission = await started(store, account)
+    monkeypatch.setattr(admission_module, "_ATTEMPTS", 2)
+    try:
+        ticket = await admission.admit(ctx(account.principal), [METERED], PRICES, body(max_tokens=50))
+        real_settle = store.settle
+
+        async def away(settlement):  # noqa: ANN001, ANN202
+            raise RedisConnectionError("Connection closed by server.")
+
+        monkeypatch.setattr(store, "settle", away)
+        admission.settle(ticket, 7_777, TokenUsage(9, 4))
+        await drained(admission)
+        assert list(admission._unsettled) == [ticket.request_id]
+        with pytest.raises(RedisConnectionError):
+            await admission.settle_pending()  # still away: kept for the next upkeep tick
+        monkeypatch.setattr(store, "settle", real_settle)
+        assert await admission.settle_pending() == 0
+        state = (await store.read([c.counter_id for c in ticket.charges]))[ticket.charges[0].counter_id]
+        assert (state.spent_nanos, state.spent_tokens, state.reserved_nanos) == (7_777, 13, 0)
+        assert await admission.settle_pending() == 0  # and only once
+    finally:
+        await admission.close()

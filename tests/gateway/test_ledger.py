@@ -144,3 +144,28 @@ def test_database_outage_spools_rows_and_replays_them(fake_openai, postgres_sche
     finally:
         gw.stop()
         proxy.stop()
+
+
+def test_the_ledger_barrier_of_a_counter_rebuild_takes_in_the_spool_too(db_url, tmp_path):
+    """Counters are rebuilt from the ledger right after this barrier: rows spooled while the database
+    was away used to be left out of it (replayed seconds later), and the rebuilt counter missed
+    their spend, which the budget then let be spent again."""
+    import asyncio
+
+    from gateway.usage_recorder import UsageRecorder
+
+    engine = create_db_engine(db_url)
+    upgrade_schema(engine)
+    spool = Spool(tmp_path / "spool.jsonl")
+    spool.append([_row("spooled-1"), _row("spooled-2")])
+
+    async def barrier() -> None:
+        recorder = UsageRecorder(engine, spool, replay_interval=3600)  # the replay loop would come much later
+        recorder.record(_row("queued"))
+        await recorder.into_ledger()
+
+    asyncio.run(barrier())
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(sa.text("SELECT request_id FROM usage_records")).scalars())
+    engine.dispose()
+    assert ids == ["queued", "spooled-1", "spooled-2"] and not spool.pending()
