@@ -8,8 +8,6 @@ import hashlib
 
 import orjson
 import redis.asyncio as aioredis
-from redis.asyncio.retry import Retry
-from redis.backoff import ExponentialBackoff
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError, RedisError
 
@@ -39,11 +37,25 @@ class _Script:
         self.sha = hashlib.sha1(source.encode()).hexdigest()
 
     async def __call__(self, store: RedisStore, *args: object):  # noqa: ANN204 - a Redis reply
-        async with store._slots:
+        async def run():  # noqa: ANN202
             try:
                 return await store.client.execute_command("EVALSHA", self.sha, 0, *args)
             except NoScriptError:
                 return await store.client.execute_command("EVAL", self.source, 0, *args)
+
+        async with store._slots:
+            return await _once_more_if_dropped(run)
+
+
+async def _once_more_if_dropped(run):  # noqa: ANN001, ANN202 - a Redis call and its reply
+    """A pooled connection Redis dropped (a restart, a failover, a network blip) fails the first
+    command sent on it, and redis-py disconnects it: that command is sent once more, on a fresh
+    connection, instead of failing the call. Budget scripts are keyed by request id, so a repeat of
+    one that did run only holds a reservation longer (the reaper frees it), never spends twice."""
+    try:
+        return await run()
+    except RedisConnectionError:
+        return await run()
 
 
 _ADMIT, _SETTLE, _HEARTBEAT, _REAP = _Script(lua.ADMIT), _Script(lua.SETTLE), _Script(lua.HEARTBEAT), _Script(lua.REAP)
@@ -74,19 +86,12 @@ class RedisStore:
 
     @classmethod
     def from_url(cls, url: str, namespace: str = "tokenmill:", max_connections: int = 64) -> RedisStore:
-        # A pooled connection Redis dropped (a restart, a failover, a network blip) fails the first
-        # command sent on it: that command is sent again on a fresh connection instead of failing the
-        # call. Budget scripts are keyed by request id, so a repeat of one that did run only holds a
-        # reservation longer (the reaper frees it), never spends twice.
-        retry = Retry(ExponentialBackoff(cap=0.2, base=0.02), retries=2, supported_errors=(RedisConnectionError,))
-        client = aioredis.Redis.from_url(
-            url, decode_responses=True, health_check_interval=30, max_connections=max_connections, retry=retry, retry_on_error=[RedisConnectionError]
-        )
+        client = aioredis.Redis.from_url(url, decode_responses=True, health_check_interval=30, max_connections=max_connections)
         return cls(client, namespace, max_connections)
 
     async def _command(self, *args: object):  # noqa: ANN202 - a Redis reply
         async with self._slots:
-            return await self.client.execute_command(*args)
+            return await _once_more_if_dropped(lambda: self.client.execute_command(*args))
 
     async def admit(self, request: AdmitRequest) -> AdmitResult:
         args: list[object] = [
