@@ -6,6 +6,7 @@ from typing import Any, TypeVar
 
 import orjson
 from pydantic import BaseModel, ValidationError
+from starlette.datastructures import Headers
 from starlette.requests import Request
 
 from gateway.errors import body_too_large, invalid_request
@@ -28,9 +29,14 @@ def deeper_than_writable(raw: bytes, data: Any) -> bool:
     return False
 
 
+def declared_too_large(headers: Headers, limit: int) -> bool:
+    """Does the request's Content-Length already say its body is over `limit`?"""
+    declared = headers.get("content-length")
+    return declared is not None and declared.isdigit() and int(declared) > limit
+
+
 async def read_json(request: Request, limit: int) -> dict[str, Any]:
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared_too_large(request.headers, limit):
         raise body_too_large(limit)
     chunks: list[bytes] = []
     size = 0

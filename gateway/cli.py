@@ -20,6 +20,7 @@ from gateway.cli_billing import database_problem, open_database, positive_days, 
 from gateway.cli_billing import register as register_billing
 from gateway.errors import APIError
 from gateway.settings import ConfigError, Settings, ensure_writable_folder, load_settings
+from routing import eval_cli
 
 
 def _settings(args: argparse.Namespace) -> Settings:
@@ -185,10 +186,9 @@ def cmd_engine_serve(args: argparse.Namespace) -> int:
 
 
 def cmd_routing_eval(args: argparse.Namespace) -> int:
-    from routing.eval_cli import main as eval_main
+    from routing.eval_cli import run
 
-    argv = [args.file, "--weak-column", args.weak_column, "--strong-column", args.strong_column, "--bootstrap", str(args.bootstrap)]
-    return eval_main(argv + (["--plot", args.plot] if args.plot else []))
+    return run(args)
 
 
 def cmd_routing_report(args: argparse.Namespace) -> int:
@@ -263,11 +263,7 @@ def build_parser() -> argparse.ArgumentParser:
     routing = sub.add_parser("routing", help="difficulty routing").add_subparsers(dest="action", required=True)
     p = routing.add_parser("eval", help="score a CSV of prompt,weak,strong with the shipped router")
     p.set_defaults(handler=cmd_routing_eval)
-    p.add_argument("file")
-    p.add_argument("--plot")
-    p.add_argument("--weak-column", default="weak")
-    p.add_argument("--strong-column", default="strong")
-    p.add_argument("--bootstrap", type=int, default=1000)
+    eval_cli.add_arguments(p)
     p = command(routing, "report", cmd_routing_report, "tier mix, spend and expected quality per tenant")
     p.add_argument("--days", type=positive_days(), default=30.0, help="how many recent days to report (default 30)")
     p.add_argument("--json", action="store_true")

@@ -39,6 +39,7 @@ class RequestContext:
     route_threshold: float | None = None
     route_tier: str | None = None  # the tier the router chose (the header's, before any deployment answered)
     local_first_allowed: bool = True  # a cascade may try the local tier first (no agent flag sent the call up)
+    tools_offered: bool = False  # the routed call offers tools it may call: the cascade's local try must be able to
     cache_status: str = ""
     cache_header: str | None = None  # the caller's x-tokenmill-cache (on | off | auto)
     usage: TokenUsage = field(default_factory=TokenUsage)

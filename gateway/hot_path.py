@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Message, Receive, Scope, Send
 
+from gateway.body import declared_too_large
 from gateway.context import new_request_id
 from gateway.deps import principal_of
 from gateway.errors import APIError, body_too_large, internal_error
@@ -31,8 +32,7 @@ BODY_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
 async def _bounded_body(scope: Scope, receive: Receive, limit: int) -> Receive | None:
     """A receive that replays the request body read here, or None when the body is over `limit`."""
-    declared = Headers(scope=scope).get("content-length")
-    if declared is not None and declared.isdigit() and int(declared) > limit:
+    if declared_too_large(Headers(scope=scope), limit):
         return None
     messages: list[Message] = []
     size = 0

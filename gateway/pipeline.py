@@ -248,7 +248,7 @@ class Pipeline:
         An escalated local attempt is billed and recorded as its own usage row (request id +
         '.local'); a kept one is the request's row. Returns None to escalate along the route."""
         local = [d for d in candidates if d.tier == "local"]
-        if body.get("tools") and body.get("tool_choice") != "none":
+        if ctx.tools_offered:
             local = [d for d in local if d.model_info.supports_tools]  # one that cannot call tools would only answer in text
         if not local or candidates[0].tier == "strong" or not ctx.local_first_allowed:
             return None

@@ -159,6 +159,7 @@ class RouteService:
             raise APIError(400, f"Route `{plan.name}` cannot serve this call: {exc}", code="no_route") from None
         self._record(ctx, decision)
         ctx.local_first_allowed = not (flags.tool_required or flags.json_failed_on_local or flags.long_plan)
+        ctx.tools_offered = flags.tools_offered
         if too_small:
             ctx.route_reason += ";context-too-long-for=" + ",".join(too_small)
         return [by_id[decision.deployment]] + [by_id[c.deployment] for c in fallback_chain(decision, candidates, flags)]

@@ -76,10 +76,12 @@ class UsageRecorder:
     async def _replay_loop(self) -> None:
         while not self._closing:
             await asyncio.sleep(self._replay_interval)
-            if self._spool.pending():
-                await self.replay_spool()
+            await self.replay_spool()
 
     async def replay_spool(self) -> int:
+        """Write the spooled rows the database takes (none spooled: nothing to do)."""
+        if not self._spool.pending():
+            return 0
         async with self._replay_lock:
             try:
                 return await asyncio.to_thread(self._spool.replay, self._engine)
@@ -93,8 +95,7 @@ class UsageRecorder:
         rebuilt from the ledger right after; a spooled row missed there is spend the counter never
         sees (the budget then lets it be spent again)."""
         await self.flush()
-        if self._spool.pending():
-            await self.replay_spool()
+        await self.replay_spool()
 
     async def close(self) -> None:
         self._closing = True

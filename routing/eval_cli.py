@@ -88,14 +88,22 @@ def plot(reports: Sequence[RoutingReport], out: Path, title: str) -> None:
     plt.close(fig)
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="tokenmill routing eval", description=__doc__.splitlines()[0])
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    """The command's options, on its own parser or on `tokenmill routing eval`'s."""
     parser.add_argument("file", type=Path, help="CSV with columns prompt,weak,strong")
     parser.add_argument("--plot", type=Path, help="write the quality-versus-share curve as a PNG (or .svg, .pdf, .jpg; needs matplotlib)")
     parser.add_argument("--weak-column", default="weak", help="column with the weak model's outcomes (default: weak)")
     parser.add_argument("--strong-column", default="strong", help="column with the strong model's outcomes (default: strong)")
     parser.add_argument("--bootstrap", type=int, default=1000, metavar="N", help="resamples for the APGR interval (0: none)")
-    args = parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="tokenmill routing eval", description=__doc__.splitlines()[0])
+    add_arguments(parser)
+    return run(parser.parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
     if args.plot is not None and not args.plot.suffix:
         args.plot = args.plot.with_suffix(".png")
     if args.plot is not None and args.plot.suffix.lower() not in PLOT_FORMATS:
