@@ -135,7 +135,7 @@ def model_list(anthropic: FakeAnthropicAPI, openai: FakeOpenAIAPI, openai_models
             {
                 "model_name": name,
                 "litellm_params": {"model": f"openai/{name}", "api_base": openai.base_url, "api_key": openai.api_key},
-                "model_info": {"tier": "strong"},
+                "model_info": {"tier": "strong", "prompt_cache_key": True},  # the fake stands in for OpenAI's own API
             }
             for name in openai_models
         ),

@@ -113,8 +113,9 @@ def model_list(fake: FakeOpenAIAPI) -> list[dict[str, Any]]:
             input_cost_per_token=LOCAL_PRICE.input,
             output_cost_per_token=LOCAL_PRICE.output,
         ),
-        deployment("gpt-4o-mini", "openai", "cheap"),
-        deployment(STRONG, "openai", "strong"),
+        # The fake stands in for OpenAI's own API, which takes prompt_cache_key.
+        deployment("gpt-4o-mini", "openai", "cheap", prompt_cache_key=True),
+        deployment(STRONG, "openai", "strong", prompt_cache_key=True),
     ]
 
 

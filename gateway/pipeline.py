@@ -220,7 +220,7 @@ class Pipeline:
             model = deployment.litellm_params.upstream_model
             if deployment.provider == "anthropic" or (deployment.provider in CLAUDE_HOSTS and "claude" in model.lower()):
                 return add_anthropic_cache_breakpoints(body, model).request
-            if deployment.provider == "openai" and ctx.principal.tenant_id and (ctx.run_id or _long_prompt(body)):
+            if deployment.takes_prompt_cache_key and ctx.principal.tenant_id and (ctx.run_id or _long_prompt(body)):
                 return with_prompt_cache_key(body, ctx.principal.tenant_id, ctx.run_id)
             return body
 

@@ -16,6 +16,7 @@ from contextvars import ContextVar
 from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, ValidationInfo, field_validator, model_validator
@@ -129,6 +130,9 @@ class ModelInfo(BaseModel):
     # Local deployments: a price derived from hardware cost, so local work is never free.
     gpu_hourly_usd: float | None = Field(default=None, ge=0)
     tokens_per_second: float | None = Field(default=None, gt=0)
+    prompt_cache_key: bool | None = Field(
+        default=None, description="send OpenAI's prompt_cache_key; unset = only to OpenAI's own API (no api_base, or an openai.com host)"
+    )
 
 
 class Deployment(BaseModel):
@@ -165,6 +169,18 @@ class Deployment(BaseModel):
     @property
     def is_local(self) -> bool:
         return self.provider == LOCAL_PROVIDER
+
+    @property
+    def takes_prompt_cache_key(self) -> bool:
+        """OpenAI's prompt_cache_key goes to OpenAI itself; other OpenAI-style servers may refuse an
+        unknown field (Mistral-style 422s), so they get it only where the operator says so."""
+        if self.provider != "openai":
+            return False
+        if self.model_info.prompt_cache_key is not None:
+            return self.model_info.prompt_cache_key
+        base = self.litellm_params.api_base
+        host = (urlsplit(base).hostname or "") if base else "api.openai.com"
+        return host == "openai.com" or host.endswith((".openai.com", ".openai.azure.com"))
 
     @model_validator(mode="after")
     def _known_provider(self) -> Deployment:

@@ -41,7 +41,7 @@ def model_list(fake: FakeOpenAI, anthropic: FakeAnthropic | None = None) -> list
         return {"model_name": name, "litellm_params": params, "model_info": {"tier": tier, **extra.pop("info", {})}, **extra}
 
     models = [
-        openai_model("gpt-4o-mini", "gpt-4o-mini", tier="cheap"),
+        openai_model("gpt-4o-mini", "gpt-4o-mini", tier="cheap", info={"prompt_cache_key": True}),
         openai_model("gpt-4o", "gpt-4o"),
         openai_model("flaky", "flaky-upstream", info={"input_cost_per_token": 1e-6, "output_cost_per_token": 2e-6}),
         openai_model("primary", "primary-upstream", fallbacks=["backup"], params={"max_retries": 0}),

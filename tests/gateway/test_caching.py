@@ -134,6 +134,14 @@ def test_openai_calls_carry_a_prompt_cache_key_per_tenant_and_run(gateway, fake_
     assert keys[0] == keys[1] != keys[2] and keys[0].startswith("tm-")
 
 
+def test_other_openai_style_servers_get_no_prompt_cache_key_unless_configured(gateway, fake_openai):
+    key = gateway.new_key("pck-other-co")
+    gateway.openai(key).chat.completions.create(
+        model="gpt-4o", messages=[{"role": "user", "content": "hi"}], extra_headers={"x-tokenmill-run": "r1"}
+    )
+    assert "prompt_cache_key" not in fake_openai.requests[-1]
+
+
 def test_anthropic_calls_get_cache_control_on_a_long_stable_prefix(gateway, fake_anthropic):
     key = gateway.new_key("anthropic-cache-co")
     system = "You are a meticulous assistant. " * 400  # about 2,400 tokens: above Anthropic's minimum

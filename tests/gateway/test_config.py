@@ -186,3 +186,23 @@ def test_the_semantic_cache_serves_an_extra_word_only_when_the_operator_opts_in(
     monkeypatch.setenv("TOKENMILL_CACHE__SEMANTIC_EXTRA_WORD", "true")
     opted_in = CacheLayer.from_settings(load_settings()).cache.semantic.params
     assert strict.unaligned_threshold is None and opted_in.unaligned_threshold is not None
+
+
+@pytest.mark.parametrize(
+    ("model", "api_base", "flag", "sent"),
+    [
+        ("openai/gpt-4o", None, None, True),
+        ("openai/gpt-4o", "https://api.openai.com/v1", None, True),
+        ("openai/gpt-4o", "https://my-resource.openai.azure.com", None, True),
+        ("openai/llama-3", "http://127.0.0.1:8000/v1", None, False),
+        ("openai/llama-3", "http://127.0.0.1:8000/v1", True, True),
+        ("openai/gpt-4o", None, False, False),
+        ("anthropic/claude-sonnet-4-5", None, True, False),
+    ],
+)
+def test_prompt_cache_key_goes_to_openai_itself_or_where_the_operator_says(model, api_base, flag, sent) -> None:  # noqa: ANN001
+    from gateway.settings import Deployment
+
+    info = {} if flag is None else {"prompt_cache_key": flag}
+    deployment = Deployment(model_name="m", litellm_params={"model": model, "api_base": api_base}, model_info=info)
+    assert deployment.takes_prompt_cache_key is sent
