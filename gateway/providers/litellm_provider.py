@@ -40,6 +40,10 @@ FORWARDED_FIELDS = frozenset(
 )
 
 
+# Parameters that change what an answer holds, which litellm would drop without a word.
+SHAPE_PARAMS = ("n", "logprobs", "top_logprobs")
+
+
 def load_litellm() -> Any:
     """litellm, imported once (it is slow) and set up offline: the bundled price map, no telemetry."""
     global _litellm, _APIError, _ContextWindowError
@@ -81,7 +85,36 @@ def _translate_error(exc: Exception, deployment_id: str) -> UpstreamError:
     return error_for_status(status, message, retry_after=retry_after_seconds(headers), error_code=code)
 
 
+def _asked(name: str, value: Any) -> bool:
+    """Whether a shape-changing parameter is really asked for (n=1 and logprobs=false are not)."""
+    if name == "n":
+        return isinstance(value, int) and not isinstance(value, bool) and value > 1
+    return value is not None and value is not False and value != 0
+
+
+def _refuse_dropped_params(call: Call) -> None:
+    """litellm drops parameters a provider lacks (drop_params), and n=3 would come back as one
+    choice, logprobs as none: another deployment may have them; if none does, the client hears so."""
+    if call.endpoint != "chat":
+        return
+    asked = [k for k in SHAPE_PARAMS if _asked(k, call.body.get(k))]
+    if not asked:
+        return
+    params = call.deployment.litellm_params
+    supported = load_litellm().get_supported_openai_params(model=params.upstream_model, custom_llm_provider=params.provider) or []
+    missing = [k for k in asked if k not in supported]
+    if missing:
+        raise UpstreamError(
+            400,
+            f"model {call.deployment.model_name!r} ({params.provider}) does not support {', '.join(missing)}",
+            type="invalid_request_error",
+            code="unsupported_parameter",
+            try_next=True,
+        )
+
+
 def _kwargs(call: Call) -> dict[str, Any]:
+    _refuse_dropped_params(call)
     params = call.deployment.litellm_params
     kwargs = {k: v for k, v in call.body.items() if k in FORWARDED_FIELDS}
     kwargs.update(

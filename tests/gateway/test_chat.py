@@ -231,6 +231,21 @@ def test_client_fields_cannot_steer_where_litellm_sends_the_key(gateway, fake_op
     assert len(fake_anthropic.requests) == before_anthropic + 1 and len(fake_openai.requests) == before_openai
 
 
+@pytest.mark.parametrize("extra", [{"n": 2}, {"logprobs": True}, {"logprobs": True, "top_logprobs": 3}])
+def test_parameters_a_provider_lacks_are_refused_not_dropped(gateway, fake_anthropic, extra):
+    """litellm would drop them: n=2 would come back as one choice, logprobs as none."""
+    before = len(fake_anthropic.requests)
+    with pytest.raises(openai.BadRequestError) as caught:
+        gateway.openai().chat.completions.create(model="claude", messages=MESSAGES, max_tokens=20, **extra)
+    error = caught.value.body
+    assert error["code"] == "unsupported_parameter" and "does not support" in error["message"] and "anthropic" in error["message"]
+    assert len(fake_anthropic.requests) == before
+    row = gateway.wait_for_usage(caught.value.response.headers["x-request-id"])
+    assert row.status_code == 400
+    reply = gateway.openai().chat.completions.create(model="claude", messages=MESSAGES, max_tokens=20, n=1, logprobs=False)
+    assert len(reply.choices) == 1  # n=1 and logprobs=false ask for nothing a provider could lack
+
+
 def test_an_error_event_before_any_text_is_retried_like_an_error_status(gateway, fake_anthropic):
     fake_anthropic.overloaded_streams = 1
     before = len(fake_anthropic.requests)
