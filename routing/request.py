@@ -29,6 +29,12 @@ _ANSWER_TAIL = re.compile(r"\s*(Answer|A)\s*:\s*$")
 # Few-shot blocks: a prompt with several "Q: ... A: ..." (or Question/Answer) pairs; the task is the last one.
 _LEADING_LABEL = re.compile(r"^\s*(?:Q|Question|Problem)\s*:\s*", re.IGNORECASE)
 _SHOT_SPLIT = re.compile(r"(?im)^[ \t]*(?:Q|Question|Problem|Input)[ \t]*[:.]\s*")
+# Unlabelled few-shot blocks (lm-eval style): examples that end in a filled-in answer line ("Answer: B",
+# or "Answer:" with the answer on the next line) and a blank line, then the task, ending in the same
+# label left empty. Only that closing empty label marks one: "Output: true" in a task's own examples does not.
+_ANSWERED_SHOT = re.compile(r"(?im)^[ \t]*(answer|output|label|solution)[ \t]*:[ \t]*(?:\n[ \t]*)?\S[^\n]{0,80}\n[ \t]*\n")
+_FILLED_ANSWER = re.compile(r"(?im)^[ \t]*(?:answer|a|output|solution)[ \t]*:[ \t]*\S")
+_EMPTY_LABEL_TAIL = re.compile(r"(?i)(answer|output|label|solution)[ \t]*:\s*$")
 # A plan: lines numbered 1, 2, 3, ... ("3.", "3)", "Step 3:"); this many steps make a long one.
 _PLAN_STEP = re.compile(r"(?im)^[ \t]*(?:step[ \t]*)?(\d{1,3})[ \t]*[.):][ \t]+\S")
 LONG_PLAN_STEPS = 8
@@ -116,8 +122,15 @@ def task_part(text: str, max_chars: int = 1500) -> str:
     usually lead) and tail (the question usually ends), which also bounds the cost of later steps.
     """
     shots = _SHOT_SPLIT.split(text)
-    if len(shots) >= 3:  # at least one worked example before the real question
+    # At least one worked example before the real question, which is still unanswered (a task
+    # listing its own "Input: 29 / Output: true" examples is not a few-shot block).
+    if len(shots) >= 3 and not _FILLED_ANSWER.search(shots[-1]):
         text = shots[-1]
+    elif tail := _EMPTY_LABEL_TAIL.search(text[-40:]):
+        label = tail.group(1).lower()
+        answered = [m.end() for m in _ANSWERED_SHOT.finditer(text) if m.group(1).lower() == label]
+        if answered:
+            text = text[answered[-1] :]
     text = _LEADING_LABEL.sub("", strip_options(text), count=1)
     if len(text) > max_chars:
         head = max_chars // 4

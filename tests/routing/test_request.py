@@ -44,6 +44,17 @@ def test_few_shot_block_is_cut_to_the_last_question() -> None:
     assert task_part(prompt) == "Janet has 16 eggs and eats 3. How many are left?"
 
 
+def test_unlabelled_few_shot_block_is_cut_after_the_last_answered_example() -> None:
+    instruction = 'Print only a single choice from "A" or "B" or "C" or "D" without explanation.'
+    shot = "Which gas do plants take in?\nA) oxygen\nB) carbon dioxide\nC) helium\nD) neon\n" + instruction + "\nAnswer:\nB\n\n"
+    question = "Lasers are used in surgery for\nA) incisions.\nB) disinfecting.\nC) lighting.\nD) stitching.\n" + instruction
+    assert task_part(shot * 5 + question + "\nAnswer:") == question
+    inline = "".join(f"Translate: word {i}\nOutput: mot {i}\n\n" for i in range(3)) + "Translate: the last word\nOutput:"
+    assert task_part(inline) == "Translate: the last word\nOutput:"
+    examples = "Write is_prime(n).\nInput: 29\nOutput: true\n\nInput: 15\nOutput: false\n\nMake it fast and explain it."
+    assert task_part(examples) == examples  # a task's own examples: it does not end in an empty label
+
+
 def test_multiple_choice_options_are_stripped() -> None:
     text = "Which planet is largest?\nA. Mars\nB. Jupiter\nC. Venus\nD. Earth\nAnswer:"
     assert strip_options(text) == "Which planet is largest?"

@@ -97,6 +97,8 @@ def test_few_shot_block_and_system_prompt_do_not_change_the_score() -> None:
         summarize_request([{"role": "system", "content": "Be terse. " * 300}, {"role": "user", "content": question}])
     )
     assert wrapped == pytest.approx(bare, abs=1e-6) and with_system == pytest.approx(bare, abs=1e-6)
+    unlabelled = "".join(f"Tom has {i} apples and buys {i + 2} more. How many now?\nAnswer:\n{2 * i + 2}\n\n" for i in range(6))
+    assert router.score(summarize_prompt(unlabelled + question + "\nAnswer:")) == pytest.approx(bare, abs=1e-6)
 
 
 def test_routing_is_a_plain_library() -> None:
