@@ -192,10 +192,26 @@ class _LiteLLMStream:
     async def __aiter__(self) -> AsyncIterator[bytes]:
         try:
             async for chunk in self._chunks():
-                yield b"data: " + orjson.dumps(_for_client(chunk.model_dump(exclude_none=True))) + b"\n\n"
+                payload = _for_client(chunk.model_dump(exclude_none=True))
+                if self._invented_finish(payload):
+                    raise UpstreamError(
+                        502, f"upstream {self._deployment_id} ended the stream before its stop reason", code="upstream_stream_broken"
+                    )
+                yield b"data: " + orjson.dumps(payload) + b"\n\n"
         except _APIError as exc:
             raise UpstreamError(502, f"upstream {self._deployment_id} broke off the stream: {exc}", code="upstream_stream_broken") from exc
         yield b"data: [DONE]\n\n"
+
+    def _invented_finish(self, payload: dict[str, Any]) -> bool:
+        """litellm closes a stream the upstream cut short (no message_delta / message_stop from
+        Anthropic) with a finish_reason "stop" of its own: the client would take a truncated answer
+        for a whole one. Its stream wrapper records the reasons the provider really sent."""
+        if not any(isinstance(c, dict) and c.get("finish_reason") for c in payload.get("choices") or ()):
+            return False
+        if not hasattr(self._stream, "received_finish_reason"):
+            return False  # not litellm's wrapper: nothing to tell the reasons apart by
+        sent = getattr(self._stream, "received_finish_reason", None) or getattr(self._stream, "intermittent_finish_reason", None)
+        return sent is None
 
     def close(self) -> None:
         close = getattr(self._stream, "aclose", None)

@@ -24,6 +24,7 @@ class FakeAnthropic:
         self.paths: list[str] = []
         self.cache_read_tokens = 0  # what the next reply reports as read from the prompt cache
         self.overloaded_streams = 0  # this many streams answer 200 and then only an overloaded_error event
+        self.truncated_streams = 0  # this many streams end after two words, without message_delta or message_stop
         self._ids = itertools.count(1)
         app = web.Application()
         app.router.add_post("/v1/messages", self._messages)
@@ -84,7 +85,11 @@ class FakeAnthropic:
         start_usage = {**usage, "output_tokens": 1}
         await send("message_start", {"message": {"id": mid, "type": "message", "role": "assistant", "model": body["model"], "content": [], "stop_reason": None, "usage": start_usage}})
         await send("content_block_start", {"index": 0, "content_block": {"type": "text", "text": ""}})
+        truncated = self.truncated_streams > 0
+        self.truncated_streams -= int(truncated)
         for i, word in enumerate(words):
+            if truncated and i == 2:
+                return response
             await send("content_block_delta", {"index": 0, "delta": {"type": "text_delta", "text": word + (" " if i < len(words) - 1 else "")}})
         await send("content_block_stop", {"index": 0})
         await send("message_delta", {"delta": {"stop_reason": "end_turn", "stop_sequence": None}, "usage": {"output_tokens": usage["output_tokens"]}})

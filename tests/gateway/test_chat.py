@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import httpx
 import openai
 import pytest
 
@@ -244,6 +245,23 @@ def test_parameters_a_provider_lacks_are_refused_not_dropped(gateway, fake_anthr
     assert row.status_code == 400
     reply = gateway.openai().chat.completions.create(model="claude", messages=MESSAGES, max_tokens=20, n=1, logprobs=False)
     assert len(reply.choices) == 1  # n=1 and logprobs=false ask for nothing a provider could lack
+
+
+def test_an_anthropic_stream_cut_before_its_stop_reason_ends_in_an_error_not_a_finish(gateway, fake_anthropic):
+    """litellm would close it with finish_reason "stop": a truncated answer passed off as whole."""
+    fake_anthropic.truncated_streams = 1
+    key = gateway.new_key()
+    with httpx.Client(base_url=gateway.base_url, headers={"Authorization": f"Bearer {key}"}, timeout=10) as http:
+        body = {"model": "claude", "messages": MESSAGES, "max_tokens": 100, "stream": True}
+        with http.stream("POST", "/chat/completions", json=body) as response:
+            request_id = response.headers["x-request-id"]
+            sent = b"".join(response.iter_bytes())
+    events = [json.loads(line[6:]) for line in sent.decode().splitlines() if line.startswith("data: {")]
+    text = "".join(e["choices"][0]["delta"].get("content") or "" for e in events if e.get("choices"))
+    assert text == "claude says: " and events[-1]["error"]["code"] == "upstream_stream_broken", sent
+    assert not any(c.get("finish_reason") for e in events for c in e.get("choices") or ())
+    row = gateway.wait_for_usage(request_id)
+    assert row.status_code == 502 and row.error_type == "upstream_stream_broken" and row.completion_tokens > 0
 
 
 def test_an_error_event_before_any_text_is_retried_like_an_error_status(gateway, fake_anthropic):
