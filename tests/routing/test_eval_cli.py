@@ -105,3 +105,26 @@ def test_the_apgr_interval_brackets_the_apgr(capsys: pytest.CaptureFixture[str])
     assert main([str(FIXTURE), "--bootstrap", "0"]) == 0
     assert "interval" not in capsys.readouterr().out
     assert main([str(FIXTURE), "--bootstrap", "-1"]) == 2
+
+
+def test_routerbench_rows_become_an_eval_file_with_the_same_scores(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """bench/routerbench_outcomes.py: the prompt as a one-element list's repr, a 0/1 column per model."""
+    import subprocess
+    import sys
+
+    prompts, weak, strong = read_eval_csv(FIXTURE)
+    source = tmp_path / "routerbench.csv"
+    with open(source, "w", newline="") as f:
+        out = csv.writer(f)
+        out.writerow(["sample_id", "prompt", "eval_name", "mistralai/mistral-7b-chat", "gpt-4-1106-preview", "gpt-4-1106-preview|model_response"])
+        out.writerows([f"t.{i}", repr([p]), "t", w, s, "B"] for i, (p, w, s) in enumerate(zip(prompts, weak, strong, strict=True)))
+        out.writerow(["t.dup", repr(["twice", "twice"]), "t", "", "", ""])  # RouterBench's unscored duplicate rows
+    converted = tmp_path / "eval.csv"
+    script = Path(__file__).resolve().parents[2] / "bench" / "routerbench_outcomes.py"
+    done = subprocess.run([sys.executable, str(script), str(source), str(converted)], capture_output=True, text=True, check=True)
+    assert f"{len(prompts)} rows written" in done.stdout and "1 without both scores" in done.stdout
+    assert read_eval_csv(converted)[0] == prompts
+    assert main([str(FIXTURE)]) == 0
+    plain = capsys.readouterr().out.strip().splitlines()
+    assert main([str(converted)]) == 0
+    assert capsys.readouterr().out.strip().splitlines()[1:] == plain[1:]
