@@ -6,7 +6,8 @@ long question one swapped word barely moves the sentence vector (a 20-word quest
 A content word of one question (see cache.lexical) that the other question lacks is accepted
 only when it is
 - a light word (filler or grading word: "really", "some", "best"), or
-- the same word in another form (same Snowball stem), a one-letter typo of a word there
+- the same word in another form (same Snowball stem; not a past or participle against another
+  form: "owned" / "owns"), a one-letter typo of a word there
   ("contries"/"countries"; not when both are words of the vocabulary: "county" is no typo of
   "country"), or two of its words written as one ("cyber security"/"cybersecurity"), or
 - a near-synonym: its static word vector (the shared static embedder, one word at a time) has
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cache.lexical import is_light, lexical_view, words
+from cache.lexical import is_light, lexical_view, same_inflection, words
 
 WordVectors = Callable[[Sequence[str]], np.ndarray]
 KnownWord = Callable[[str], bool]
@@ -116,7 +117,11 @@ class WordAligner:
         out: list[str] = []
         weakly_aligned = 0
         for stem_, word in src.items():
-            if stem_ in dst or is_light(word):
+            if stem_ in dst:
+                if not same_inflection(word, dst[stem_]):
+                    out.append(word)  # "owned" / "owns": the other side reports its form too
+                continue
+            if is_light(word):
                 continue
             if any(self._is_typo(word, w) for w in dst_words):
                 weakly_aligned += 1  # "realty" is one letter from "reality": a typo, or another word

@@ -2,8 +2,9 @@
 
 Two requests get the same key exactly when they would make the same upstream call: same tenant
 scope, same model or route, same messages, tools and every parameter that may change the output.
-JSON key order, JSON formatting, `null` fields, `0` versus `0.0` and the formatting of tool-call
-argument strings do not change the key; parameters that only change delivery (stream, user,
+JSON key order, JSON formatting, `null` request and message fields, `0` versus `0.0` and the
+formatting of tool-call argument strings do not change the key (a `null` inside a schema or the
+arguments does); parameters that only change delivery (stream, user,
 metadata, ...) are left out.
 """
 
@@ -54,25 +55,42 @@ class CacheScope:
         return _sha256([KEY_VERSION, "scope", self.tenant, self.model, self.partition])[:32]
 
 
-def canonical_value(value: Any) -> Any:
-    """Recursively normalise JSON-like data: drop None fields, integral floats become ints."""
+# Integers orjson cannot write (beyond 64 bits) and floats past 2**53, where float and int part ways.
+_INT64 = range(-(2**63), 2**64)
+_EXACT_FLOAT_INTS = 2.0**53
+
+
+def canonical_value(value: Any, *, drop_none: bool = False) -> Any:
+    """Recursively normalise JSON-like data: integral floats become ints, and with `drop_none` the
+    None fields of this object (not of the data inside it: in a JSON schema or tool arguments,
+    `"const": null` is not the same as nothing) go."""
     if isinstance(value, dict):
-        return {str(k): canonical_value(v) for k, v in value.items() if v is not None}
+        return {str(k): canonical_value(v) for k, v in value.items() if not (drop_none and v is None)}
     if isinstance(value, (list, tuple)):
         return [canonical_value(v) for v in value]
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    if isinstance(value, (str, int, float, bool)) or value is None:
+    if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise CacheRequestError("request holds a number that is not JSON data (NaN or infinity)")
+        return int(value) if value.is_integer() and abs(value) < _EXACT_FLOAT_INTS else value
+    if isinstance(value, int) and not isinstance(value, bool) and value not in _INT64:
+        return {"\x00int": str(value)}  # exact, and writable; no JSON text yields this key by accident
+    if isinstance(value, (str, int, bool)) or value is None:
         return value
     raise CacheRequestError(f"request holds a value that is not JSON data: {type(value).__name__}")
 
 
+def _no_constants(name: str) -> Any:
+    raise ValueError(f"{name} is not JSON")
+
+
 def _canonical_arguments(arguments: Any) -> Any:
-    """Tool-call arguments are a JSON *string*; formatting inside it must not change the key."""
+    """Tool-call arguments are a JSON *string*; formatting inside it must not change the key. The
+    upstream gets the string as it is, so it is read exactly (no NaN, big integers kept whole);
+    a string that is not strict JSON stays as it is."""
     if not isinstance(arguments, str):
         return canonical_value(arguments)
     try:
-        return {"json": canonical_value(json.loads(arguments))}
+        return {"json": canonical_value(json.loads(arguments, parse_constant=_no_constants))}
     except (ValueError, CacheRequestError):
         return arguments
 
@@ -91,7 +109,7 @@ def canonical_message(message: Any) -> dict[str, Any]:
         raise CacheRequestError("each message must be a JSON object")
     if not isinstance(message.get("role"), str):
         raise CacheRequestError("each message needs a string 'role'")
-    out = canonical_value({k: v for k, v in message.items() if k not in ("content", "tool_calls")})
+    out = canonical_value({k: v for k, v in message.items() if k not in ("content", "tool_calls")}, drop_none=True)
     if message.get("content") is not None:
         out["content"] = canonical_content(message["content"])
     calls = message.get("tool_calls")
@@ -100,7 +118,7 @@ def canonical_message(message: Any) -> dict[str, Any]:
             raise CacheRequestError("'tool_calls' must be a list")
         canon_calls = []
         for call in calls:
-            call = canonical_value(call)
+            call = canonical_value(call, drop_none=True)
             fn = call.get("function")
             if isinstance(fn, dict) and "arguments" in fn:
                 fn["arguments"] = _canonical_arguments(fn["arguments"])
@@ -118,7 +136,7 @@ def canonical_messages(request: dict[str, Any]) -> list[dict[str, Any]]:
 
 def canonical_params(request: dict[str, Any]) -> dict[str, Any]:
     """The parameters of a request that may change its answer (all but DELIVERY_FIELDS), normalised."""
-    return canonical_value({k: v for k, v in request.items() if k not in DELIVERY_FIELDS})
+    return canonical_value({k: v for k, v in request.items() if k not in DELIVERY_FIELDS}, drop_none=True)
 
 
 def canonical_request(request: dict[str, Any]) -> dict[str, Any]:

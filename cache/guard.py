@@ -2,8 +2,8 @@
 
 Embeddings put "square root of 16" next to "square root of 18" and "season 5" next to
 "season 6"; this guard refuses such pairs whatever their cosine. It extracts, from each text:
-numbers (digits, number words, ordinals, roman numerals, plural magnitudes, normalised so "5",
-"five" and "fifth" agree) and their order ("10 divided by 2" is not "2 divided by 10"; numbers
+numbers (digits, number words, ordinals, roman numerals, plural magnitudes, normalised so "5"
+and "five" agree, and "5th" and "fifth", but not "5" and "fifth") and their order ("10 divided by 2" is not "2 divided by 10"; numbers
 joined by "and"/"or" may swap), units and currencies (SI-prefixed ones too: "mbps" is not "gbps"),
 negations (counted), either-way alternatives ("with or without", "or not", counted), universal
 quantifiers ("all", "every", "each"; counted, so "delete a branch" is not "delete all branches")
@@ -209,23 +209,34 @@ _SYMBOLS = re.compile(r"[^\x00-\x7f‘’“”–—…•·«»]+|[#*+/<=>@\[\
 _SUPERSCRIPTS = str.maketrans({"⁰": "^0", "¹": "^1", "²": "^2", "³": "^3", "⁴": "^4", "⁵": "^5", "⁶": "^6", "⁷": "^7", "⁸": "^8", "⁹": "^9"})
 
 
+# Ordinals keep their own values: "the third largest" is not "the three largest".
+_ORDINAL_WORDS = frozenset(
+    "first second third fourth fifth sixth seventh eighth ninth tenth eleventh twelfth twentieth hundredth".split()
+)
+
+
+def _ordinal(value: str, ordinal: bool) -> str:
+    return f"#{value}" if ordinal else value
+
+
 def _compound_number(low: str) -> str | None:
-    """ "twenty-five" -> 25: a hyphenated run of number words."""
+    """ "twenty-five" -> 25, "twenty-fifth" -> #25: a hyphenated run of number words."""
     parts = low.split("-")
     values = [_NUMBER_WORDS.get(p) for p in parts]
     if len(parts) < 2 or not all(isinstance(v, int) for v in values):
         return None
-    return f"{sum(values):g}"
+    return _ordinal(f"{sum(values):g}", parts[-1] in _ORDINAL_WORDS)
 
 
 def number_value(token: str) -> str | None:
+    """A number's normalised value: "5" and "five" agree, "5th" and "fifth" agree ("#5")."""
     low = token.lower()
     m = _NUMBER.match(low)
     if m:
-        return f"{float(m.group(1).replace(',', '').replace('−', '-')):.12g}"
+        return _ordinal(f"{float(m.group(1).replace(',', '').replace('−', '-')):.12g}", m.end(1) < len(low))
     if low in _NUMBER_WORDS:
         v = _NUMBER_WORDS[low]
-        return v if isinstance(v, str) else f"{v:g}"
+        return v if isinstance(v, str) else _ordinal(f"{v:g}", low in _ORDINAL_WORDS)
     if low in _ROMAN and token.isupper():
         return f"{_ROMAN[low]:g}"
     return _compound_number(low) if "-" in low else None
@@ -244,7 +255,8 @@ _UNIVERSAL = frozenset("all every each".split())
 _ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quantifies nothing
 # Plurals whose sense is not the singular's: "glasses" are not glass, "damages" not damage.
 _SENSE_PLURALS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damage", "arms": "arm",
-                  "customs": "custom", "manners": "manner", "grounds": "ground"}
+                  "customs": "custom", "manners": "manner", "grounds": "ground", "times": "time", "goods": "good",
+                  "works": "work", "papers": "paper", "spirits": "spirit"}
 
 
 @dataclass(frozen=True)
@@ -262,6 +274,7 @@ class Facts:
     entities: frozenset[str]
     words: frozenset[str]  # every word, lower-cased: an entity of one text must occur in the other
     quoted: frozenset[str]
+    payload: str  # the text a question asks about after a colon ("... in this sentence: the cat sat"), as written
     code: frozenset[str]
     symbols: tuple[str, ...]  # runs of other scripts and of unusual symbols, sorted
 
@@ -281,6 +294,19 @@ def _number_order(prose: str, found: list[tuple[re.Match[str], str]]) -> tuple[s
             runs.append([value])
         previous = match
     return tuple(v for run in runs for v in sorted(run))
+
+
+_COLON = re.compile(r":\s+")
+
+
+def colon_payload(text: str) -> str:
+    """What follows the first colon when it is no question of its own: text the question is about
+    ("Is this sentence grammatical: Its raining.", "Convert to upper case: hello world"). Its
+    letter case and every character count. "" when there is none ("Chemistry: How do I ...?")."""
+    parts = _COLON.split(text.strip(), maxsplit=1)
+    if len(parts) < 2 or parts[1].rstrip().endswith(("?", "？")):
+        return ""
+    return parts[1].strip()
 
 
 @functools.lru_cache(maxsize=65_536)  # cached questions are checked again and again
@@ -344,7 +370,7 @@ def extract_facts(text: str) -> Facts:
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), negations,
                  len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
-                 frozenset(quoted), frozenset(code), symbols)
+                 frozenset(quoted), colon_payload(text), frozenset(code), symbols)
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -434,7 +460,7 @@ def disagreement(a: Facts, b: Facts) -> str | None:
             return "antonyms"
     if not a.entities <= b.words or not b.entities <= a.words:
         return "entities"
-    if a.quoted != b.quoted:
+    if a.quoted != b.quoted or a.payload != b.payload:
         return "quoted"
     if a.code != b.code:
         return "code"

@@ -19,6 +19,7 @@
   influenced by Herzog" is not "directors who influenced Herzog");
 - roles carried by function words: a word both questions mark with opposite role markers
   ("to Canada" / "from Canada", "sent to me" / "sent by me", "a song for" / "a song about",
+  "books by" / "books about", "since 2014" / "in 2014", "if it snows" / "unless it snows",
   "a while loop" / "a for loop"), and two words one joins with "and", the other with "or".
 All of it is plain string work on two short texts (tens of microseconds), cached per text.
 """
@@ -45,7 +46,7 @@ FUNCTION_WORDS = frozenset(
     themselves one ones someone somebody anyone anybody something anything
     is are was were be been being am do does did doing done have has had having can could should would will
     shall may might must ought let lets s t d ll m re ve
-    of to in on for at by from with as about into onto than then so if or and but nor yet also too
+    of to in on for at by from with as about into onto than then so if or and but nor yet also
     how what why which who whom whose where when whether
     per via vs versus upon within among amongst between through throughout during across around towards toward
     while whilst because since until unless though although
@@ -55,18 +56,20 @@ FUNCTION_WORDS = frozenset(
     hasnt havent hadnt""".split()
 )  # negations are the guard's business: it counts them on both sides
 # Words that leave the question asked unchanged: fillers, intensifiers, vague quantifiers, and
-# the frame a question is put in ("what do you think", "can you tell me", "in the world").
+# the frame a question is put in ("what do you think", "can you tell me", "in the world"). Not
+# among them, since they change the answer: "too" (much), "a lot of", "just" (only), "always",
+# "usually", "still", "already", "likely", "possible", "probably".
 FILLER_WORDS = frozenset(
-    """really actually actual exactly exact basically truly literally just very much many lot lots
-    quite rather pretty simply ever still even already always generally usually typically honestly
+    """really actually actual exactly exact basically truly literally very much many
+    quite rather pretty simply ever even honestly
     some any all every each several various certain particular specific
-    please kindly like possible possibly probably likely
+    please kindly like
     thing things stuff way ways kind kinds sort sorts type types
     think opinion opinions view views feel know tell explain describe suggest suggestion suggestions
     recommend recommendation recommendations advice tip tips world""".split()
 )
 # Grading words that questions use interchangeably ("good", "best" and "top" games); one class.
-GRADE_WORDS = frozenset("good best top great greatest better nice finest excellent awesome amazing ideal most".split())
+GRADE_WORDS = frozenset("good best top great greatest better nice finest excellent awesome amazing ideal".split())
 
 # A yes/no question opens with an auxiliary; its mood is part of what is asked ("Can dogs eat
 # grapes?" is not "Do dogs eat grapes?", "Should AAP form a government?" is not "Will it?").
@@ -79,7 +82,7 @@ _YES_NO_MOODS = {
     **dict.fromkeys("may might".split(), "possibility"),
 }
 _QUESTION_WORDS = {"how": "how", "why": "why", "when": "when", "where": "where", "who": "who", "whom": "who",
-                   "whose": "who", "what": "what", "which": "what", "whats": "what"}
+                   "whose": "whose", "what": "what", "which": "what", "whats": "what"}
 # After "how", these words make it a question of manner ("how do I", "how can we", "how to").
 _HOW_MANNER_FOLLOWERS = frozenset(
     "do does did can could should would will shall may might must is are was were am has have had to the a an "
@@ -103,10 +106,11 @@ _PERSONS = (
     frozenset("we us our ours ourselves".split()),
     frozenset("they them their theirs themselves".split()),
 )
-# Tense and modality an auxiliary marks; the present ("is", "do", "has") is unmarked, and so are
-# "would" and "had", which mostly soften or sit in a clause of their own ("the best meal I had").
+# Tense and modality an auxiliary (or "had") marks; the present ("is", "do", "has") is unmarked, and
+# so is "would", which mostly softens. A main verb's own past ("owned" / "owns") is the word
+# alignment's business (cache.alignment).
 _TENSES = {
-    **dict.fromkeys("was were did wasnt werent didnt".split(), "past"),
+    **dict.fromkeys("was were did wasnt werent didnt had hadnt".split(), "past"),
     **dict.fromkeys("will wont ll".split(), "future"),
 }
 _MODALS = {
@@ -117,7 +121,9 @@ _MODALS = {
 # Role markers: a word both questions mark, with markers of opposite roles, is a different role.
 _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "to from", "into from", "onto from", "towards from", "toward from", "to by", "for about", "for while",
-    "with without", "within outside", "inside outside",
+    "with without", "within outside", "inside outside", "by about", "by for",  # books by / about / for X
+    "since until", "since till", "since in", "since before", "until after", "till after",  # since 2014 / in 2014
+    "if unless",
 ))
 _ROLE_MARKERS = frozenset(w for pair in _OPPOSITE_ROLES for w in pair)
 _NOT = "¬"  # a negation's place in LexicalView.stream
@@ -279,6 +285,18 @@ def lexical_view(text: str) -> LexicalView:
 
 def is_light(word: str) -> bool:
     return word in FILLER_WORDS or word in GRADE_WORDS
+
+
+def is_past_form(word: str) -> bool:
+    """A regular past or participle ("owned", "annoyed"), not a word that merely ends in -ed ("speed")."""
+    return word.endswith("ed") and stem(word) != word
+
+
+def same_inflection(a: str, b: str) -> bool:
+    """Two forms of one stem that ask the same: not when one is a past or participle and the other
+    is not ("Who owned Twitter?" / "Who owns Twitter?", "annoyed" / "annoying"); "learning" /
+    "learn" and "companies" / "company" are alike."""
+    return is_past_form(a) == is_past_form(b)
 
 
 def same_question_type(a: str, b: str, what_is_how: bool = True) -> bool:

@@ -2,12 +2,14 @@
 
 A request is split into its context (system prompt, earlier turns, every output-affecting
 parameter: hashed, must match exactly) and its question (the text of the last user turn:
-compared semantically). Requests with tools or tool calls, non-text last turns, several choices
-or log-probabilities are never served semantically.
+compared semantically). Requests with tools or tool calls, non-text last turns, last turns that
+are no question (text to proofread, translate, rewrite), several choices or log-probabilities
+are never served semantically.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,16 @@ from cache.canonical import canonical_message, canonical_params, hash_parts
 # The embedder truncates long texts (MiniLM at 256 word pieces): two long questions differing
 # after the cut would embed alike, so long questions are left to the exact cache.
 DEFAULT_MAX_QUESTION_CHARS = 800
+# The rules compare questions. A last turn that is text to work on ("She have a apple." under a
+# proofreading system prompt, "Translate to French: I really like it.", "hello world" for an
+# upper-caser) differs in what they do not look at (grammar, articles, letter case): it gets
+# exact hits only. A question ends in "?" or opens like one, and fits on one line.
+_QUESTION_OPENING = re.compile(
+    r"(?:what|whats|what's|how|why|who|whom|whose|when|where|which|is|are|was|were|am|do|does|did|can|could|"
+    r"should|would|will|shall|may|might|must|has|have|had|isn't|aren't|don't|doesn't|didn't|can't|won't|"
+    r"explain|describe|define|tell me|list|name|recommend|suggest|compare)\b",
+    re.IGNORECASE,
+)
 
 
 @dataclass(frozen=True)
@@ -36,6 +48,11 @@ def _message_text(message: dict[str, Any]) -> str | None:
     if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
         return "\n".join(str(p.get("text", "")) for p in content)
     return None
+
+
+def is_question(text: str) -> bool:
+    """One line that ends in "?" or opens as a question or a request for an explanation does."""
+    return "\n" not in text and (text.endswith(("?", "？")) or _QUESTION_OPENING.match(text) is not None)
 
 
 def semantic_query(request: dict[str, Any], max_question_chars: int = DEFAULT_MAX_QUESTION_CHARS) -> SemanticQuery | Ineligible:
@@ -67,6 +84,8 @@ def semantic_query(request: dict[str, Any], max_question_chars: int = DEFAULT_MA
         return Ineligible("empty question")
     if len(question) > max_question_chars:
         return Ineligible(f"question longer than {max_question_chars} characters")
+    if not is_question(question):
+        return Ineligible("last user turn is not a question (text to work on gets exact hits only)")
     last_meta = {k: v for k, v in last.items() if k != "content"}
     context = hash_parts(
         "semantic-context",

@@ -8,6 +8,7 @@ from typing import Any
 import orjson
 
 DONE_EVENT = b"data: [DONE]\n\n"
+_STREAMED_APART = frozenset({"role", "content", "reasoning_content", "refusal", "tool_calls"})
 
 
 def _chunk(body: dict[str, Any], choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -18,8 +19,9 @@ def _chunk(body: dict[str, Any], choices: list[dict[str, Any]], usage: dict[str,
         "model": body.get("model", ""),
         "choices": choices,
     }
-    if body.get("system_fingerprint") is not None:
-        chunk["system_fingerprint"] = body["system_fingerprint"]
+    for key in ("system_fingerprint", "service_tier"):
+        if body.get(key) is not None:
+            chunk[key] = body[key]
     if usage is not None:
         chunk["usage"] = usage
     return chunk
@@ -45,7 +47,7 @@ def completion_to_chunks(
     """The `chat.completion.chunk` objects for a completion body, in stream order.
 
     Per choice: a role delta, reasoning_content when the answer has it, content deltas (one per token with its logprobs when the answer has
-    them, else pieces of `piece_chars`), tool-call deltas
+    them, else pieces of `piece_chars`), a refusal, the message's other fields (annotations, ...) in one delta, tool-call deltas
     (one per call, complete arguments), then a finish delta. With `include_usage` (the caller sent
     `stream_options.include_usage`) and a usage in the body, a last chunk with no choices carries it.
     """
@@ -72,6 +74,10 @@ def completion_to_chunks(
                 yield _chunk(body, [{"index": index, "delta": {"content": piece}, **extra, "finish_reason": None}])
         if message.get("refusal"):
             yield _chunk(body, [{"index": index, "delta": {"refusal": message["refusal"]}, "finish_reason": None}])
+        # Whatever else the message holds (annotations with their citations, audio, ...) comes whole in one delta.
+        rest = {k: v for k, v in message.items() if k not in _STREAMED_APART and v is not None}
+        if rest:
+            yield _chunk(body, [{"index": index, "delta": rest, "finish_reason": None}])
         for call_index, call in enumerate(message.get("tool_calls") or []):
             kind = call.get("type", "function")
             delta_call = {"index": call_index, "id": call.get("id"), "type": kind}

@@ -27,6 +27,8 @@ log = logging.getLogger(__name__)
 
 
 _KEPT = {"content": "content", "reasoning_content": "reasoning", "refusal": "refusal"}  # delta key -> the list that keeps it
+_DELTA_FIELDS = frozenset({"role", "content", "reasoning_content", "refusal", "tool_calls", "function_call"})
+_ENVELOPE_FIELDS = ("system_fingerprint", "service_tier")
 
 
 @dataclass
@@ -45,6 +47,8 @@ class StreamAccount:
     extra_choices: bool = False  # tool calls or n > 1: not rebuilt as a whole completion
     logprobs: list = field(default_factory=list)  # choice 0's content logprobs, in order
     malformed: bool = False  # an event the gateway could not read: the stream is not cached
+    unkept: bool = False  # a delta field the cached copy would not hold (annotations, audio): not cached
+    envelope: dict = field(default_factory=dict)  # system_fingerprint, service_tier: kept with the cached copy
     _buffer: bytes = b""
 
     def feed(self, piece: bytes) -> bytes:
@@ -87,6 +91,9 @@ class StreamAccount:
             return None
         if "error" in chunk:
             self.upstream_error = str(chunk["error"])[:200]
+        for key in _ENVELOPE_FIELDS:
+            if chunk.get(key) is not None:
+                self.envelope.setdefault(key, chunk[key])
         for choice in choices:
             self._note_choice(choice)
         usage = chunk.get("usage")
@@ -112,6 +119,8 @@ class StreamAccount:
                 self.generated.append(text)
             return
         self._note_logprobs(choice.get("logprobs"))
+        if any(v is not None and k not in _DELTA_FIELDS for k, v in delta.items()):
+            self.unkept = True
         for key in ("content", "reasoning_content", "refusal"):
             text = delta.get(key)
             if isinstance(text, str) and text:
@@ -144,7 +153,7 @@ class StreamAccount:
 
     def as_completion(self, completion_id: str, model: str) -> dict | None:
         """The stream rebuilt as one chat.completion (plain text answers only), for the cache."""
-        if self.extra_choices or self.malformed or self.usage is None or self.finish_reason is None:
+        if self.extra_choices or self.malformed or self.unkept or self.usage is None or self.finish_reason is None:
             return None
         message = {"role": "assistant", "content": "".join(self.content)}
         if self.reasoning:
@@ -159,6 +168,7 @@ class StreamAccount:
             "choices": [{"index": 0, "message": message, "finish_reason": self.finish_reason,
                          "logprobs": {"content": self.logprobs} if self.logprobs else None}],
             "usage": self.usage.to_openai(),
+            **self.envelope,
         }
 
     def final_usage(self, prompt_tokens_estimate: int) -> TokenUsage:

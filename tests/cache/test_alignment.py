@@ -107,3 +107,33 @@ def test_a_word_aligned_by_its_vector_only_needs_the_unaligned_threshold():
 def test_an_added_contrast_word_is_refused(a, b):
     params = MatchParams(threshold=0.85, unaligned_threshold=0.93)
     assert lexical_verdict(a, b, params).reason.startswith("contrast words added")
+
+
+@pytest.mark.parametrize(
+    "a,b,left,right",
+    [
+        ("Who owned Twitter?", "Who owns Twitter?", ["owned"], ["owns"]),  # a main verb's own past
+        ("Who played Batman?", "Who plays Batman?", ["played"], ["plays"]),
+        ("Why is my cat annoyed?", "Why is my cat annoying?", ["annoyed"], ["annoying"]),
+    ],
+)
+def test_a_past_form_is_not_another_form_of_the_same_word(a, b, left, right):
+    assert unaligned(a, b) == (left, right)
+    assert unaligned("What is the speed of light?", "What are the speeds of light?") == ([], [])  # "speed" is no past
+
+
+@pytest.mark.parametrize(
+    "a,b,added",
+    [
+        ("Is it bad to drink too much water?", "Is it bad to drink water?", "too"),
+        ("Is it bad to drink a lot of water?", "Is it bad to drink water?", "lot"),
+        ("Are dogs always loyal?", "Are dogs loyal?", "always"),
+        ("Can I eat just fruit for a week?", "Can I eat fruit for a week?", "just"),
+        ("What is the most common cause of death?", "What is a common cause of death?", "most"),
+        ("Does anyone still use Perl?", "Does anyone use Perl?", "still"),
+    ],
+)
+def test_words_that_change_the_answer_are_not_light(a, b, added):
+    assert unaligned(a, b) == ([added], [])
+    verdict = lexical_verdict(b, a, MatchParams.load())
+    assert not verdict.passed

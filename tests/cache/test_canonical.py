@@ -103,3 +103,26 @@ def test_scope_needs_tenant_and_model():
         CacheScope("", "m")
     with pytest.raises(CacheRequestError, match="model"):
         CacheScope("t", "")
+
+
+def test_a_null_inside_a_schema_or_tool_arguments_changes_the_key():
+    schema = lambda spouse: {"type": "json_schema", "json_schema": {"name": "p", "schema": {"properties": {"spouse": spouse}}}}  # noqa: E731
+    assert exact_key(SCOPE, base_request(response_format=schema({"const": None}))) != exact_key(SCOPE, base_request(response_format=schema({})))
+
+    def with_arguments(arguments: str) -> dict:
+        call = {"id": "c1", "type": "function", "function": {"name": "weather", "arguments": arguments}}
+        return base_request(messages=[{"role": "assistant", "content": None, "tool_calls": [call]},
+                                      {"role": "tool", "tool_call_id": "c1", "content": "sunny"}])
+
+    keys = [exact_key(SCOPE, with_arguments(a)) for a in ('{"city":"Paris","unit":null}', '{"city":"Paris"}',
+                                                           '{"city":"Paris","unit":NaN}', '{"city":"Paris","unit":Infinity}',
+                                                           '{"id": 123456789012345678901}', '{"id": 123456789012345678902}')]
+    assert len(set(keys)) == len(keys)
+    assert exact_key(SCOPE, with_arguments('{"city": "Paris"}')) == keys[1]  # formatting still does not matter
+
+
+def test_numbers_beyond_64_bits_and_floats_beyond_2_53_key_without_error():
+    big = exact_key(SCOPE, base_request(response_format={"type": "json_schema", "json_schema": {"schema": {"maximum": 1e20}}}))
+    bigger = exact_key(SCOPE, base_request(response_format={"type": "json_schema", "json_schema": {"schema": {"maximum": 1e21}}}))
+    assert big != bigger
+    assert exact_key(SCOPE, base_request(logit_bias={"5": 2**70})) != exact_key(SCOPE, base_request(logit_bias={"5": 2**70 + 1}))

@@ -286,9 +286,29 @@ def test_opposite_affixes_must_agree(a, b):
     assert why(a, b) == "antonyms"
 
 
+def test_ordinals_are_not_cardinals():
+    assert disagreement(extract_facts("What is the third largest country?"), extract_facts("What are the three largest countries?")) == "numbers"
+    assert disagreement(extract_facts("What is the 3rd largest country?"), extract_facts("What are the 3 largest countries?")) == "numbers"
+    assert disagreement(extract_facts("Who was the 3rd president?"), extract_facts("Who was the third president?")) is None
+    assert disagreement(extract_facts("the twenty-fifth day"), extract_facts("the 25th day")) is None
+
+
+def test_the_text_a_question_asks_about_after_a_colon_must_match_exactly():
+    pairs = [
+        ("Is this sentence grammatical: Its raining outside.", "Is this sentence grammatical: It's raining outside."),
+        ("Convert to upper case: hello world", "Convert to upper case: Hello World"),
+        ("How many words are in this sentence: the cat sat on the mat", "How many words are in this sentence: the cat sat on a mat"),
+    ]
+    for a, b in pairs:
+        assert disagreement(extract_facts(a), extract_facts(b)) == "quoted", (a, b)
+    topic = ("Organic Chemistry: How do I convert benzene to toluene?", "Organic chemistry: how do I convert benzene to toluene?")
+    assert disagreement(extract_facts(topic[0]), extract_facts(topic[1])) is None  # a topic before a question is no payload
+
+
 def test_plurals_with_a_sense_of_their_own_are_not_their_singular():
     assert why("How are damages calculated in a lawsuit?", "How is damage calculated in a lawsuit?") == "antonyms"
     assert why("How do I clean my glasses?", "How do I clean my glass?") == "antonyms"
+    assert why("How many times a week should I work out?", "How much time a week should I work out?") == "antonyms"
     assert why("How do I clean my cars?", "How do I clean my car?") is None
 
 

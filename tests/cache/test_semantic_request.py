@@ -58,3 +58,23 @@ def test_memory_index_drops_empty_partitions():
     assert index.partitions == 1
     index.delete(Partition("s", "c"), entry_id)
     assert index.partitions == 0 and len(index) == 0
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "She have a apple.",  # under a proofreading system prompt: the turn is text to work on
+        "hello world",
+        "Translate to French: I really like it.",
+        "Summarize this article for me",
+        "Why is this slow?\nfor i in range(10): print(i)",  # a question with its data below
+    ],
+)
+def test_a_last_turn_that_is_no_question_gets_exact_hits_only(text):
+    result = semantic_query(req({"role": "system", "content": "Correct the user's grammar."}, {"role": "user", "content": text}))
+    assert isinstance(result, Ineligible) and "not a question" in result.reason
+
+
+@pytest.mark.parametrize("text", ["How do I bake bread?", "what is the capital of france", "Explain recursion", "Is it safe to swim after eating"])
+def test_questions_and_requests_for_explanations_are_eligible(text):
+    assert isinstance(semantic_query(req({"role": "user", "content": text})), SemanticQuery)

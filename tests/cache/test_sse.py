@@ -3,7 +3,7 @@ import json
 from openai.types.chat import ChatCompletion, ChatCompletionChunk
 from tests_cache_helpers import completion
 
-from cache.sse import DONE_EVENT, replay_sse, wants_usage_chunk
+from cache.sse import DONE_EVENT, completion_to_chunks, replay_sse, wants_usage_chunk
 
 
 def parse(events: list[bytes]) -> list[ChatCompletionChunk]:
@@ -72,3 +72,26 @@ def test_a_stream_rebuilt_for_the_cache_keeps_its_reasoning_and_replays_as_it_ca
     assert whole["choices"][0]["message"] == {"role": "assistant", "content": "42", "reasoning_content": "6*7=42"}
     replayed = [json.loads(e[6:])["choices"][0]["delta"] for e in list(replay_sse(whole))[:-1]]
     assert "".join(d.get("reasoning_content") or "" for d in replayed) == "6*7=42"
+
+
+def test_message_fields_beyond_text_are_replayed_and_a_stream_carrying_them_is_not_cached():
+    from gateway.streaming import StreamAccount
+
+    citation = {"type": "url_citation", "url_citation": {"url": "https://example.org/paris", "start_index": 0, "end_index": 5}}
+    body = {"id": "c1", "created": 1, "model": "m", "service_tier": "default", "system_fingerprint": "fp",
+            "choices": [{"index": 0, "message": {"role": "assistant", "content": "Paris", "annotations": [citation]}, "finish_reason": "stop"}]}
+    chunks = list(completion_to_chunks(body))
+    assert [c["choices"][0]["delta"]["annotations"] for c in chunks if "annotations" in c["choices"][0]["delta"]] == [[citation]]
+    assert all(c["service_tier"] == "default" and c["system_fingerprint"] == "fp" for c in chunks)
+
+    account = StreamAccount(client_wants_usage=False)
+    for chunk in chunks:
+        account.feed(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+    account.feed(b'data: {"id":"c1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\n')
+    assert account.as_completion("c1", "m") is None  # the cached copy could not hold the annotations
+    plain = StreamAccount(client_wants_usage=False)
+    for chunk in completion_to_chunks({**body, "choices": [{**body["choices"][0], "message": {"role": "assistant", "content": "Paris"}}]}):
+        plain.feed(b"data: " + json.dumps(chunk).encode() + b"\n\n")
+    plain.feed(b'data: {"id":"c1","choices":[],"usage":{"prompt_tokens":3,"completion_tokens":1,"total_tokens":4}}\n\n')
+    rebuilt = plain.as_completion("c1", "m")
+    assert rebuilt["service_tier"] == "default" and rebuilt["system_fingerprint"] == "fp"
