@@ -137,6 +137,8 @@ def lexical_verdict(
     unaligned = len(left) + len(right)
     required = params.required_similarity(unaligned, weakly_aligned)
     if required is None:
+        if not unaligned:
+            return LexicalVerdict("words differ: counterparts only by word vector or as typos", 1.0, unaligned)
         return LexicalVerdict(f"unaligned words: {', '.join(left + right)}", 1.0, unaligned)
     return LexicalVerdict(None, required, unaligned, strict=unaligned > 0 or weakly_aligned > 0)
 

@@ -137,3 +137,8 @@ def test_words_that_change_the_answer_are_not_light(a, b, added):
     assert unaligned(a, b) == ([added], [])
     verdict = lexical_verdict(b, a, MatchParams.load())
     assert not verdict.passed
+
+
+def test_a_pair_held_only_by_word_vectors_is_refused_by_default_and_says_why():
+    verdict = lexical_verdict("Is it likely to rain in London tomorrow?", "Is it possible to rain in London tomorrow?", MatchParams.load())
+    assert verdict.reason == "words differ: counterparts only by word vector or as typos"
