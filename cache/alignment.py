@@ -5,7 +5,8 @@ long question one swapped word barely moves the sentence vector (a 20-word quest
 "flask" app and the same about a "django" app: MiniLM cosine 0.92). The words tell them apart.
 A content word of one question (see cache.lexical) that the other question lacks is accepted
 only when it is
-- a light word (filler or grading word: "really", "some", "best"), or
+- a light word (filler: "really", "some" outside a yes/no question; or a grading word against
+  another one: "good" / "best"), or
 - the same word in another form (same Snowball stem; not a past or participle against another
   form: "owned" / "owns"), a one-letter typo of a word there
   ("contries"/"countries"; not when both are words of the vocabulary: "county" is no typo of
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cache.lexical import is_light, lexical_view, same_inflection, words
+from cache.lexical import GRADE_WORDS, NAMING_GRADES, YES_NO_QUANTIFIERS, is_light, lexical_view, same_inflection, words
 
 WordVectors = Callable[[Sequence[str]], np.ndarray]
 KnownWord = Callable[[str], bool]
@@ -111,8 +112,11 @@ class WordAligner:
 
     def _one_way(self, src_text: str, dst_text: str, min_similarity: float) -> tuple[list[str], int]:
         """(unaligned words of `src_text`, how many of its words only a word vector or a typo aligned)."""
-        src, dst = lexical_view(src_text).content, lexical_view(dst_text).content
+        src_view, dst_view = lexical_view(src_text), lexical_view(dst_text)
+        src, dst = src_view.content, dst_view.content
         dst_words = list(dst.values())
+        yes_no = any(t.startswith("yes/no") for t in src_view.question_types)
+        dst_grades = any(w in GRADE_WORDS for w in dst_words)
         joined: frozenset[str] | None = None
         out: list[str] = []
         weakly_aligned = 0
@@ -121,7 +125,7 @@ class WordAligner:
                 if not same_inflection(word, dst[stem_]):
                     out.append(word)  # "owned" / "owns": the other side reports its form too
                 continue
-            if is_light(word):
+            if is_light(word) and not (yes_no and word in YES_NO_QUANTIFIERS) and (word not in NAMING_GRADES or dst_grades):
                 continue
             if any(self._is_typo(word, w) for w in dst_words):
                 weakly_aligned += 1  # "realty" is one letter from "reality": a typo, or another word

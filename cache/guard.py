@@ -2,19 +2,27 @@
 
 Embeddings put "square root of 16" next to "square root of 18" and "season 5" next to
 "season 6"; this guard refuses such pairs whatever their cosine. It extracts, from each text:
-numbers (digits, number words, ordinals, roman numerals, plural magnitudes, normalised so "5"
-and "five" agree, and "5th" and "fifth", but not "5" and "fifth") and their order ("10 divided by 2" is not "2 divided by 10"; numbers
-joined by "and"/"or" may swap), units and currencies (SI-prefixed ones too: "mbps" is not "gbps"),
-negations (counted), either-way alternatives ("with or without", "or not", counted), universal
-quantifiers ("all", "every", "each"; counted, so "delete a branch" is not "delete all branches")
-and "every other", words from a curated antonym list (looked up by surface form, Snowball stem,
-and with a comparative, superlative or agent suffix removed: "stronger" / "weaker", "lender" /
-"borrower"), opposite affixes ("valid" / "invalid", "overestimate" / "underestimate", "useful" /
-"useless"), plurals with a sense of their own ("glasses" / "glass"), named entities (capitalised
-or mixed-case words not starting a sentence, acronyms), quoted strings, code (backtick spans and
-code-like tokens), and words of other scripts or unusual symbols ("What does 才 mean?"). Every one
-of these must agree exactly. `is_contrast_word` tells the match rule which words may never be
-the one word a question merely adds ("lowest", "free", "tomorrow").
+- numbers (digits, number words, ordinals, roman numerals, plural magnitudes; "5" and "five"
+  agree, "5th" and "fifth" too, "5" and "fifth" do not) and their order ("10 divided by 2" is not
+  "2 divided by 10"; numbers joined by "and"/"or" may swap, a list or tuple with commas alone
+  keeps its order);
+- units and currencies (SI-prefixed ones too: "mbps" is not "gbps"), and each amount with its
+  own unit ("$100 in €" is not "€100 in $");
+- negations and either-way alternatives ("with or without", "or not"), universal quantifiers
+  ("all", "every", "each"; "delete a branch" is not "delete all branches") and "every other",
+  all counted;
+- words from a curated antonym list (by surface form, Snowball stem, and with a comparative,
+  superlative or agent suffix removed: "stronger" / "weaker", "lender" / "borrower"), opposite
+  affixes ("valid" / "invalid", "useful" / "useless"), plurals with a sense of their own
+  ("glasses" / "glass", "times" / "time");
+- named entities (capitalised or mixed-case words not starting a sentence, acronyms), short
+  names capitalised otherwise on each side ("CO" / "Co");
+- quoted strings, the text after a colon that a question asks about (as written, case included),
+  code (backtick spans, code-like tokens, flags and escapes with their case: "-r" / "-R",
+  grouped math and factorials: "(a+b)^2", "10!"), and words of other scripts or unusual symbols,
+  in order ("What does 才 mean?").
+Every one of these must agree exactly. `is_contrast_word` tells the match rule which words may
+never be the one word a question merely adds ("lowest", "free", "tomorrow").
 The check is cheap (regexes over two short texts) and runs only on ANN candidates.
 """
 
@@ -177,8 +185,10 @@ def antonym_entries(word: str) -> tuple[tuple[int, int], ...]:
 
 # A minus sign right before a number that follows no word or number is its sign ("root of -16",
 # "at(-1)"), while "10-20" is a range.
-_WORD = re.compile(r"[A-Za-z][A-Za-z'’\-]*|(?:(?<![\w.)\]])[-−])?\d[\d,]*(?:\.\d+)?(?:(?:st|nd|rd|th)(?![A-Za-z]))?|[%$€£¥₹]")
-_NUMBER = re.compile(r"^([-−]?\d[\d,]*(?:\.\d+)?)(?:st|nd|rd|th)?$")
+_WORD = re.compile(
+    r"[A-Za-z][A-Za-z'’\-]*|(?:(?<![\w.)\]])[-−])?(?:\d[\d,]*(?:\.\d+)?|(?<![\w.])\.\d+)(?:(?:st|nd|rd|th)(?![A-Za-z]))?|[%$€£¥₹]"
+)
+_NUMBER = re.compile(r"^([-−]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))(?:st|nd|rd|th)?$")
 _QUOTED = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|(?<![A-Za-z])'([^']{1,200})'(?![A-Za-z])")
 _BACKTICK = re.compile(r"```(.*?)```|`([^`]+)`", re.S)
 # Each branch starts only where a word (or dotted name) starts: tried inside a long word too, it
@@ -247,8 +257,11 @@ def _is_amount(token: str) -> bool:
     return m is not None and (m.group(1) is None or m.group(1) in _UNITS)
 
 
-# Numbers joined only by a comma or a coordinator ("3 and 5", "2, 4 or 8") may come in any order.
-_NUMBER_JOIN = re.compile(r"\s*,?\s*(?:(?:and|or|vs\.?|versus|&)\s+)?", re.I)
+# Numbers joined by a coordinator ("3 and 5", "2, 4 or 8") may come in any order; a list or tuple
+# with commas alone, or a spelled number ("2, 4, 8", "(3, -4)", "three hundred and two"), keeps its order.
+_LIST_JOIN = re.compile(r"\s*,\s*|\s*,?\s*(?:and|or|vs\.?|versus|&)\s+", re.I)
+_COORDINATOR_JOIN = re.compile(r"\s*,?\s*(?:and|or|vs\.?|versus|&)\s+", re.I)
+_MAGNITUDES = frozenset("hundred thousand million billion trillion".split())
 # A question that asks both ways ("with or without sugar", "... or not?") is not the one-way question.
 _EITHER_WAY = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\bor\s+not\b", re.I)
 _UNIVERSAL = frozenset("all every each".split())
@@ -266,6 +279,7 @@ class Facts:
     numbers: tuple[str, ...]  # sorted
     number_order: tuple[str, ...]  # in text order, each run of joined numbers sorted
     units: frozenset[str]
+    amounts: frozenset[tuple[str, str]]  # each number with the unit written at it
     negations: int
     either_way: int  # "with or without", "or not"
     quantifiers: tuple[int, int]  # (universal "all"/"every"/"each", "every other")
@@ -276,7 +290,8 @@ class Facts:
     quoted: frozenset[str]
     payload: str  # the text a question asks about after a colon ("... in this sentence: the cat sat"), as written
     code: frozenset[str]
-    symbols: tuple[str, ...]  # runs of other scripts and of unusual symbols, sorted
+    short_names: frozenset[str]  # short words with capitals, as written ("CO", "Co")
+    symbols: tuple[str, ...]  # runs of other scripts and of unusual symbols, in text order ("東京 ... 大阪")
 
 
 def _norm_word(word: str) -> str:
@@ -284,19 +299,44 @@ def _norm_word(word: str) -> str:
 
 
 def _number_order(prose: str, found: list[tuple[re.Match[str], str]]) -> tuple[str, ...]:
-    """Number values in text order; a run joined by commas or coordinators is sorted."""
-    runs: list[list[str]] = []
+    """Number values in text order; a run joined by commas and a coordinator is sorted ("and" after
+    a magnitude word is part of the number: "three hundred and two")."""
+    runs: list[tuple[list[str], bool]] = []  # (values, joined by a coordinator somewhere)
     previous: re.Match[str] | None = None
     for match, value in found:
-        if previous is not None and _NUMBER_JOIN.fullmatch(prose[previous.end() : match.start()]):
-            runs[-1].append(value)
+        # "2," holds its comma ("2,000" is one number): the gap starts at it
+        gap = prose[previous.end() - previous.group(0).endswith(",") : match.start()] if previous is not None else None
+        if gap is not None and previous.group(0).lower() not in _MAGNITUDES and _LIST_JOIN.fullmatch(gap):
+            runs[-1] = (runs[-1][0] + [value], runs[-1][1] or _COORDINATOR_JOIN.fullmatch(gap) is not None)
         else:
-            runs.append([value])
+            runs.append(([value], False))
         previous = match
-    return tuple(v for run in runs for v in sorted(run))
+    return tuple(v for values, coordinated in runs for v in (sorted(values) if coordinated else values))
+
+
+def _recased(a: frozenset[str], b: frozenset[str]) -> bool:
+    """The same short name capitalised otherwise on each side ("CO" carbon monoxide / "Co" cobalt,
+    "HF" / "Hf"); one written all in lower case ("mit" for "MIT") is just sloppy typing."""
+    lowered = {x.lower(): x for x in b}
+    return any(x.lower() in lowered and lowered[x.lower()] != x for x in a)
+
+
+def _in_list(prose: str, numbers: list[tuple[re.Match[str], str]]) -> bool:
+    """Whether the last number found closes a list ("2, 4 or 8"): a unit after it is the list's."""
+    if len(numbers) < 2:
+        return False
+    before, last = numbers[-2][0], numbers[-1][0]
+    return _LIST_JOIN.fullmatch(prose[before.end() - before.group(0).endswith(",") : last.start()]) is not None
 
 
 _COLON = re.compile(r":\s+")
+_CURRENCY_SIGNS = frozenset("$€£¥₹")
+# Tokens whose letter case is their meaning: command-line flags, regex escapes, format codes.
+_CASED = re.compile(r"(?<![\w-])--?[A-Za-z]{1,3}\b|\\[A-Za-z]\b|%[A-Za-z]\b")
+# Grouping and factorials change a calculation: "(a+b)^2" is not "a+b^2", "(3, -4)" not "(-4, 3)".
+_GROUPED_MATH = re.compile(r"\((?=[^()\n]{0,120}\w)[^()\n]{0,60}[\d+\-*/^=,][^()\n]{0,60}\)|\b\d+!")
+# Short names with capitals ("CO" carbon monoxide, "Co" cobalt, "HF" / "Hf"): compared as written.
+_SHORT_NAME = re.compile(r"\b(?=\w{0,2}[A-Z])[A-Za-z]{1,3}\b(?!['’])")
 
 
 def colon_payload(text: str) -> str:
@@ -320,6 +360,11 @@ def extract_facts(text: str) -> Facts:
         code.add("operators in order: " + " ".join(operators))
     one_and_a_half = {m.start(): m.end() for m in _ONE_AND_A_HALF.finditer(prose)}
     code |= {t for t in (m.group(0).lower() for m in _ALNUM.finditer(prose)) if not _is_amount(t)}
+    code |= {m.group(0) for m in _CASED.finditer(prose)}  # "-r" / "-R", "\\d" / "\\D", "%m" / "%M": case and all
+    code |= {re.sub(r"\s+", "", m.group(0)) for m in _GROUPED_MATH.finditer(prose)}  # "(a+b)^2", "(3, -4)", "10!"
+    short_names = {m.group(0) for m in _SHORT_NAME.finditer(prose)
+                   if m.group(0) != "I" and m.group(0).lower() not in _UNITS and not _SI_UNIT.match(m.group(0).lower())
+                   and (any(c.isupper() for c in m.group(0)[1:]) or not _starts_sentence(prose, m.start()))}
     quoted = {re.sub(r"\s+", " ", next(g for g in groups if g)).strip().lower() for groups in _QUOTED.findall(prose)}
 
     numbers: list[tuple[re.Match[str], str]] = []
@@ -329,6 +374,8 @@ def extract_facts(text: str) -> Facts:
     entities: set[str] = set()
     words: set[str] = set()
     previous = ""
+    previous_value: str | None = None
+    amounts: set[tuple[str, str]] = set()  # (number, its unit): "$100 in €" is not "€100 in $"
     for match in _WORD.finditer(prose):
         token = match.group(0)
         word = _norm_word(token)
@@ -341,6 +388,11 @@ def extract_facts(text: str) -> Facts:
         if value is not None:
             numbers.append((match, value))
         compact = word.replace("'", "")
+        if value is not None and previous in _CURRENCY_SIGNS:
+            amounts.add((value, previous))
+        elif previous_value is not None and (compact in _UNITS or _SI_UNIT.match(compact)):
+            amounts.add(("a list" if _in_list(prose, numbers) else previous_value, compact))  # "2, 4 or 8 GB"
+        previous_value = value
         if word in _UNITS or compact in _UNITS or token in "%$€£¥₹" or _SI_UNIT.match(compact):
             # "Gbps" is bits, "GBps" bytes per second: eight times apart, told only by the case of the B
             units.add(compact + ":bytes" if compact.endswith("bps") and "B" in token else compact or token)
@@ -365,12 +417,12 @@ def extract_facts(text: str) -> Facts:
         if (is_named or mixed) and value is None:
             entities.add(compact)
     units |= {"si:" + m.group(1) for m in _SI_AMOUNT.finditer(prose)}
-    symbols = tuple(sorted(m.group(0).lower() for m in _SYMBOLS.finditer(text)))
+    symbols = tuple(m.group(0).lower() for m in _SYMBOLS.finditer(text))
     values = [v for _, v in numbers]
-    return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), negations,
+    return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), frozenset(amounts), negations,
                  len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
-                 frozenset(quoted), colon_payload(text), frozenset(code), symbols)
+                 frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), symbols)
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -444,7 +496,7 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "numbers"
     if a.number_order != b.number_order:
         return "number order"
-    if a.units != b.units:
+    if a.units != b.units or a.amounts != b.amounts:
         return "units"
     if a.negations != b.negations or a.either_way != b.either_way:
         return "negation"
@@ -462,7 +514,7 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "entities"
     if a.quoted != b.quoted or a.payload != b.payload:
         return "quoted"
-    if a.code != b.code:
+    if a.code != b.code or _recased(a.short_names, b.short_names):
         return "code"
     if a.symbols != b.symbols:
         return "symbols"

@@ -33,9 +33,10 @@ from dataclasses import dataclass
 from cache.guard import NEGATION_WORDS, number_value, stem
 
 _TOKEN = re.compile(r"[a-z0-9]+")
-# A passive with its agent ("directors who were influenced by Herzog") reverses who does what
-# compared with the active form ("directors who influenced Herzog") while keeping the word order.
-_PASSIVE_AGENT = re.compile(r"\b(?:is|are|was|were|be|been|being|get|gets|got|gotten)\s+(?:\w+ly\s+)?\w+(?:ed|en|wn|ne|lt|ht)\s+by\b")
+# A passive with its agent ("directors who were influenced by Herzog", "What is cut by a diamond?",
+# "Who was Alice hit by?") reverses who does what compared with the active form ("directors who
+# influenced Herzog") while keeping the word order.
+_PASSIVE_AGENT = re.compile(r"\b(?:is|are|was|were|be|been|being|get|gets|got|gotten)\s+(?:\w+ly\s+)?\w+\s+by\b|\bby$")
 _APOSTROPHE = re.compile(r"['’]")
 
 # Function words: determiners, pronouns (persons are compared separately), auxiliaries,
@@ -58,18 +59,26 @@ FUNCTION_WORDS = frozenset(
 # Words that leave the question asked unchanged: fillers, intensifiers, vague quantifiers, and
 # the frame a question is put in ("what do you think", "can you tell me", "in the world"). Not
 # among them, since they change the answer: "too" (much), "a lot of", "just" (only), "always",
-# "usually", "still", "already", "likely", "possible", "probably".
+# "usually", "still", "already", "likely", "possible", "probably", "even" (numbers), "simply"
+# (connected), "actual" (cash value), "kinds" / "types" of, and the verbs "feel" and "know".
 FILLER_WORDS = frozenset(
-    """really actually actual exactly exact basically truly literally very much many
-    quite rather pretty simply ever even honestly
+    """really actually exactly exact basically truly literally very much many
+    quite rather pretty ever honestly
     some any all every each several various certain particular specific
-    please kindly like
-    thing things stuff way ways kind kinds sort sorts type types
-    think opinion opinions view views feel know tell explain describe suggest suggestion suggestions
+    please kindly
+    thing things stuff way ways
+    think opinion opinions view views like tell explain describe suggest suggestion suggestions
     recommend recommendation recommendations advice tip tips world""".split()
 )
-# Grading words that questions use interchangeably ("good", "best" and "top" games); one class.
+# In a yes/no question these quantify what is asked: "Are some people allergic to water?" is not
+# "Are people allergic to water?" (in "What are some good books?" they are filler).
+YES_NO_QUANTIFIERS = frozenset("some any several certain".split())
+# Grading words that questions use interchangeably ("good", "best" and "top" games; "the best way to"
+# is "how to"); one class. Those names are made of are light only against another grading word:
+# "the Great Lakes" are not lakes, "Good Friday" is not Friday.
 GRADE_WORDS = frozenset("good best top great greatest better nice finest excellent awesome amazing ideal".split())
+# Of those, the ones names are made of: dropped only against another grading word.
+NAMING_GRADES = frozenset("good great nice excellent awesome amazing".split())
 
 # A yes/no question opens with an auxiliary; its mood is part of what is asked ("Can dogs eat
 # grapes?" is not "Do dogs eat grapes?", "Should AAP form a government?" is not "Will it?").
@@ -123,10 +132,13 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "to from", "into from", "onto from", "towards from", "toward from", "to by", "for about", "for while",
     "with without", "within outside", "inside outside", "by about", "by for",  # books by / about / for X
     "since until", "since till", "since in", "since before", "until after", "till after",  # since 2014 / in 2014
-    "if unless",
+    "if unless", "in on", "to about", "across around", "by until",  # foil in / on the microwave; say to / about my boss
 ))
 _ROLE_MARKERS = frozenset(w for pair in _OPPOSITE_ROLES for w in pair)
 _NOT = "¬"  # a negation's place in LexicalView.stream
+_GENERIC = len(_PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
+_GENERIC_OBJECT = _GENERIC + 1  # ... where it is the object ("if he loves me")
+_OBJECT_FORMS = frozenset("me us".split())
 _DETERMINERS = frozenset("a an the my your his her our their its this that these those some".split())
 
 
@@ -242,14 +254,20 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
     something, the agent is generic ("How do I / you / we fix a bike?"): that subject and its
     possessives are left out, so "How do I fix my bike?" meets "How do you fix your bike?", while
     "How do I add a search box to your website?" still differs from "... to my website?", and
-    "How did you become X?" (an experience) or "Why do you love cats?" keep their person."""
+    "How did you become X?" (an experience) or "Why do you love cats?" keep their person, and
+    "How do I know if I love him?" keeps who loves whom."""
     subject = _procedure_subject(tokens, types)
     generic = _GENERIC_SUBJECTS[tokens[subject]] if subject is not None else frozenset()
     order: list[int] = []
     for w in tokens:
-        if w not in generic:
-            order += [i for i, p in enumerate(_PERSONS) if w in p and i not in order]
-    return tuple(order)
+        if w in generic:
+            found = [_GENERIC_OBJECT if w in _OBJECT_FORMS else _GENERIC]
+        else:
+            found = [i for i, p in enumerate(_PERSONS) if w in p]
+        order += [i for i in found if i not in order]
+    # The generic agent as subject (and owner) alone is no person; as an object it is one: "How do
+    # I know if I love him?" is not "How do I know if he loves me?".
+    return () if order == [_GENERIC] else tuple(order)
 
 
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
@@ -292,11 +310,20 @@ def is_past_form(word: str) -> bool:
     return word.endswith("ed") and stem(word) != word
 
 
+_DERIVATIONS = ("er", "or", "ism", "ist", "al")  # photographer, alcoholism, musical: not their base word
+
+
+def _derivation(word: str) -> str:
+    rest = word[len(stem(word)) :] if word.startswith(stem(word)) else ""
+    return next((d for d in _DERIVATIONS if rest.startswith(d)), "")
+
+
 def same_inflection(a: str, b: str) -> bool:
     """Two forms of one stem that ask the same: not when one is a past or participle and the other
-    is not ("Who owned Twitter?" / "Who owns Twitter?", "annoyed" / "annoying"); "learning" /
-    "learn" and "companies" / "company" are alike."""
-    return is_past_form(a) == is_past_form(b)
+    is not ("Who owned Twitter?" / "Who owns Twitter?", "annoyed" / "annoying"), nor a derived
+    noun against its base ("photographer" / "photograph", "murderers" / "murders", "musical" /
+    "music"); "learning" / "learn" and "companies" / "company" are alike."""
+    return is_past_form(a) == is_past_form(b) and _derivation(a) == _derivation(b)
 
 
 def same_question_type(a: str, b: str, what_is_how: bool = True) -> bool:

@@ -142,3 +142,35 @@ def test_words_that_change_the_answer_are_not_light(a, b, added):
 def test_a_pair_held_only_by_word_vectors_is_refused_by_default_and_says_why():
     verdict = lexical_verdict("Is it likely to rain in London tomorrow?", "Is it possible to rain in London tomorrow?", MatchParams.load())
     assert verdict.reason == "words differ: counterparts only by word vector or as typos"
+
+
+@pytest.mark.parametrize(
+    "a,b,added",
+    [
+        ("What is the sum of all even numbers from 1 to 100?", "What is the sum of all numbers from 1 to 100?", "even"),
+        ("How many great lakes are there?", "How many lakes are there?", "great"),  # a grade word alone is a name's
+        ("What is actual cash value?", "What is cash value?", "actual"),
+        ("What are the kinds of triangles?", "What are triangles?", "kinds"),
+        ("Are some people allergic to water?", "Are people allergic to water?", "some"),  # in a yes/no question
+    ],
+)
+def test_words_light_elsewhere_count_here(a, b, added):
+    assert unaligned(a, b) == ([added], [])
+
+
+def test_grade_words_still_stand_for_each_other_and_some_is_filler_in_a_wh_question():
+    assert unaligned("What are some good action games?", "What are the best action games?") == ([], [])
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How much does a photographer cost?", "How much does a photograph cost?"),
+        ("How many murderers are there in the US?", "How many murders are there in the US?"),
+        ("How do I write a musical?", "How do I write music?"),
+        ("Is alcoholism hereditary?", "Is alcohol hereditary?"),
+    ],
+)
+def test_a_derived_noun_is_not_its_base_word(a, b):
+    left, right = unaligned(a, b)
+    assert left and right

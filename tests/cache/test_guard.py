@@ -372,3 +372,32 @@ def test_a_word_after_a_sentence_mark_or_a_line_break_is_not_a_name():
     assert extract_facts("what is it? Paris").entities == frozenset()
     assert extract_facts("what is it\n  Paris").entities == frozenset()
     assert extract_facts("what is it ,Paris").entities == frozenset({"paris"})
+
+
+@pytest.mark.parametrize(
+    "a,b,reason",
+    [
+        ("What does \\d match in regex?", "What does \\D match in regex?", "code"),  # case is the meaning
+        ("What does ls -r do?", "What does ls -R do?", "code"),
+        ("What does %m mean in strftime?", "What does %M mean in strftime?", "code"),
+        ("Is CO toxic?", "Is Co toxic?", "code"),  # carbon monoxide, cobalt
+        ("What is (a+b)^2?", "What is a+b^2?", "code"),  # grouping changes the calculation
+        ("What is 10!?", "What is 10?", "code"),
+        ("What is .5 divided by .25?", "What is 5 divided by 25?", "numbers"),
+        ("Which quadrant is the point (3, -4) in?", "Which quadrant is the point (-4, 3) in?", "number order"),
+        ("What comes next in 2, 4, 8?", "What comes next in 8, 4, 2?", "number order"),  # a list keeps its order
+        ("Write three hundred and two in roman numerals", "Write two hundred and three in roman numerals", "number order"),
+        ("How much is $100 in €?", "How much is €100 in $?", "units"),  # the amount's own unit
+        ("Is 東京 bigger than 大阪?", "Is 大阪 bigger than 東京?", "symbols"),
+    ],
+)
+def test_case_grouping_lists_amounts_and_script_order_must_agree(a, b, reason):
+    assert why(a, b) == reason
+
+
+def test_what_may_still_differ_in_those():
+    assert why("Is 8GB of RAM enough?", "Is 8 GB of RAM enough?") is None
+    assert why("Is 2, 4 or 8 GB enough?", "Is 8, 4 or 2 GB enough?") is None  # alternatives may swap
+    assert why("What is the GCD of 12 and 18?", "What is the GCD of 18 and 12?") is None
+    assert why("How do I learn Python?", "How can one learn Python?") is None  # "I" is no short name
+    assert why("What is 5 km in miles?", "How many miles is 5 km?") is None

@@ -168,3 +168,34 @@ def test_a_negation_must_sit_at_the_same_place_among_the_shared_words():
     b = "what happens if the hospital is in my network but the surgeon is not?"
     assert not same_order(a, b)
     assert same_order("Why can't I sleep at night?", "Why can I not sleep at night?")
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Can I put aluminum foil in the microwave?", "Can I put aluminum foil on the microwave?"),
+        ("What should I say to my boss?", "What should I say about my boss?"),
+        ("Can I walk across Central Park?", "Can I walk around Central Park?"),
+        ("Do I need to pay by Friday?", "Do I need to pay until Friday?"),
+    ],
+)
+def test_more_prepositions_of_opposite_roles(a, b):
+    from cache.lexical import same_roles
+
+    assert not same_roles(a, b)
+
+
+def test_the_generic_agent_of_a_how_to_question_keeps_its_place_as_an_object():
+    from cache.lexical import same_persons
+
+    assert not same_persons("How do I know if I love him?", "How do I know if he loves me?")
+    assert not same_persons("How do I stop being jealous of him?", "How do I stop him being jealous of me?")
+    assert same_persons("How do I fix my bike?", "How do you fix your bike?")
+    assert same_persons("How do I know if I am pregnant?", "How do you know if you are pregnant?")
+
+
+def test_a_passive_without_a_regular_participle_or_with_a_stranded_by_is_a_voice():
+    from cache.lexical import same_voice
+
+    assert not same_voice("What is cut by a diamond?", "What cuts a diamond?")
+    assert not same_voice("Who was Alice hit by?", "Who did Alice hit?")
