@@ -7,6 +7,7 @@ later; the unique request id makes a replay that overlaps an earlier insert harm
 from __future__ import annotations
 
 import fcntl
+import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -88,7 +89,7 @@ class Spool:
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
     def append(self, rows: Iterable[dict[str, Any]]) -> int:
-        lines = [orjson.dumps(row, default=_json_default) + b"\n" for row in rows]
+        lines = [_row_to_json(row) + b"\n" for row in rows]
         with open(self.path, "ab") as fh:
             fcntl.flock(fh, fcntl.LOCK_EX)
             fh.write(b"".join(lines))
@@ -117,7 +118,7 @@ class Spool:
                 chunk = rows[start : start + batch_size]
                 try:
                     insert_usage(engine, chunk)
-                except _ROW_FAULTS:
+                except ROW_FAULTS:
                     rejected += _insert_one_by_one(engine, chunk)
             if rejected:
                 log.error("the database refused %d spooled usage rows; kept in %s", len(rejected), self.rejected_path)
@@ -128,8 +129,9 @@ class Spool:
         return len(rows) - len(rejected)
 
 
-# Refusals of a row's content; an unreachable database (OperationalError) is retried instead.
-_ROW_FAULTS = (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError)
+# Refusals of a row's content (SQLite's driver raises a bare OverflowError for an integer past 64
+# bits); an unreachable database (OperationalError) is retried instead.
+ROW_FAULTS = (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError, OverflowError)
 
 
 def _insert_one_by_one(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -138,7 +140,7 @@ def _insert_one_by_one(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[
     for row in rows:
         try:
             insert_usage(engine, [row])
-        except _ROW_FAULTS:
+        except ROW_FAULTS:
             refused.append(row)
     return refused
 
@@ -149,7 +151,14 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"cannot serialise {type(value).__name__}")
 
 
+def _row_to_json(row: dict[str, Any]) -> bytes:
+    try:
+        return orjson.dumps(row, default=_json_default)
+    except TypeError:  # an integer past 64 bits (an upstream's absurd usage): kept exact, for the .rejected file
+        return json.dumps(row, default=_json_default, separators=(",", ":")).encode()
+
+
 def _row_from_json(line: bytes) -> dict[str, Any]:
-    row = orjson.loads(line)
+    row = json.loads(line)  # not orjson: it would read an integer past 64 bits as a float
     row["created_at"] = datetime.fromisoformat(row["created_at"])
     return row

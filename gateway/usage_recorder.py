@@ -13,7 +13,7 @@ from typing import Any
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import SQLAlchemyError
 
-from billing.ledger import Spool, insert_usage
+from billing.ledger import ROW_FAULTS, Spool, insert_usage
 from gateway import metrics
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ class UsageRecorder:
         try:
             insert_usage(self._engine, batch)
             metrics.USAGE_WRITTEN.inc(len(batch))
-        except SQLAlchemyError as exc:
+        except (SQLAlchemyError, *ROW_FAULTS) as exc:  # the replay sets aside the rows it refuses
             log.error("database refused %d usage rows (%s); spooling them to %s", len(batch), exc.__class__.__name__, self._spool.path)
             self._spool.append(batch)
             metrics.USAGE_SPOOLED.inc(len(batch))

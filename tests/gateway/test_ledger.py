@@ -169,3 +169,31 @@ def test_the_ledger_barrier_of_a_counter_rebuild_takes_in_the_spool_too(db_url, 
         ids = sorted(conn.execute(sa.text("SELECT request_id FROM usage_records")).scalars())
     engine.dispose()
     assert ids == ["queued", "spooled-1", "spooled-2"] and not spool.pending()
+
+
+def test_a_row_the_database_cannot_hold_is_set_aside_and_the_rows_after_it_are_written(db_url, tmp_path):
+    """SQLite's driver raises a bare OverflowError for an integer past 64 bits: it used to escape
+    the writer and stop the ledger for good."""
+    import asyncio
+
+    from gateway.usage_recorder import UsageRecorder
+
+    engine = create_db_engine(db_url)
+    upgrade_schema(engine)
+    spool = Spool(tmp_path / "spool.jsonl")
+
+    async def write() -> None:
+        recorder = UsageRecorder(engine, spool, replay_interval=3600)
+        recorder.record({**_row("absurd"), "cost_nanos": 2**64})
+        recorder.record(_row("before"))
+        await recorder.flush()
+        recorder.record(_row("after"))
+        await recorder.into_ledger()
+
+    asyncio.run(write())
+    with engine.connect() as conn:
+        ids = sorted(conn.execute(sa.text("SELECT request_id FROM usage_records")).scalars())
+    engine.dispose()
+    assert ids == ["after", "before"] and not spool.pending()
+    rejected = [orjson.loads(line)["request_id"] for line in spool.rejected_path.read_bytes().splitlines() if line.strip()]
+    assert rejected == ["absurd"]
