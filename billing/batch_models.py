@@ -102,8 +102,8 @@ class BatchLine(SQLModel, table=True):
     request_id: str | None = Field(default=None, max_length=64)
     response: str | None = Field(default=None, sa_column=sa.Column(sa.Text, nullable=True))  # body or error envelope, JSON
     cost_nanos: int = Field(default=0, sa_column=sa.Column(_BIG, nullable=False, default=0))
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
+    prompt_tokens: int = Field(default=0, sa_column=sa.Column(_BIG, nullable=False, default=0))
+    completion_tokens: int = Field(default=0, sa_column=sa.Column(_BIG, nullable=False, default=0))
     finished_at_ms: int | None = Field(default=None, sa_column=sa.Column(_BIG, nullable=True))
 
 

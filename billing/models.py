@@ -70,11 +70,12 @@ class UsageRecord(SQLModel, table=True):
     route_score: float | None = None
     route_threshold: float | None = None
     cache: str = Field(default="", max_length=16)  # hit-exact | hit-semantic | miss | bypass | ''
-    prompt_tokens: int = 0
-    completion_tokens: int = 0
-    cached_tokens: int = 0
-    cache_write_tokens: int = 0
-    reasoning_tokens: int = 0
+    # 64-bit: an upstream may report more tokens than a 32-bit column holds.
+    prompt_tokens: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
+    completion_tokens: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
+    cached_tokens: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
+    cache_write_tokens: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
+    reasoning_tokens: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
     cost_nanos: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
     saved_nanos: int = Field(default=0, sa_column=sa.Column(sa.BigInteger, nullable=False, default=0))
     latency_ms: float = 0.0

@@ -47,13 +47,19 @@ def count_text_tokens(text: str, model: str = "") -> int:
     return len(_encoding(encoding_name_for(model)).encode(text, disallowed_special=()))
 
 
+def _part_text(part: Any) -> str | None:
+    """A content part's text, when it has text (a string); else None."""
+    text = part.get("text") if isinstance(part, dict) else None
+    return text if isinstance(text, str) else None
+
+
 def _content_text(content: Any) -> str:
     if content is None:
         return ""
     if isinstance(content, str):
         return content
     if isinstance(content, list):
-        return "".join(part.get("text", "") for part in content if isinstance(part, dict))
+        return "".join(text for part in content if (text := _part_text(part)) is not None)
     return str(content)
 
 
@@ -77,10 +83,11 @@ def _image_tokens(content: Any) -> int:
 
 
 def _other_parts(content: Any) -> list[Any]:
-    """Content parts that are neither text nor an image (input_audio, file, ...)."""
+    """Content parts that are neither text nor an image (input_audio, file, a part whose text is
+    not a string, ...)."""
     if not isinstance(content, list):
         return []
-    return [p for p in content if not (isinstance(p, dict) and (p.get("type") == "image_url" or "text" in p))]
+    return [p for p in content if not ((isinstance(p, dict) and p.get("type") == "image_url") or _part_text(p) is not None)]
 
 
 def count_chat_tokens(
@@ -123,8 +130,7 @@ def count_request_tokens(endpoint: str, body: dict[str, Any], model: str = "") -
     value: Any = body.get("prompt") if endpoint == "completions" else body.get("input")
     if isinstance(value, str):
         return count_text_tokens(value, model)
-    if isinstance(value, list) and value and isinstance(value[0], str):
-        return sum(count_text_tokens(v, model) for v in value)
-    if isinstance(value, list) and value and isinstance(value[0], list):
-        return sum(len(v) for v in value)
-    return len(value) if isinstance(value, list) else 0
+    if not isinstance(value, list):
+        return 0
+    # A list of texts, of token ids, or of token-id lists; only strings are encoded.
+    return sum(count_text_tokens(v, model) if isinstance(v, str) else len(v) if isinstance(v, list) else 1 for v in value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import io
+import itertools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, time, timedelta
@@ -156,20 +157,22 @@ CSV_COLUMNS = [
     "status_code", "error_type",
 ]
 def csv_lines(engine: Engine, filters: UsageFilter, order: SortOrder, chunk: int = 1000) -> Iterator[str]:
-    """The whole filtered ledger as CSV, read and written a chunk at a time."""
+    """The whole filtered ledger as CSV, read and written a chunk at a time. The first piece (the
+    header and the first chunk) comes only once the query ran and its first rows were read: a
+    caller that takes it before the response starts answers a filter the database refuses with
+    an error status, not with a download cut off after its header."""
     buffer = io.StringIO()
     writer = csv.writer(buffer)
-    writer.writerow(CSV_COLUMNS)
-    yield _drain(buffer)
     query = sa.select(UsageRecord.__table__).where(*filters.conditions()).order_by(*order.clauses())
     with engine.connect() as conn:
-        result = conn.execution_options(yield_per=chunk).execute(query).mappings()
-        for n, row in enumerate(result, 1):
-            values = {**row, "cost_usd": format_usd(row["cost_nanos"]), "saved_usd": format_usd(row["saved_nanos"])}
-            writer.writerow([safe_cell(values[name]) for name in CSV_COLUMNS])
-            if n % chunk == 0:
-                yield _drain(buffer)
-    yield _drain(buffer)
+        parts = conn.execution_options(yield_per=chunk).execute(query).mappings().partitions()
+        first = next(parts, [])
+        writer.writerow(CSV_COLUMNS)
+        for part in itertools.chain([first], parts):
+            for row in part:
+                values = {**row, "cost_usd": format_usd(row["cost_nanos"]), "saved_usd": format_usd(row["saved_nanos"])}
+                writer.writerow([safe_cell(values[name]) for name in CSV_COLUMNS])
+            yield _drain(buffer)
 
 
 def _drain(buffer: io.StringIO) -> str:

@@ -42,16 +42,19 @@ def set_output_bound(endpoint: str, body: dict, tokens: int, field: str) -> None
 
 
 def output_bound(endpoint: str, body: dict, model_limits: Sequence[int | None], default: int) -> OutputBound:
-    """The most output tokens the call can produce: the request's max_tokens, else the largest
-    of the candidate models' limits, else `default` (which must then be sent upstream)."""
+    """The most output tokens the call can produce: the request's max_tokens (no more than the
+    largest of the candidate models' limits when every one is known), else that largest limit,
+    else `default` (which must then be sent upstream)."""
     if endpoint == "embeddings":
         return OutputBound(0, None, False)
+    largest = max(x for x in model_limits if x) if model_limits and all(model_limits) else None
     requested, name = _requested_output(endpoint, body)
     if requested is not None:
-        return OutputBound(requested, name, False)
+        # A model writes no more than its limit, whatever the request asks for (10**17 included).
+        return OutputBound(requested if largest is None else min(requested, largest), name, False)
     field = "max_completion_tokens" if endpoint == "chat" else "max_tokens"
-    if model_limits and all(model_limits):
-        return OutputBound(max(x for x in model_limits if x), field, False)
+    if largest is not None:
+        return OutputBound(largest, field, False)
     known = [x for x in model_limits if x]
     return OutputBound(min([default, *known]), field, True)
 

@@ -6,6 +6,7 @@ what depends on the key and the models is checked when a batch is created (valid
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +16,8 @@ from gateway.body import MAX_NESTING, deeper_than_writable
 
 ENDPOINTS = {"/v1/chat/completions": "chat", "/v1/completions": "completions", "/v1/embeddings": "embeddings"}
 MAX_REPORTED_ERRORS = 100
+# A line that is not blank, from its first non-blank byte to its end (JSON ignores the whitespace around).
+_TEXT_LINE = re.compile(rb"\S[^\n]*")
 
 
 @dataclass(frozen=True)
@@ -48,13 +51,19 @@ class ParsedInput:
 
 
 def parse_input(data: bytes, max_lines: int, max_custom_id_chars: int) -> ParsedInput:
+    """The file's requests and its bad lines. Lines are read one at a time (blank ones skipped
+    without a Python step each), and reading stops at the first request past `max_lines`."""
     lines: list[InputLine] = []
     errors: list[LineError] = []
     seen: dict[str, int] = {}
-    for number, raw in enumerate(data.split(b"\n"), start=1):
-        if not raw.strip():
-            continue
-        line, error = _parse_line(raw, number, len(lines), max_custom_id_chars)
+    number, at = 1, 0
+    for match in _TEXT_LINE.finditer(data):
+        number += data.count(b"\n", at, match.start())
+        at = match.start()
+        if len(lines) + len(errors) == max_lines:  # every error so far names a line: this is request max_lines + 1
+            errors.append(LineError("too_many_requests", f"The file holds more than {max_lines} requests; a batch may hold at most {max_lines}."))
+            return ParsedInput([], errors)
+        line, error = _parse_line(match.group(), number, len(lines), max_custom_id_chars)
         if error is None and line is not None:
             first = seen.get(line.custom_id)
             if first is not None:
@@ -67,9 +76,6 @@ def parse_input(data: bytes, max_lines: int, max_custom_id_chars: int) -> Parsed
             lines.append(line)
     if not lines and not errors:
         errors.append(LineError("empty_file", "The file holds no requests: write one JSON request per line."))
-    total = len(lines) + sum(1 for e in errors if e.line is not None)
-    if total > max_lines:
-        errors.append(LineError("too_many_requests", f"The file holds {total} requests; a batch may hold at most {max_lines}."))
     return ParsedInput(lines, errors)
 
 

@@ -16,7 +16,7 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import DataError, SQLAlchemyError
 
 from billing.batch_models import Batch, BatchChunk, BatchLine
 from gateway.auth import Principal
@@ -38,6 +38,9 @@ log = logging.getLogger(__name__)
 # is a rate limit (ours or the upstream's) unless it is a budget refusal, which waiting won't fix.
 UNAVAILABLE_CODES = {"budget_store_unavailable", "auth_unavailable"}
 WRITE_ATTEMPTS = 5
+# A value the database will never take (a number beyond its column: PostgreSQL's DataError,
+# SQLite's driver raises OverflowError), as opposed to a database that is away for a while.
+REFUSED_VALUES = (DataError, OverflowError)
 
 
 async def run_chunk(rt: BatchRuntime, batch_id: str, chunk_no: int) -> str:
@@ -185,10 +188,26 @@ class _ChunkRun:
                 await self._save(group)
 
     async def _save(self, group: list[LineResult]) -> None:
+        """Write the group; a result the database refuses ends its line as an error instead. Left
+        pending, the line would be sent upstream (and paid for) again by whoever redoes the chunk,
+        and be refused again: the batch would never end."""
+        try:
+            await self._write_group(group)
+        except REFUSED_VALUES as exc:
+            if len(group) > 1:
+                for result in group:  # alone, so that only the refused lines fail
+                    await self._save([result])
+                return
+            log.error("batch %s line %d: the database refused its result (%s); the line fails", self.batch.id, group[0].line_no, _first_line(exc))
+            await self._write_group([_unstorable(group[0], exc)])
+
+    async def _write_group(self, group: list[LineResult]) -> None:
         for attempt in range(WRITE_ATTEMPTS):
             try:
                 await asyncio.to_thread(chunks.save_results, self.engine, self.batch.id, group)
                 return
+            except REFUSED_VALUES:
+                raise  # no retry stores it
             except SQLAlchemyError as exc:
                 if attempt == WRITE_ATTEMPTS - 1:
                     self.stop.set("database unavailable")
@@ -244,3 +263,14 @@ def _result(line: BatchLine, request_id: str, result: CallResult | None) -> Line
         line.line_no, "ok" if ok else "error", result.status_code, request_id, orjson.dumps(result.body).decode(),
         ctx.cost_nanos, ctx.usage.prompt_tokens, ctx.usage.completion_tokens, ctx.usage_row(),
     )
+
+
+def _first_line(exc: BaseException) -> str:
+    return str(getattr(exc, "orig", None) or exc).partition("\n")[0]
+
+
+def _unstorable(result: LineResult, exc: BaseException) -> LineResult:
+    """The error result of a line whose result the database refused (without its usage row, which holds the same values)."""
+    message = f"The request ran, but its result could not be stored: {_first_line(exc)}"
+    envelope = APIError(500, message, type="server_error", code="result_not_stored").body()
+    return LineResult(result.line_no, "error", 500, result.request_id, orjson.dumps(envelope).decode(), 0, 0, 0, None)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from billing.budgets.sizing import Rates, output_bound, output_sequences, reserved_prompt_tokens
+from billing.money import format_usd
 from billing.tokens import count_request_tokens
 from gateway.auth import Principal
 from gateway.batches.jsonl import ENDPOINTS, InputLine, LineError, ParsedInput
@@ -20,6 +21,12 @@ from gateway.errors import APIError, invalid_request
 from gateway.pipeline import MODES, SCHEMAS
 from gateway.services import Services
 from gateway.settings import Deployment
+
+# OpenAI refuses an integer parameter above a 32-bit int; so does a batch line, before it runs.
+MAX_OUTPUT_TOKENS = 2**31 - 1
+# A batch's worst case (nano-dollars, and tokens) is stored and held on budgets as a 64-bit integer.
+MAX_WORST_CASE = 2**63 - 1
+_JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", dict: "an object", list: "an array"}
 
 
 @dataclass(frozen=True)
@@ -55,11 +62,22 @@ def plan_batch(services: Services, principal: Principal, endpoint_url: str, pars
     kind = ENDPOINTS[endpoint_url]
     plan = BatchPlan(errors=list(parsed.errors))
     models: dict[str, _ModelCost | APIError] = {}
+    nanos = tokens = 0
     for line in parsed.lines:
         try:
-            plan.lines.append(_plan_line(services, principal, kind, endpoint_url, line, models))
+            planned = _plan_line(services, principal, kind, endpoint_url, line, models)
         except APIError as exc:
             plan.errors.append(LineError(exc.code or exc.type, f"Line {line.file_line}: {exc.message}", line.file_line, exc.param))
+            continue
+        if nanos + planned.worst_nanos > MAX_WORST_CASE or tokens + planned.worst_tokens > MAX_WORST_CASE:
+            message = (
+                f"Line {line.file_line}: with this request the batch's worst case passes the most one batch can hold "
+                f"(${format_usd(MAX_WORST_CASE)}, or {MAX_WORST_CASE} tokens); lower its max_tokens or split the batch."
+            )
+            plan.errors.append(LineError("batch_too_large", message, line.file_line, "body.max_tokens"))
+            continue
+        nanos, tokens = nanos + planned.worst_nanos, tokens + planned.worst_tokens
+        plan.lines.append(planned)
     plan.errors.sort(key=lambda e: (e.line is None, e.line or 0))
     return plan
 
@@ -77,6 +95,7 @@ def _plan_line(services: Services, principal: Principal, kind: str, endpoint_url
         validate(SCHEMAS[kind], body)
     except APIError as exc:
         raise invalid_request(exc.message, param=f"body.{exc.param}" if exc.param else "body", code="invalid_body") from None
+    _check_body(kind, body)
     cost = models.get(model)
     if cost is None:
         try:
@@ -87,6 +106,26 @@ def _plan_line(services: Services, principal: Principal, kind: str, endpoint_url
         raise cost
     nanos, tokens = worst_case(services, cost, kind, body)
     return PlannedLine(line, model, nanos, tokens)
+
+
+def _check_body(kind: str, body: dict[str, Any]) -> None:
+    """What the schema lets through but OpenAI refuses: a text part whose text is not a string,
+    an output bound above a 32-bit int (which no model could write)."""
+    messages = body.get("messages") if kind == "chat" else None
+    for i, message in enumerate(messages or []):
+        content = message.get("content")
+        for j, part in enumerate(content if isinstance(content, list) else []):
+            if isinstance(part, dict) and (part.get("type") == "text" or "text" in part) and not isinstance(part.get("text"), str):
+                found = _JSON_TYPES.get(type(part.get("text")), "another type")
+                param = f"body.messages[{i}].content[{j}].text"
+                raise invalid_request(f"Invalid type for '{param}': expected a string, but got {found} instead.", param=param, code="invalid_body")
+    for name in ("max_tokens", "max_completion_tokens"):
+        value = body.get(name)
+        if isinstance(value, int) and value > MAX_OUTPUT_TOKENS:
+            raise invalid_request(
+                f"Invalid 'body.{name}': integer above maximum value. Expected a value <= {MAX_OUTPUT_TOKENS}, but got {value} instead.",
+                param=f"body.{name}", code="invalid_body",
+            )
 
 
 def _model_cost(services: Services, principal: Principal, kind: str, model: str) -> _ModelCost:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import tracemalloc
+
 import orjson
 
 from gateway.batches.jsonl import parse_input, reported
@@ -51,3 +53,33 @@ def test_the_reported_errors_are_capped_with_a_count_of_the_rest():
     out = reported(parse_input(data, 1000, 64).errors)
     assert len(out) == 101 and out[-1]["code"] == "too_many_errors" and "30 more" in out[-1]["message"]
     assert out[0] == {"code": "invalid_json_line", "message": out[0]["message"], "param": None, "line": 1}
+
+
+def _peak_bytes(call) -> int:  # noqa: ANN001 - () -> object
+    """The most memory Python allocated while `call` ran (its result freed first)."""
+    tracemalloc.start()
+    try:
+        call()
+        return tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_a_file_of_blank_lines_is_refused_without_a_copy_of_each_line():
+    blank = b"  \n" * (8 * 1024 * 1024 // 3)  # 2.8 million blank lines
+    assert codes(blank) == [("empty_file", None)]
+    assert codes(b"\r\n" * 1_000_000) == [("empty_file", None)]
+    # Splitting the body into a list of lines took over 100 MiB here (2 GB for the 100 MiB limit).
+    assert _peak_bytes(lambda: parse_input(blank, 100, 64)) < 1024 * 1024
+
+
+def test_reading_stops_at_the_first_request_past_the_limit():
+    data = jsonl([chat_line(str(i)) for i in range(3)]) + b"\n\n" + jsonl([chat_line(str(i)) for i in range(3, 20_000)]) + b"not json\n" * 1000
+    parsed = parse_input(data, 3, 64)
+    # Nothing after request 4 was read (the bad lines at the end are not reported), nothing kept.
+    assert [(e.code, e.line) for e in parsed.errors] == [("too_many_requests", None)] and parsed.lines == []
+    assert "more than 3 requests" in parsed.errors[0].message
+    assert _peak_bytes(lambda: parse_input(data, 3, 64)) < 1024 * 1024
+    # The bad lines met before the limit are still reported, each with its line number.
+    assert codes(b"not json\n\n" + jsonl([chat_line(str(i)) for i in range(5)]), max_lines=3) == [("invalid_json_line", 1), ("too_many_requests", None)]
+    assert parse_input(b"\n" + jsonl([chat_line("a")]), 1, 64).lines[0].file_line == 2

@@ -10,9 +10,9 @@ import pytest
 from aiohttp import web
 
 from billing.budgets.alerts import deliver_alerts, list_alerts
-from billing.budgets.sizing import output_bound, set_output_bound
+from billing.budgets.sizing import OutputBound, output_bound, set_output_bound
 from billing.budgets.store import CounterStore
-from billing.tokens import count_chat_tokens, count_request_tokens
+from billing.tokens import count_chat_tokens, count_request_tokens, count_text_tokens
 from billing.usage import TokenUsage
 from gateway.admission import CLAMP_HEADER, REMAINING_HEADER, Admission
 from gateway.errors import APIError
@@ -269,6 +269,15 @@ def test_what_else_the_upstream_reads_counts_toward_the_prompt():
     assert count_request_tokens("chat", {"messages": [*plain["messages"], call]}) > base + 100
 
 
+def test_text_that_is_not_a_string_is_counted_as_what_it_is_not_crashed_on():
+    hi = count_chat_tokens([{"role": "user", "content": [{"type": "text", "text": "hi"}]}])
+    for odd in (None, 7, ["x"], {"a": 1}):
+        messages = [{"role": "user", "content": [{"type": "text", "text": "hi"}, {"type": "text", "text": odd}]}]
+        assert count_chat_tokens(messages) > hi  # the odd part counts as its JSON text, like other parts
+    assert count_request_tokens("completions", {"prompt": ["one two", 5, None]}) == count_text_tokens("one two") + 2
+    assert count_request_tokens("embeddings", {"input": [[1, 2, 3], "four"]}) == 3 + count_text_tokens("four")
+
+
 def test_the_output_bound_is_the_one_the_upstream_will_read():
     # Completions have no max_completion_tokens: an upstream generates up to max_tokens.
     bound = output_bound("completions", {"max_completion_tokens": 1, "max_tokens": 900}, [None], 4096)
@@ -281,6 +290,14 @@ def test_the_output_bound_is_the_one_the_upstream_will_read():
     set_output_bound("chat", body, 50, bound.field)
     assert body == {"max_completion_tokens": 50, "max_tokens": 50}
     assert output_bound("chat", {"max_completion_tokens": 7}, [None], 4096).field == "max_completion_tokens"
+
+
+def test_the_output_bound_is_no_more_than_every_candidate_can_write():
+    # Every candidate's limit known: none writes more than the largest, whatever max_tokens says.
+    assert output_bound("chat", {"max_tokens": 10**17}, [1000, 2000], 4096) == OutputBound(2000, "max_tokens", False)
+    assert output_bound("completions", {"max_tokens": 300}, [1000, 2000], 4096).tokens == 300
+    # One candidate without a known limit may write all the request asks for.
+    assert output_bound("chat", {"max_completion_tokens": 10**17}, [1000, None], 4096).tokens == 10**17
 
 
 async def test_a_settlement_the_store_refused_is_kept_and_lands_when_it_is_back(redis_url, redis_namespace, tmp_path, monkeypatch):

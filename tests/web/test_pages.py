@@ -246,3 +246,19 @@ def test_runs_with_dots_and_slashes_in_their_ids_link_to_their_own_pages(admin_g
         href = re.search(rf'<a href="([^"]*)">{re.escape(run)}</a>', listing).group(1).replace("&amp;", "&")
         page = admin.get(href)
         assert page.status_code == 200 and "/admin/runs" in str(page.url) and run in page.text, (run, href)
+
+
+def test_a_filter_the_database_refuses_gets_the_pages_answer_not_a_cut_off_csv(admin_gateway: GatewayUnderTest, seeded: Seeded, admin: AdminClient) -> None:
+    # PostgreSQL refuses a NUL in a text parameter (a 400, as for any value it cannot take);
+    # SQLite takes it and matches nothing. The export must answer as the page does, before it starts.
+    for params in ("tenant=%00", "key=%00", "run=a%00b", "model=%00"):
+        page = admin.get(f"/admin/usage?{params}")
+        with admin.http.stream("GET", f"/admin/usage.csv?{params}") as export:
+            body = export.read()  # raises if the server drops a response it had started
+        assert (export.status_code, page.status_code) in ((200, 200), (400, 400)), params
+        if export.status_code == 200:
+            assert body.startswith(b"created_at,request_id,") and _csv(body.decode()) == []
+        else:
+            assert b"cannot be stored" in body and export.headers["content-type"] == "application/json"
+    # A filter that matches rows still streams them all after the header.
+    assert len(_csv(admin.get(f"/admin/usage.csv?tenant={seeded.b_id}").text)) == len(seeded.b_rows)
