@@ -11,13 +11,13 @@ from typing import Any
 import openai
 import orjson
 import pytest
-import sqlalchemy as sa
 
 from billing.budgets.definitions import set_budget
 from billing.db import db_session
 from gateway.batches import validation
 from tests.batch.conftest import batch_env, chat_line, file_lines, model_list, upload, wait_for
 from tests.fakes.openai_upstream import FakeOpenAI, Raw
+from tests.support.db import database_url
 from tests.support.gateway import GatewayUnderTest, start_gateway
 
 ENV = {"chunk_size": 10, "line_concurrency": 4, "lease_seconds": 2, "sweep_seconds": 0.3, "stall_seconds": 2, "max_file_bytes": 64 * 1024, "retry_backoff_seconds": 0.05}
@@ -34,29 +34,13 @@ def upstream() -> Iterator[FakeOpenAI]:
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def gw(request: pytest.FixtureRequest, upstream: FakeOpenAI, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayUnderTest]:
     tmp = tmp_path_factory.mktemp("limits")
-    schema, admin = None, None
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp}/tokenmill.db"
-    else:
-        base = request.getfixturevalue("postgres_url")
-        schema = f"bl_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(base)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{base}?options=-csearch_path%3D{schema}"
-    try:
-        with batch_env(**ENV):
-            gateway = start_gateway(url, str(tmp), model_list=model_list(upstream), cache={"enabled": False})
-            try:
-                assert gateway.services.jobs is not None, "the embedded worker should run: no Redis is configured"
-                yield gateway
-            finally:
-                gateway.stop()
-    finally:
-        if admin is not None:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
+    with database_url(request.param, request, tmp, "bl") as url, batch_env(**ENV):
+        gateway = start_gateway(url, str(tmp), model_list=model_list(upstream), cache={"enabled": False})
+        try:
+            assert gateway.services.jobs is not None, "the embedded worker should run: no Redis is configured"
+            yield gateway
+        finally:
+            gateway.stop()
 
 
 def create(client: openai.OpenAI, items: list[dict[str, Any]]) -> Any:

@@ -9,6 +9,7 @@ import pytest
 
 from tests.fakes.anthropic_upstream import FakeAnthropic
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.support.db import database_url
 from tests.support.gateway import GatewayUnderTest, start_gateway
 
 
@@ -73,28 +74,7 @@ def model_list(fake: FakeOpenAI, anthropic: FakeAnthropic | None = None) -> list
 @pytest.fixture(scope="module", params=["sqlite", "postgres"])
 def gateway(request: pytest.FixtureRequest, fake_openai: FakeOpenAI, fake_anthropic: FakeAnthropic, tmp_path_factory: pytest.TempPathFactory) -> Iterator[GatewayUnderTest]:
     tmp = tmp_path_factory.mktemp("gw")
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp}/tokenmill.db"
-        schema_cleanup = None
-    else:
-        import uuid
-
-        import sqlalchemy as sa
-
-        base = request.getfixturevalue("postgres_url")
-        schema = f"gw_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(base)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{base}?options=-csearch_path%3D{schema}"
-
-        def schema_cleanup() -> None:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
-    gw = start_gateway(url, str(tmp), model_list=model_list(fake_openai, fake_anthropic))
-    yield gw
-    gw.stop()
-    if schema_cleanup:
-        schema_cleanup()
+    with database_url(request.param, request, tmp, "gw") as url:
+        gw = start_gateway(url, str(tmp), model_list=model_list(fake_openai, fake_anthropic))
+        yield gw
+        gw.stop()

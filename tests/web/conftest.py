@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import uuid
 from collections.abc import Iterator
 
 import pytest
-import sqlalchemy as sa
 
 from tests.fakes.openai_upstream import FakeOpenAI
+from tests.support.db import database_url
 from tests.support.gateway import GatewayUnderTest, start_gateway
 from tests.web.support import AdminClient, model_list
 
@@ -21,29 +20,12 @@ def fake_openai() -> Iterator[FakeOpenAI]:
 
 
 def _gateway(request: pytest.FixtureRequest, fake: FakeOpenAI, tmp: str, backend: str) -> Iterator[GatewayUnderTest]:
-    cleanup = None
-    if backend == "sqlite":
-        url = f"sqlite:///{tmp}/tokenmill.db"
-    else:
-        base = request.getfixturevalue("postgres_url")
-        schema = f"web_{uuid.uuid4().hex[:10]}"
-        admin = sa.create_engine(base)
-        with admin.begin() as conn:
-            conn.execute(sa.text(f'CREATE SCHEMA "{schema}"'))
-        url = f"{base}?options=-csearch_path%3D{schema}"
-
-        def cleanup() -> None:
-            with admin.begin() as conn:
-                conn.execute(sa.text(f'DROP SCHEMA "{schema}" CASCADE'))
-            admin.dispose()
-
-    gw = start_gateway(url, tmp, model_list=model_list(fake))
-    try:
-        yield gw
-    finally:
-        gw.stop()
-        if cleanup:
-            cleanup()
+    with database_url(backend, request, tmp, "web") as url:
+        gw = start_gateway(url, tmp, model_list=model_list(fake))
+        try:
+            yield gw
+        finally:
+            gw.stop()
 
 
 @pytest.fixture(scope="package", params=["sqlite", "postgres"])
