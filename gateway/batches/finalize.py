@@ -105,6 +105,9 @@ def _write_final(engine: Engine, batch_id: str, target: str, owner: str) -> None
             raise RuntimeError(f"batch {batch_id}: lost the finalisation lease; another worker finishes it")
 
 
+MAX_STORED = 2**63 - 1  # a BIGINT column
+
+
 def _assemble(conn: Connection, batch_id: str, target: str) -> tuple[list[bytes], list[bytes], dict[str, int]]:
     """Output and error file lines in input order, and the batch's final figures."""
     output: list[bytes] = []
@@ -131,4 +134,6 @@ def _assemble(conn: Connection, batch_id: str, target: str) -> tuple[list[bytes]
         else:
             totals["failed"] += 1
             errors.append(orjson.dumps(item) + b"\n")
-    return output, errors, totals
+    # Lines that each fit a 64-bit column can add up past it (absurd upstream usage): the batch's
+    # figures stop at the largest value, the ledger keeps every line's own; it must not hang unfinished.
+    return output, errors, {name: min(value, MAX_STORED) for name, value in totals.items()}

@@ -164,3 +164,19 @@ def test_a_result_the_database_cannot_take_fails_its_line_once_and_the_batch_end
     assert sorted(r.request_id for r in gw.usage_rows(run_id=done.id)) == sorted(
         line["response"]["request_id"] for line in file_lines(client, done.output_file_id)
     )
+
+
+def test_line_figures_that_add_up_past_64_bits_end_the_batch_with_its_totals_capped(gw, upstream):
+    """Two lines of 2**53 prompt tokens at $1 per million: each cost fits a 64-bit column, their
+    sum does not; the batch used to stay unfinished."""
+    marker = f"sum-{uuid.uuid4().hex[:8]}"
+    upstream.script("batch-broken", raw=reply_with_usage(2**53))
+    try:
+        client = gw.openai(gw.new_key(f"sum-{uuid.uuid4().hex[:6]}"))
+        batch = create(client, [chat_line("one", model="broken", text=marker), chat_line("two", model="broken", text=marker + "b")])
+        done = wait_for(client, batch.id, timeout=30)
+    finally:
+        upstream.scripts.pop("batch-broken", None)
+    assert (done.status, done.request_counts.completed, done.request_counts.failed) == ("completed", 2, 0)
+    rows = gw.usage_rows(run_id=done.id)
+    assert len(rows) == 2 and sum(r.cost_nanos for r in rows) > 2**63 - 1  # the ledger keeps each line whole
