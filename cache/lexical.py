@@ -136,6 +136,7 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
 ))
 _ROLE_MARKERS = frozenset(w for pair in _OPPOSITE_ROLES for w in pair)
 _NOT = "¬"  # a negation's place in LexicalView.stream
+_FEEL = frozenset("feel feels felt".split())
 _GENERIC = len(_PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
 _GENERIC_OBJECT = _GENERIC + 1  # ... where it is the object ("if he loves me")
 _OBJECT_FORMS = frozenset("me us".split())
@@ -287,11 +288,13 @@ def lexical_view(text: str) -> LexicalView:
     names = _acronyms(text)
     content: dict[str, str] = {}
     stream: list[str] = []
-    for w in tokens:
+    for i, w in enumerate(tokens):
         if w in NEGATION_WORDS:
             stream.append(_NOT)
         if (w in FUNCTION_WORDS and w not in names) or w in _QUESTION_WORDS or number_value(w) is not None:
             continue
+        if w in _FEEL and tokens[i + 1 : i + 2] == ["like"]:
+            continue  # "What does it feel like to ..." asks "What is it like to ..."
         content.setdefault(stem(w), w)
         stream.append(stem(w))
     present = set(tokens)

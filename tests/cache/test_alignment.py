@@ -174,3 +174,8 @@ def test_grade_words_still_stand_for_each_other_and_some_is_filler_in_a_wh_quest
 def test_a_derived_noun_is_not_its_base_word(a, b):
     left, right = unaligned(a, b)
     assert left and right
+
+
+def test_feel_like_is_what_something_is_like_and_feel_alone_is_a_word():
+    assert unaligned("What does it feel like to be a detective?", "What is it like to be a detective?") == ([], [])
+    assert unaligned("Do fish feel pain?", "Do fish like pain?") == (["feel"], [])
