@@ -63,6 +63,7 @@ _UNITS = {
     "decades", "century", "centuries", "gb", "mb", "kb", "tb", "ghz", "mhz", "hz", "mp", "mah", "w",
     "kw", "kwh", "v", "volt", "volts", "ppm", "ppb", "ppt", "celsius", "fahrenheit", "degree", "degrees", "calorie",
     "calories", "lakh", "lakhs", "crore", "crores", "bhk", "am", "pm", "st", "nd", "rd", "th",
+    "m", "s", "ms", "mph", "kph", "kmh", "knot", "knots",  # "10 m/s in mph" is not "10 mph in m/s"
 }
 # Data, rate, frequency and power units with an SI prefix ("mbps" / "gbps", "khz", "mwh").
 _SI_UNIT = re.compile(r"^(?:[kmgtp](?:b|bps|bit|bits|byte|bytes|hz|w|wh)|bps|wh)$")
@@ -291,6 +292,7 @@ class Facts:
     payload: str  # the text a question asks about after a colon ("... in this sentence: the cat sat"), as written
     code: frozenset[str]
     short_names: frozenset[str]  # short words with capitals, as written ("CO", "Co")
+    grade: str  # "a good one" ("a good / great X"), "superlative" ("the best / top / greatest X") or ""
     symbols: tuple[str, ...]  # runs of other scripts and of unusual symbols, in text order ("東京 ... 大阪")
 
 
@@ -312,6 +314,34 @@ def _number_order(prose: str, found: list[tuple[re.Match[str], str]]) -> tuple[s
             runs.append(([value], False))
         previous = match
     return tuple(v for values, coordinated in runs for v in (sorted(values) if coordinated else values))
+
+
+# "one" is mostly a pronoun ("which one"); it counts as 1 beside a number word or digit, or in
+# arithmetic: "twenty one", "one hundred and one", "one divided by zero", "one or two glasses".
+_ONE_CONTEXT = frozenset("plus minus times divided over power squared cubed or and to by".split())
+
+
+def _counts_one(prose: str, match: re.Match[str]) -> bool:
+    def words(text: str) -> list[str]:
+        return [w.lower().strip(",.?!;:") for w in text.split()]
+
+    before = words(prose[max(0, match.start() - 40) : match.start()])[-2:]
+    after = words(prose[match.end() : match.end() + 40])[:1]
+    if any(number_value(w) is not None for w in before[-1:] + after):
+        return True
+    if before[-1:] in (["and"], ["or"]) and len(before) == 2 and number_value(before[0]) is not None:
+        return True  # "one hundred and one", "two or one"
+    return bool(after) and after[0] in _ONE_CONTEXT and after[0] != "and"
+
+
+_A_GOOD_ONE = re.compile(r"\ban?\s+(?:good|great|decent|nice|reasonable|healthy|normal)\b", re.I)
+_SUPERLATIVE = re.compile(r"\b(?:best|top|greatest|highest|finest|ideal|optimal|perfect)\b", re.I)
+
+
+def _grade(prose: str) -> str:
+    if _A_GOOD_ONE.search(prose):
+        return "a good one"
+    return "superlative" if _SUPERLATIVE.search(prose) else ""
 
 
 def _recased(a: frozenset[str], b: frozenset[str]) -> bool:
@@ -385,6 +415,15 @@ def extract_facts(text: str) -> Facts:
             value = None  # the "half" of "one and a half"
         else:
             value = number_value(token)
+            if value is None and "-" in token:  # "two-bedroom", "second-hand", "mid-twenties", "one-to-many"
+                parts = [number_value(p) or ("1" if p.lower() == "one" else None) for p in token.split("-")]
+                for part in parts:
+                    if part is not None:
+                        numbers.append((match, part))
+                if any(part is not None for part in parts):
+                    code.add(token.lower())  # "one-to-many" is not "many-to-one"
+            elif value is None and word == "one" and _counts_one(prose, match):
+                value = "1"
         if value is not None:
             numbers.append((match, value))
         compact = word.replace("'", "")
@@ -422,7 +461,7 @@ def extract_facts(text: str) -> Facts:
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), frozenset(amounts), negations,
                  len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
-                 frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), symbols)
+                 frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols)
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -514,6 +553,8 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "entities"
     if a.quoted != b.quoted or a.payload != b.payload:
         return "quoted"
+    if a.grade != b.grade and "superlative" in (a.grade, b.grade) and "a good one" in (a.grade, b.grade):
+        return "antonyms"  # "a good credit score" (a threshold) is not "the best credit score" (the top)
     if a.code != b.code or _recased(a.short_names, b.short_names):
         return "code"
     if a.symbols != b.symbols:

@@ -64,7 +64,7 @@ FUNCTION_WORDS = frozenset(
 FILLER_WORDS = frozenset(
     """really actually exactly exact basically truly literally very much many
     quite rather pretty ever honestly
-    some any all every each several various certain particular specific
+    some any all every each various certain particular specific
     please kindly
     thing things stuff way ways
     think opinion opinions view views like tell explain describe suggest suggestion suggestions
@@ -72,7 +72,7 @@ FILLER_WORDS = frozenset(
 )
 # In a yes/no question these quantify what is asked: "Are some people allergic to water?" is not
 # "Are people allergic to water?" (in "What are some good books?" they are filler).
-YES_NO_QUANTIFIERS = frozenset("some any several certain".split())
+YES_NO_QUANTIFIERS = frozenset("some any certain".split())
 # Grading words that questions use interchangeably ("good", "best" and "top" games; "the best way to"
 # is "how to"); one class. Those names are made of are light only against another grading word:
 # "the Great Lakes" are not lakes, "Good Friday" is not Friday.
@@ -119,7 +119,7 @@ _PERSONS = (
 # so is "would", which mostly softens. A main verb's own past ("owned" / "owns") is the word
 # alignment's business (cache.alignment).
 _TENSES = {
-    **dict.fromkeys("was were did wasnt werent didnt had hadnt".split(), "past"),
+    **dict.fromkeys("was were did wasnt werent didnt had hadnt got".split(), "past"),
     **dict.fromkeys("will wont ll".split(), "future"),
 }
 _MODALS = {
@@ -133,6 +133,7 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "with without", "within outside", "inside outside", "by about", "by for",  # books by / about / for X
     "since until", "since till", "since in", "since before", "until after", "till after",  # since 2014 / in 2014
     "if unless", "in on", "to about", "across around", "by until",  # foil in / on the microwave; say to / about my boss
+    "for with", "with about", "to for", "through around", "at for", "of for",  # cook for / with my wife
 ))
 _ROLE_MARKERS = frozenset(w for pair in _OPPOSITE_ROLES for w in pair)
 _NOT = "¬"  # a negation's place in LexicalView.stream
@@ -313,12 +314,15 @@ def is_past_form(word: str) -> bool:
     return word.endswith("ed") and stem(word) != word
 
 
-_DERIVATIONS = ("er", "or", "ism", "ist", "al")  # photographer, alcoholism, musical: not their base word
+# Derivational endings: photographer, alcoholism, musical, operative / operation, authority, production.
+_DERIVATIONS = ("er", "or", "ism", "ist", "al", "iv", "ion", "it", "ment", "ness", "anc", "enc", "ur")
 
 
 def _derivation(word: str) -> str:
+    """What the stemmer took off a word beyond a plural, when it makes another word ("" if not)."""
     rest = word[len(stem(word)) :] if word.startswith(stem(word)) else ""
-    return next((d for d in _DERIVATIONS if rest.startswith(d)), "")
+    rest = rest[:-2] if rest.endswith("es") and len(rest) > 2 else rest[:-1] if rest.endswith("s") else rest
+    return rest if any(d in rest for d in _DERIVATIONS) else ""
 
 
 def same_inflection(a: str, b: str) -> bool:

@@ -9,6 +9,7 @@ are never served semantically.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -18,6 +19,8 @@ from cache.canonical import canonical_message, canonical_params, hash_parts
 # The embedder truncates long texts (MiniLM at 256 word pieces): two long questions differing
 # after the cut would embed alike, so long questions are left to the exact cache.
 DEFAULT_MAX_QUESTION_CHARS = 800
+# ... and 800 characters of digits and punctuation can hold more word pieces than it reads.
+MAX_QUESTION_PIECES = 256
 # The rules compare questions. A last turn that is text to work on ("She have a apple." under a
 # proofreading system prompt, "Translate to French: I really like it.", "hello world" for an
 # upper-caser) differs in what they do not look at (grammar, articles, letter case): it gets
@@ -48,6 +51,18 @@ def _message_text(message: dict[str, Any]) -> str | None:
     if isinstance(content, list) and all(isinstance(p, dict) and p.get("type") == "text" for p in content):
         return "\n".join(str(p.get("text", "")) for p in content)
     return None
+
+
+@functools.cache
+def _piece_counter():  # noqa: ANN202 - a tokenizers.Tokenizer
+    from local_engine.embedder_tokenizer import load_minilm_tokenizer
+
+    return load_minilm_tokenizer(max_pieces=100_000)
+
+
+def word_pieces(text: str) -> int:
+    """How many word pieces the embedder's tokenizer makes of `text` ([CLS] and [SEP] included)."""
+    return len(_piece_counter().encode(text).ids)
 
 
 def is_question(text: str) -> bool:
@@ -84,6 +99,8 @@ def semantic_query(request: dict[str, Any], max_question_chars: int = DEFAULT_MA
         return Ineligible("empty question")
     if len(question) > max_question_chars:
         return Ineligible(f"question longer than {max_question_chars} characters")
+    if word_pieces(question) > MAX_QUESTION_PIECES:
+        return Ineligible(f"question longer than the embedder reads ({MAX_QUESTION_PIECES} word pieces)")
     if not is_question(question):
         return Ineligible("last user turn is not a question (text to work on gets exact hits only)")
     last_meta = {k: v for k, v in last.items() if k != "content"}

@@ -179,3 +179,9 @@ def test_a_derived_noun_is_not_its_base_word(a, b):
 def test_feel_like_is_what_something_is_like_and_feel_alone_is_a_word():
     assert unaligned("What does it feel like to be a detective?", "What is it like to be a detective?") == ([], [])
     assert unaligned("Do fish feel pain?", "Do fish like pain?") == (["feel"], [])
+
+
+def test_more_derived_words_and_several_are_not_their_base_or_filler():
+    assert unaligned("What is a covert operative?", "What is a covert operation?") == (["operative"], ["operation"])
+    assert unaligned("What happens if you take several Tylenol?", "What happens if you take a Tylenol?") == (["several"], [])
+    assert unaligned("How do companies hire?", "How does a company hire?") == ([], [])

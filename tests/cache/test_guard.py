@@ -142,7 +142,7 @@ def test_polarity_words_of_the_same_sense_agree():
     ],
 )
 def test_letter_and_digit_names_must_agree(a, b):
-    assert why(a, b) in ("code", "numbers")
+    assert why(a, b) in ("code", "numbers", "units")
     assert why("Which is the better iPhone, 6 plus or 6s?", "Which is the better iPhone, 6 plus or 6s?") is None
 
 
@@ -401,3 +401,26 @@ def test_what_may_still_differ_in_those():
     assert why("What is the GCD of 12 and 18?", "What is the GCD of 18 and 12?") is None
     assert why("How do I learn Python?", "How can one learn Python?") is None  # "I" is no short name
     assert why("What is 5 km in miles?", "How many miles is 5 km?") is None
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is the average rent for a two-bedroom apartment in Boston?", "What is the average rent for a three-bedroom apartment in Boston?"),
+        ("Is second-hand smoke dangerous?", "Is third-hand smoke dangerous?"),
+        ("What should I do in my mid-twenties?", "What should I do in my mid-thirties?"),
+        ("What is a one-to-many relationship in SQL?", "What is a many-to-one relationship in SQL?"),
+        ("Can you drink at twenty one in the US?", "Can you drink at twenty in the US?"),  # "one" beside a number
+        ("How do you write one hundred and one in Roman numerals?", "How do you write one hundred in Roman numerals?"),
+        ("What is one divided by zero?", "What is zero divided by one?"),
+        ("What is 10 m/s in mph?", "What is 10 mph in m/s?"),  # m, s, mph are units
+        ("What is a good credit score?", "What is the best credit score?"),  # a threshold is not the top
+        ("What is a good resting heart rate?", "What is an ideal resting heart rate?"),
+    ],
+)
+def test_numbers_in_words_one_short_units_and_thresholds_must_agree(a, b):
+    assert why(a, b) is not None
+
+
+def test_one_as_a_pronoun_is_no_number():
+    assert why("Which one is better, Python or Java?", "Which is better, Python or Java?") is None

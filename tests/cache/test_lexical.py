@@ -199,3 +199,23 @@ def test_a_passive_without_a_regular_participle_or_with_a_stranded_by_is_a_voice
 
     assert not same_voice("What is cut by a diamond?", "What cuts a diamond?")
     assert not same_voice("Who was Alice hit by?", "Who did Alice hit?")
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What should I cook for my wife?", "What should I cook with my wife?"),
+        ("How do I write a letter to my landlord?", "How do I write a letter for my landlord?"),
+        ("Why is my dog barking at me?", "Why is my dog barking for me?"),
+    ],
+)
+def test_still_more_prepositions_of_opposite_roles(a, b):
+    from cache.lexical import same_roles
+
+    assert not same_roles(a, b)
+
+
+def test_got_is_a_past():
+    from cache.lexical import same_mood
+
+    assert not same_mood("Who got the most votes?", "Who gets the most votes?")

@@ -78,3 +78,11 @@ def test_a_last_turn_that_is_no_question_gets_exact_hits_only(text):
 @pytest.mark.parametrize("text", ["How do I bake bread?", "what is the capital of france", "Explain recursion", "Is it safe to swim after eating"])
 def test_questions_and_requests_for_explanations_are_eligible(text):
     assert isinstance(semantic_query(req({"role": "user", "content": text})), SemanticQuery)
+
+
+def test_a_question_the_embedder_would_cut_short_gets_exact_hits_only():
+    numbers = ", ".join(str(1000 + 7 * i) for i in range(110))
+    question = f"Given the numbers {numbers}, which of them could a two-year-old count to?"
+    assert len(question) <= 800
+    result = semantic_query(req({"role": "user", "content": question}))
+    assert isinstance(result, Ineligible) and "word pieces" in result.reason
