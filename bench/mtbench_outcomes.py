@@ -12,10 +12,11 @@ conversation starts); an outcome is the score / 10, of the first turn or the mea
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 from collections import defaultdict
 from pathlib import Path
+
+from routing.eval_cli import write_eval_csv
 
 WEAK = "mixtral-8x7b-instruct-v0.1"
 STRONG = "gpt-4-1106-preview"
@@ -49,10 +50,7 @@ def main() -> int:
     args = parser.parse_args()
     lines = [json.loads(line) for line in args.judgements.read_text().splitlines() if line.strip()]
     rows = outcomes(lines, (1,) if args.turns == "1" else (1, 2))
-    with open(args.out, "w", newline="") as f:
-        out = csv.writer(f)
-        out.writerow(["prompt", "weak", "strong"])
-        out.writerows(rows)
+    write_eval_csv(args.out, rows)
     print(f"{len(rows)} questions written to {args.out}")
     return 0
 

@@ -18,6 +18,8 @@ import csv
 import sys
 from pathlib import Path
 
+from routing.eval_cli import write_eval_csv
+
 WEAK = "mistralai/mistral-7b-chat"
 STRONG = "gpt-4-1106-preview"
 
@@ -60,10 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     if missing:
         raise SystemExit(f"no column {missing[0]!r}; models in the file: {', '.join(k for k in rows[0] if '|' not in k)}")
     found, skipped = outcomes(rows, args.weak, args.strong)
-    with args.out.open("w", newline="") as f:
-        writer = csv.writer(f)
-        writer.writerow(["prompt", "weak", "strong"])
-        writer.writerows(found)
+    write_eval_csv(args.out, found)
     print(f"{len(found)} rows written to {args.out} ({skipped} without both scores left out)")
     return 0
 

@@ -131,7 +131,8 @@ class Spool:
 
 # Refusals of a row's content (SQLite's driver raises a bare OverflowError for an integer past 64
 # bits); an unreachable database (OperationalError) is retried instead.
-ROW_FAULTS = (sa.exc.DataError, sa.exc.IntegrityError, sa.exc.ProgrammingError, OverflowError)
+VALUE_FAULTS = (sa.exc.DataError, OverflowError)  # a value beyond its column: no retry stores it
+ROW_FAULTS = (*VALUE_FAULTS, sa.exc.IntegrityError, sa.exc.ProgrammingError)
 
 
 def _insert_one_by_one(engine: Engine, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:

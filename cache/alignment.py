@@ -30,7 +30,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cache.lexical import GRADE_WORDS, NAMING_GRADES, YES_NO_QUANTIFIERS, is_light, lexical_view, same_inflection, words
+from cache.lexical import lexical_view, may_drop, same_inflection, words
 
 WordVectors = Callable[[Sequence[str]], np.ndarray]
 KnownWord = Callable[[str], bool]
@@ -112,11 +112,9 @@ class WordAligner:
 
     def _one_way(self, src_text: str, dst_text: str, min_similarity: float) -> tuple[list[str], int]:
         """(unaligned words of `src_text`, how many of its words only a word vector or a typo aligned)."""
-        src_view, dst_view = lexical_view(src_text), lexical_view(dst_text)
-        src, dst = src_view.content, dst_view.content
+        src_view = lexical_view(src_text)
+        src, dst = src_view.content, lexical_view(dst_text).content
         dst_words = list(dst.values())
-        yes_no = any(t.startswith("yes/no") for t in src_view.question_types)
-        dst_grades = any(w in GRADE_WORDS for w in dst_words)
         joined: frozenset[str] | None = None
         out: list[str] = []
         weakly_aligned = 0
@@ -125,7 +123,7 @@ class WordAligner:
                 if not same_inflection(word, dst[stem_]):
                     out.append(word)  # "owned" / "owns": the other side reports its form too
                 continue
-            if is_light(word) and not (yes_no and word in YES_NO_QUANTIFIERS) and (word not in NAMING_GRADES or dst_grades):
+            if may_drop(word, src_view, dst_words):
                 continue
             if any(self._is_typo(word, w) for w in dst_words):
                 weakly_aligned += 1  # "realty" is one letter from "reality": a typo, or another word
@@ -153,9 +151,9 @@ def static_word_vectors(items: Sequence[str]) -> np.ndarray:
 
 @functools.cache
 def _static_vocabulary() -> frozenset[str]:
-    from local_engine.embedder_tokenizer import load_minilm_tokenizer
+    from local_engine.embedder_tokenizer import minilm_tokenizer
 
-    return frozenset(load_minilm_tokenizer().get_vocab())
+    return frozenset(minilm_tokenizer().get_vocab())
 
 
 def static_known_word(word: str) -> bool:

@@ -306,10 +306,9 @@ def _number_order(prose: str, found: list[tuple[re.Match[str], str]]) -> tuple[s
     runs: list[tuple[list[str], bool]] = []  # (values, joined by a coordinator somewhere)
     previous: re.Match[str] | None = None
     for match, value in found:
-        # "2," holds its comma ("2,000" is one number): the gap starts at it
-        gap = prose[previous.end() - previous.group(0).endswith(",") : match.start()] if previous is not None else None
-        if gap is not None and previous.group(0).lower() not in _MAGNITUDES and _LIST_JOIN.fullmatch(gap):
-            runs[-1] = (runs[-1][0] + [value], runs[-1][1] or _COORDINATOR_JOIN.fullmatch(gap) is not None)
+        join = _joined(prose, previous, match) if previous is not None and previous.group(0).lower() not in _MAGNITUDES else None
+        if join is not None:
+            runs[-1] = (runs[-1][0] + [value], runs[-1][1] or _COORDINATOR_JOIN.fullmatch(join.group(0)) is not None)
         else:
             runs.append(([value], False))
         previous = match
@@ -351,12 +350,15 @@ def _recased(a: frozenset[str], b: frozenset[str]) -> bool:
     return any(x.lower() in lowered and lowered[x.lower()] != x for x in a)
 
 
+def _joined(prose: str, before: re.Match[str], after: re.Match[str]) -> re.Match[str] | None:
+    """The comma or coordinator joining two numbers into a list, if that is all between them
+    ("2," holds its comma, since "2,000" is one number: the gap starts at it)."""
+    return _LIST_JOIN.fullmatch(prose, before.end() - before.group(0).endswith(","), after.start())
+
+
 def _in_list(prose: str, numbers: list[tuple[re.Match[str], str]]) -> bool:
     """Whether the last number found closes a list ("2, 4 or 8"): a unit after it is the list's."""
-    if len(numbers) < 2:
-        return False
-    before, last = numbers[-2][0], numbers[-1][0]
-    return _LIST_JOIN.fullmatch(prose[before.end() - before.group(0).endswith(",") : last.start()]) is not None
+    return len(numbers) >= 2 and _joined(prose, numbers[-2][0], numbers[-1][0]) is not None
 
 
 _COLON = re.compile(r":\s+")
@@ -553,7 +555,7 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "entities"
     if a.quoted != b.quoted or a.payload != b.payload:
         return "quoted"
-    if a.grade != b.grade and "superlative" in (a.grade, b.grade) and "a good one" in (a.grade, b.grade):
+    if {a.grade, b.grade} == {"a good one", "superlative"}:
         return "antonyms"  # "a good credit score" (a threshold) is not "the best credit score" (the top)
     if a.code != b.code or _recased(a.short_names, b.short_names):
         return "code"

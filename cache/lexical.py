@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cache.guard import NEGATION_WORDS, number_value, stem
@@ -307,6 +308,17 @@ def lexical_view(text: str) -> LexicalView:
 
 def is_light(word: str) -> bool:
     return word in FILLER_WORDS or word in GRADE_WORDS
+
+
+def may_drop(word: str, view: LexicalView, other_words: Iterable[str]) -> bool:
+    """Whether a question may have `word` where the other one has nothing: a light word, but not a
+    quantifier of a yes/no question (see YES_NO_QUANTIFIERS), nor a grade names are made of
+    unless the other question grades too (see NAMING_GRADES)."""
+    if not is_light(word):
+        return False
+    if word in YES_NO_QUANTIFIERS and any(t.startswith("yes/no") for t in view.question_types):
+        return False
+    return word not in NAMING_GRADES or any(w in GRADE_WORDS for w in other_words)
 
 
 def is_past_form(word: str) -> bool:

@@ -9,7 +9,6 @@ are never served semantically.
 
 from __future__ import annotations
 
-import functools
 import re
 from dataclasses import dataclass
 from typing import Any
@@ -53,16 +52,11 @@ def _message_text(message: dict[str, Any]) -> str | None:
     return None
 
 
-@functools.cache
-def _piece_counter():  # noqa: ANN202 - a tokenizers.Tokenizer
-    from local_engine.embedder_tokenizer import load_minilm_tokenizer
-
-    return load_minilm_tokenizer(max_pieces=100_000)
-
-
 def word_pieces(text: str) -> int:
     """How many word pieces the embedder's tokenizer makes of `text` ([CLS] and [SEP] included)."""
-    return len(_piece_counter().encode(text).ids)
+    from local_engine.embedder_tokenizer import minilm_tokenizer
+
+    return len(minilm_tokenizer(max_pieces=100_000).encode(text).ids)
 
 
 def is_question(text: str) -> bool:
@@ -99,10 +93,10 @@ def semantic_query(request: dict[str, Any], max_question_chars: int = DEFAULT_MA
         return Ineligible("empty question")
     if len(question) > max_question_chars:
         return Ineligible(f"question longer than {max_question_chars} characters")
-    if word_pieces(question) > MAX_QUESTION_PIECES:
-        return Ineligible(f"question longer than the embedder reads ({MAX_QUESTION_PIECES} word pieces)")
     if not is_question(question):
         return Ineligible("last user turn is not a question (text to work on gets exact hits only)")
+    if word_pieces(question) > MAX_QUESTION_PIECES:
+        return Ineligible(f"question longer than the embedder reads ({MAX_QUESTION_PIECES} word pieces)")
     last_meta = {k: v for k, v in last.items() if k != "content"}
     context = hash_parts(
         "semantic-context",

@@ -9,6 +9,7 @@ import orjson
 
 DONE_EVENT = b"data: [DONE]\n\n"
 _STREAMED_APART = frozenset({"role", "content", "reasoning_content", "refusal", "tool_calls"})
+ENVELOPE_FIELDS = ("system_fingerprint", "service_tier")  # a completion's fields every chunk repeats
 
 
 def _chunk(body: dict[str, Any], choices: list[dict[str, Any]], usage: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -19,7 +20,7 @@ def _chunk(body: dict[str, Any], choices: list[dict[str, Any]], usage: dict[str,
         "model": body.get("model", ""),
         "choices": choices,
     }
-    for key in ("system_fingerprint", "service_tier"):
+    for key in ENVELOPE_FIELDS:
         if body.get(key) is not None:
             chunk[key] = body[key]
     if usage is not None:

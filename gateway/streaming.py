@@ -21,14 +21,13 @@ from starlette.types import Receive, Scope, Send
 from billing.money import format_usd
 from billing.tokens import count_text_tokens
 from billing.usage import TokenUsage
-from cache.sse import DONE_EVENT
+from cache.sse import DONE_EVENT, ENVELOPE_FIELDS
 
 log = logging.getLogger(__name__)
 
 
 _KEPT = {"content": "content", "reasoning_content": "reasoning", "refusal": "refusal"}  # delta key -> the list that keeps it
 _DELTA_FIELDS = frozenset({"role", "content", "reasoning_content", "refusal", "tool_calls", "function_call"})
-_ENVELOPE_FIELDS = ("system_fingerprint", "service_tier")
 
 
 @dataclass
@@ -91,7 +90,7 @@ class StreamAccount:
             return None
         if "error" in chunk:
             self.upstream_error = str(chunk["error"])[:200]
-        for key in _ENVELOPE_FIELDS:
+        for key in ENVELOPE_FIELDS:
             if chunk.get(key) is not None:
                 self.envelope.setdefault(key, chunk[key])
         for choice in choices:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import importlib.resources
 from pathlib import Path
 
@@ -19,3 +20,9 @@ def load_minilm_tokenizer(max_pieces: int = 256) -> Tokenizer:
     tok.no_padding()
     tok.enable_truncation(max_length=max_pieces)
     return tok
+
+
+@functools.cache
+def minilm_tokenizer(max_pieces: int = 256) -> Tokenizer:
+    """The process-wide tokenizer for one truncation length (loaded once, never changed after)."""
+    return load_minilm_tokenizer(max_pieces)

@@ -12,7 +12,6 @@ import time
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, replace
-from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -197,13 +196,6 @@ def _before_possible_tag(text: str) -> str:
     return text
 
 
-@lru_cache(maxsize=1)
-def _piece_counter() -> Any:
-    from local_engine.embedder_tokenizer import load_minilm_tokenizer
-
-    return load_minilm_tokenizer()
-
-
 def _encoded(vector: Any, encoding: str) -> list[float] | str:
     if encoding == "base64":  # what the openai SDK asks for by default: little-endian float32
         return base64.b64encode(vector.astype("<f4").tobytes()).decode()
@@ -230,7 +222,9 @@ def embeddings(body: dict[str, Any], kind: str | None = None) -> dict[str, Any]:
     if dimensions is not None and dimensions != embedder.dim:
         raise RequestError(f"{embedder.name} embeddings have {embedder.dim} dimensions; 'dimensions' cannot change that")
     vectors = embedder.embed(texts)
-    tokens = sum(len(e.ids) for e in _piece_counter().encode_batch(texts))
+    from local_engine.embedder_tokenizer import minilm_tokenizer
+
+    tokens = sum(len(e.ids) for e in minilm_tokenizer().encode_batch(texts))
     data = [{"object": "embedding", "index": i, "embedding": _encoded(v, encoding)} for i, v in enumerate(vectors)]
     return {"object": "list", "data": data, "model": embedder.name, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
 

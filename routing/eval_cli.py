@@ -13,7 +13,7 @@ import argparse
 import csv
 import importlib.util
 import sys
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -23,6 +23,14 @@ from routing.evaluate import RoutingReport, apgr_interval, format_table, oracle_
 # A prompt may be a long agent context: far above the csv module's default 131,072-character field limit.
 FIELD_SIZE_LIMIT = 2**31 - 1
 PLOT_FORMATS = (".png", ".svg", ".pdf", ".jpg", ".jpeg")
+
+
+def write_eval_csv(path: Path, rows: Iterable[Sequence[object]]) -> None:
+    """An eval file: `prompt,weak,strong` and one row per prompt."""
+    with open(path, "w", newline="") as f:
+        writer = csv.writer(f)
+        writer.writerow(["prompt", "weak", "strong"])
+        writer.writerows(rows)
 
 
 def read_eval_csv(path: Path, weak_column: str = "weak", strong_column: str = "strong") -> tuple[list[str], np.ndarray, np.ndarray]:

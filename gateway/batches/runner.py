@@ -16,9 +16,10 @@ import time
 from dataclasses import dataclass
 
 import orjson
-from sqlalchemy.exc import DataError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
 
 from billing.batch_models import Batch, BatchChunk, BatchLine
+from billing.ledger import VALUE_FAULTS
 from gateway.auth import Principal
 from gateway.batches import chunks, finalize, holds, principals
 from gateway.batches.chunks import LineResult
@@ -38,9 +39,6 @@ log = logging.getLogger(__name__)
 # is a rate limit (ours or the upstream's) unless it is a budget refusal, which waiting won't fix.
 UNAVAILABLE_CODES = {"budget_store_unavailable", "auth_unavailable"}
 WRITE_ATTEMPTS = 5
-# A value the database will never take (a number beyond its column: PostgreSQL's DataError,
-# SQLite's driver raises OverflowError), as opposed to a database that is away for a while.
-REFUSED_VALUES = (DataError, OverflowError)
 
 
 async def run_chunk(rt: BatchRuntime, batch_id: str, chunk_no: int) -> str:
@@ -193,7 +191,7 @@ class _ChunkRun:
         and be refused again: the batch would never end."""
         try:
             await self._write_group(group)
-        except REFUSED_VALUES as exc:
+        except VALUE_FAULTS as exc:
             if len(group) > 1:
                 for result in group:  # alone, so that only the refused lines fail
                     await self._save([result])
@@ -206,7 +204,7 @@ class _ChunkRun:
             try:
                 await asyncio.to_thread(chunks.save_results, self.engine, self.batch.id, group)
                 return
-            except REFUSED_VALUES:
+            except VALUE_FAULTS:
                 raise  # no retry stores it
             except SQLAlchemyError as exc:
                 if attempt == WRITE_ATTEMPTS - 1:

@@ -18,10 +18,10 @@ real outcomes (held-out subject groups) are built by bench/router_quality.py fro
 
 from __future__ import annotations
 
-import csv
 import random
 from pathlib import Path
 
+from routing.eval_cli import write_eval_csv
 from routing.training.synthetic import TASK_PRIORS
 
 PEOPLE = ["Mrs. Alvarez", "Dmitri", "Grace", "Tariq", "Hannah", "Jorge", "Leila", "Samuel", "Yuki", "Beatrice"]
@@ -225,9 +225,6 @@ def write_csvs(folder: Path) -> list[Path]:
     paths = []
     for name, rows in build_sets().items():
         path = folder / f"{name}.csv"
-        with open(path, "w", newline="") as f:
-            writer = csv.writer(f)
-            writer.writerow(["prompt", "weak", "strong"])
-            writer.writerows((p, f"{w:.4f}", f"{s:.4f}") for p, w, s in rows)
+        write_eval_csv(path, ((p, f"{w:.4f}", f"{s:.4f}") for p, w, s in rows))
         paths.append(path)
     return paths

@@ -146,54 +146,48 @@ def test_database_outage_spools_rows_and_replays_them(fake_openai, postgres_sche
         proxy.stop()
 
 
-def test_the_ledger_barrier_of_a_counter_rebuild_takes_in_the_spool_too(db_url, tmp_path):
-    """Counters are rebuilt from the ledger right after this barrier: rows spooled while the database
-    was away used to be left out of it (replayed seconds later), and the rebuilt counter missed
-    their spend, which the budget then let be spent again."""
+def _through_recorder(db_url: str, spool: Spool, steps) -> list[str]:  # noqa: ANN001 - async steps(recorder)
+    """Run `steps` on a UsageRecorder over a fresh ledger (its replay loop never runs on its own);
+    the request ids the ledger then holds, sorted."""
     import asyncio
 
     from gateway.usage_recorder import UsageRecorder
 
     engine = create_db_engine(db_url)
     upgrade_schema(engine)
-    spool = Spool(tmp_path / "spool.jsonl")
-    spool.append([_row("spooled-1"), _row("spooled-2")])
-
-    async def barrier() -> None:
-        recorder = UsageRecorder(engine, spool, replay_interval=3600)  # the replay loop would come much later
-        recorder.record(_row("queued"))
-        await recorder.into_ledger()
-
-    asyncio.run(barrier())
+    asyncio.run(steps(UsageRecorder(engine, spool, replay_interval=3600)))
     with engine.connect() as conn:
         ids = sorted(conn.execute(sa.text("SELECT request_id FROM usage_records")).scalars())
     engine.dispose()
-    assert ids == ["queued", "spooled-1", "spooled-2"] and not spool.pending()
+    return ids
+
+
+def test_the_ledger_barrier_of_a_counter_rebuild_takes_in_the_spool_too(db_url, tmp_path):
+    """Counters are rebuilt from the ledger right after this barrier: rows spooled while the database
+    was away used to be left out of it (replayed seconds later), and the rebuilt counter missed
+    their spend, which the budget then let be spent again."""
+    spool = Spool(tmp_path / "spool.jsonl")
+    spool.append([_row("spooled-1"), _row("spooled-2")])
+
+    async def barrier(recorder) -> None:  # noqa: ANN001
+        recorder.record(_row("queued"))
+        await recorder.into_ledger()
+
+    assert _through_recorder(db_url, spool, barrier) == ["queued", "spooled-1", "spooled-2"] and not spool.pending()
 
 
 def test_a_row_the_database_cannot_hold_is_set_aside_and_the_rows_after_it_are_written(db_url, tmp_path):
     """SQLite's driver raises a bare OverflowError for an integer past 64 bits: it used to escape
     the writer and stop the ledger for good."""
-    import asyncio
-
-    from gateway.usage_recorder import UsageRecorder
-
-    engine = create_db_engine(db_url)
-    upgrade_schema(engine)
     spool = Spool(tmp_path / "spool.jsonl")
 
-    async def write() -> None:
-        recorder = UsageRecorder(engine, spool, replay_interval=3600)
+    async def write(recorder) -> None:  # noqa: ANN001
         recorder.record({**_row("absurd"), "cost_nanos": 2**64})
         recorder.record(_row("before"))
         await recorder.flush()
         recorder.record(_row("after"))
         await recorder.into_ledger()
 
-    asyncio.run(write())
-    with engine.connect() as conn:
-        ids = sorted(conn.execute(sa.text("SELECT request_id FROM usage_records")).scalars())
-    engine.dispose()
-    assert ids == ["after", "before"] and not spool.pending()
+    assert _through_recorder(db_url, spool, write) == ["after", "before"] and not spool.pending()
     rejected = [orjson.loads(line)["request_id"] for line in spool.rejected_path.read_bytes().splitlines() if line.strip()]
     assert rejected == ["absurd"]
