@@ -24,6 +24,7 @@ from billing.money import format_usd
 from billing.periods import local_days, window_from_label
 from billing.prices import Price
 from billing.rollup_models import UsageDaily
+from billing.sql_totals import bigint_total
 
 D = UsageDaily.__table__.c
 NO_RUN = "(no run)"
@@ -72,8 +73,8 @@ def build_invoice(engine: Engine, tenant: Tenant, period: str, prices: Mapping[s
     window = window_from_label(period, tenant.timezone)
     days = local_days(window, tenant.timezone)
     query = (
-        sa.select(D.deployment, D.model_served, D.run_id, sa.func.sum(D.calls), sa.func.sum(D.prompt_tokens), sa.func.sum(D.completion_tokens),
-                  sa.func.sum(D.cached_tokens), sa.func.sum(D.cost_nanos), sa.func.sum(D.saved_nanos))
+        sa.select(D.deployment, D.model_served, D.run_id, sa.func.sum(D.calls), bigint_total(D.prompt_tokens), bigint_total(D.completion_tokens),
+                  bigint_total(D.cached_tokens), bigint_total(D.cost_nanos), bigint_total(D.saved_nanos))
         .where(D.tenant_id == tenant.id, D.day >= days[0], D.day <= days[-1])
         .group_by(D.deployment, D.model_served, D.run_id)
     )

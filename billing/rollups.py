@@ -19,6 +19,7 @@ from billing.budgets.ledger_sums import tenant_timezones
 from billing.models import UsageRecord, utcnow
 from billing.periods import PeriodError, day_bounds, zone
 from billing.rollup_models import RollupState, UsageDaily
+from billing.sql_totals import BIGINT_MAX, bigint_total
 
 log = logging.getLogger(__name__)
 
@@ -32,13 +33,13 @@ _SUMS = {
     "calls": sa.func.count(),
     "errors": sa.func.sum(sa.case((U.status_code >= 400, 1), else_=0)),
     "cache_hits": sa.func.sum(sa.case((U.cache.like("hit%"), 1), else_=0)),
-    "prompt_tokens": sa.func.sum(U.prompt_tokens),
-    "completion_tokens": sa.func.sum(U.completion_tokens),
-    "cached_tokens": sa.func.sum(U.cached_tokens),
-    "cache_write_tokens": sa.func.sum(U.cache_write_tokens),
-    "reasoning_tokens": sa.func.sum(U.reasoning_tokens),
-    "cost_nanos": sa.func.sum(U.cost_nanos),
-    "saved_nanos": sa.func.sum(U.saved_nanos),
+    "prompt_tokens": bigint_total(U.prompt_tokens),
+    "completion_tokens": bigint_total(U.completion_tokens),
+    "cached_tokens": bigint_total(U.cached_tokens),
+    "cache_write_tokens": bigint_total(U.cache_write_tokens),
+    "reasoning_tokens": bigint_total(U.reasoning_tokens),
+    "cost_nanos": bigint_total(U.cost_nanos),
+    "saved_nanos": bigint_total(U.saved_nanos),
 }
 CHECKED = ("calls", "prompt_tokens", "completion_tokens", "cost_nanos")
 
@@ -98,7 +99,7 @@ def _merge(lines: list[dict]) -> list[dict]:
         k = (line["key_id"], line["run_id"], line["endpoint"], line["deployment"], line["model_served"])
         if k in merged:
             for name in _SUMS:
-                merged[k][name] += line[name]
+                merged[k][name] = min(merged[k][name] + line[name], BIGINT_MAX)
         else:
             merged[k] = line
     return list(merged.values())
@@ -172,7 +173,7 @@ def check_rollups(engine: Engine, days: int = 35, fix: bool = False) -> RollupCh
             rolled = {
                 r[0]: dict(zip(CHECKED, (int(v or 0) for v in r[1:]), strict=True))
                 for r in conn.execute(
-                    sa.select(D.day, *(sa.func.sum(getattr(D, name)) for name in CHECKED)).where(D.tenant_id == tenant, D.day >= first).group_by(D.day)
+                    sa.select(D.day, *(bigint_total(getattr(D, name)) for name in CHECKED)).where(D.tenant_id == tenant, D.day >= first).group_by(D.day)
                 )
             }
             for offset in range(days):

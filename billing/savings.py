@@ -14,6 +14,7 @@ from billing.money import format_usd
 from billing.periods import local_days, window_from_label
 from billing.prices import Price
 from billing.rollup_models import UsageDaily
+from billing.sql_totals import bigint_total
 from billing.usage import TokenUsage
 
 D = UsageDaily.__table__.c
@@ -66,8 +67,8 @@ def savings_report(engine: Engine, tenant: Tenant, period: str, baseline_model: 
     window = window_from_label(period, tenant.timezone)
     days = local_days(window, tenant.timezone)
     query = (
-        sa.select(D.model_served, sa.func.sum(D.calls), sa.func.sum(D.prompt_tokens), sa.func.sum(D.completion_tokens),
-                  sa.func.sum(D.reasoning_tokens), sa.func.sum(D.cost_nanos))
+        sa.select(D.model_served, sa.func.sum(D.calls), bigint_total(D.prompt_tokens), bigint_total(D.completion_tokens),
+                  bigint_total(D.reasoning_tokens), bigint_total(D.cost_nanos))
         .where(D.tenant_id == tenant.id, D.day >= days[0], D.day <= days[-1], D.endpoint.in_(GENERATIVE))
         .group_by(D.model_served)
     )

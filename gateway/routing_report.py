@@ -12,6 +12,7 @@ from billing.db import db_session
 from billing.feedback_models import RouteFeedback
 from billing.models import Tenant, UsageRecord
 from billing.money import nanos_to_usd
+from billing.sql_totals import bigint_total
 from gateway.context import CASCADE_ATTEMPT_SUFFIX
 from routing import ReferenceCurve, get_router
 
@@ -40,7 +41,7 @@ def routing_report(engine: Engine, days: float = 30.0) -> list[TenantRouting]:
     tier_query = (
         sa.select(
             UsageRecord.tenant_id, served_from, attempt, sa.func.sum(sa.case((answered, 1), else_=0)),
-            sa.func.sum(sa.case((answered & routed, 1), else_=0)), sa.func.sum(UsageRecord.cost_nanos),
+            sa.func.sum(sa.case((answered & routed, 1), else_=0)), bigint_total(UsageRecord.cost_nanos),
         )
         .where(UsageRecord.created_at >= since)
         .group_by(UsageRecord.tenant_id, served_from, attempt)

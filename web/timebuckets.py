@@ -14,6 +14,7 @@ import sqlalchemy as sa
 from sqlalchemy.engine import Engine
 
 from billing.models import UsageRecord
+from billing.sql_totals import bigint_total
 from web.formatting import zone
 
 U = UsageRecord.__table__.c
@@ -30,7 +31,7 @@ def local_day_sums(engine: Engine, value: Any, where: list[Any], tz: str, group:
     """sum(value) per (local day, group) over the rows matching `where`."""
     bucket = hour_bucket(engine).label("hour")
     columns = [bucket] + ([group] if group is not None else [])
-    query = sa.select(*columns, sa.func.sum(value)).where(*where).group_by(*columns)
+    query = sa.select(*columns, bigint_total(value)).where(*where).group_by(*columns)
     local = zone(tz)
     out: dict[tuple[date, Any], int] = defaultdict(int)
     with engine.connect() as conn:

@@ -16,6 +16,7 @@ from sqlalchemy.engine import Engine
 from billing.csv_export import safe_cell
 from billing.models import UsageRecord
 from billing.money import format_usd
+from billing.sql_totals import bigint_total
 from web.formatting import zone
 
 U = UsageRecord.__table__.c
@@ -126,9 +127,9 @@ def usage_page(engine: Engine, filters: UsageFilter, order: SortOrder, page: int
     where = filters.conditions()
     summary = sa.select(
         sa.func.count().label("calls"),
-        sa.func.coalesce(sa.func.sum(U.cost_nanos), 0).label("cost_nanos"),
-        sa.func.coalesce(sa.func.sum(U.prompt_tokens), 0).label("prompt_tokens"),
-        sa.func.coalesce(sa.func.sum(U.completion_tokens), 0).label("completion_tokens"),
+        bigint_total(U.cost_nanos).label("cost_nanos"),
+        bigint_total(U.prompt_tokens).label("prompt_tokens"),
+        bigint_total(U.completion_tokens).label("completion_tokens"),
     ).where(*where)
     with engine.connect() as conn:
         totals = dict(conn.execute(summary).mappings().one())
@@ -200,8 +201,8 @@ def recent_runs(engine: Engine, tenant_id: str | None, since: datetime | None = 
             U.tenant_id,
             U.run_id,
             sa.func.count().label("calls"),
-            sa.func.sum(U.cost_nanos).label("cost_nanos"),
-            sa.func.sum(U.prompt_tokens + U.completion_tokens).label("tokens"),
+            bigint_total(U.cost_nanos).label("cost_nanos"),
+            bigint_total(sa.cast(U.prompt_tokens, sa.Numeric) + U.completion_tokens).label("tokens"),
             sa.func.min(U.created_at).label("first_at"),
             sa.func.max(U.created_at).label("last_at"),
         )

@@ -13,6 +13,7 @@ from sqlmodel import select
 
 from billing.batch_models import Batch, BatchChunk, BatchLine, FileBlob, StoredFile
 from billing.db import db_session
+from billing.sql_totals import bigint_total
 from gateway.batches.paging import page, tenant_is
 
 ACTIVE = ("validating", "in_progress", "finalizing", "cancelling")
@@ -93,9 +94,9 @@ def progress(engine: Engine, batch_ids: list[str]) -> dict[str, Progress]:
             LINES.c.batch_id,
             sa.func.sum(sa.case((LINES.c.state == "ok", 1), else_=0)),
             sa.func.sum(sa.case((LINES.c.state != "ok", 1), else_=0)),
-            sa.func.coalesce(sa.func.sum(LINES.c.cost_nanos), 0),
-            sa.func.coalesce(sa.func.sum(LINES.c.prompt_tokens), 0),
-            sa.func.coalesce(sa.func.sum(LINES.c.completion_tokens), 0),
+            bigint_total(LINES.c.cost_nanos),
+            bigint_total(LINES.c.prompt_tokens),
+            bigint_total(LINES.c.completion_tokens),
             sa.func.max(LINES.c.finished_at_ms),
         )
         .where(LINES.c.batch_id.in_(batch_ids), done)

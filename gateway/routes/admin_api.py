@@ -14,6 +14,7 @@ from billing import accounts
 from billing.db import db_session
 from billing.models import ApiKey, Tenant, UsageRecord
 from billing.money import nanos_to_usd
+from billing.sql_totals import bigint_total
 from cache import CacheMode
 from gateway.auth import Principal
 from gateway.deps import AdminDep, ServicesDep
@@ -189,8 +190,8 @@ def list_usage(
 def run_spend(run_id: str, principal: AdminDep, services: ServicesDep, tenant_id: str | None = None) -> dict[str, Any]:
     scoped = _scoped_tenant_id(principal, tenant_id)
     query = sa.select(
-        sa.func.count(), sa.func.coalesce(sa.func.sum(UsageRecord.cost_nanos), 0),
-        sa.func.coalesce(sa.func.sum(UsageRecord.prompt_tokens), 0), sa.func.coalesce(sa.func.sum(UsageRecord.completion_tokens), 0),
+        sa.func.count(), bigint_total(UsageRecord.cost_nanos),
+        bigint_total(UsageRecord.prompt_tokens), bigint_total(UsageRecord.completion_tokens),
     ).where(UsageRecord.run_id == run_id)
     if scoped:
         query = query.where(UsageRecord.tenant_id == scoped)
