@@ -268,9 +268,24 @@ _EITHER_WAY = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\bor\s+not\b", re.I)
 _UNIVERSAL = frozenset("all every each".split())
 _ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quantifies nothing
 # Plurals whose sense is not the singular's: "glasses" are not glass, "damages" not damage.
-_SENSE_PLURALS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damage", "arms": "arm",
-                  "customs": "custom", "manners": "manner", "grounds": "ground", "times": "time", "goods": "good",
-                  "works": "work", "papers": "paper", "spirits": "spirit"}
+# Forms with a sense of their own, each against the base it must not be served for: plurals
+# ("glasses" / "glass") and -ing nouns ("a painting" / "paint", "fishing" / "fish", "the building").
+_SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damage", "arms": "arm",
+                "customs": "custom", "manners": "manner", "grounds": "ground", "times": "time", "goods": "good",
+                "works": "work", "papers": "paper", "spirits": "spirit",
+                "painting": "paint", "paintings": "paint", "fishing": "fish", "building": "build", "buildings": "build",
+                "drawing": "draw", "drawings": "draw", "setting": "set", "settings": "set", "ending": "end",
+                "endings": "end", "meaning": "mean", "meanings": "mean", "savings": "save", "earnings": "earn",
+                "clothing": "cloth", "housing": "house", "parking": "park", "shipping": "ship", "lighting": "light",
+                "marketing": "market", "banking": "bank", "booking": "book", "bookings": "book", "mining": "mine",
+                "boxing": "box", "wedding": "wed", "weddings": "wed", "timing": "time", "findings": "find",
+                "belongings": "belong", "surroundings": "surround", "icing": "ice",
+                "dressing": "dress", "heading": "head", "headings": "head", "landing": "land", "listing": "list",
+                "listings": "list", "recording": "record", "recordings": "record", "trading": "trade", "bearing": "bear",
+                "bearings": "bear"}
+# A base right after these is a verb ("learn to paint", "how do I fish"): the -ing noun of the
+# activity asks the same ("learn painting"); "the best paint" against "the best painting" does not.
+_VERB_LEAD = frozenset("to can could do does did will would should must i you we they".split())
 
 
 @dataclass(frozen=True)
@@ -294,6 +309,7 @@ class Facts:
     short_names: frozenset[str]  # short words with capitals, as written ("CO", "Co")
     grade: str  # "a good one" ("a good / great X"), "superlative" ("the best / top / greatest X") or ""
     symbols: tuple[str, ...]  # runs of other scripts and of unusual symbols, in text order ("東京 ... 大阪")
+    as_verb: frozenset[str] = frozenset()  # words right after "to", a modal or a subject pronoun
 
 
 def _norm_word(word: str) -> str:
@@ -405,6 +421,7 @@ def extract_facts(text: str) -> Facts:
     antonyms: Counter[tuple[int, int]] = Counter()
     entities: set[str] = set()
     words: set[str] = set()
+    as_verb: set[str] = set()
     previous = ""
     previous_value: str | None = None
     amounts: set[tuple[str, str]] = set()  # (number, its unit): "$100 in €" is not "€100 in $"
@@ -443,6 +460,8 @@ def extract_facts(text: str) -> Facts:
         if compact == "other" and previous == "every":
             every_other, universal = every_other + 1, universal - 1
         universal += compact in _UNIVERSAL and previous != "at" and not _ALL_TIME.match(prose, match.end())
+        if previous in _VERB_LEAD:
+            as_verb.add(compact)
         previous = compact
         words.add(compact)
         # "25-year-old", "ice-cold", "today's", "man's": look at each part of the token.
@@ -463,7 +482,7 @@ def extract_facts(text: str) -> Facts:
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), frozenset(amounts), negations,
                  len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
-                 frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols)
+                 frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb))
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -526,9 +545,10 @@ def _opposite_affixes(words: frozenset[str], others: frozenset[str]) -> bool:
     return False
 
 
-def _plural_sense(words: frozenset[str], others: frozenset[str]) -> bool:
-    """A plural with a sense of its own ("glasses") meets its singular ("glass") in the other."""
-    return any(singular in others - words for plural, singular in _SENSE_PLURALS.items() if plural in words - others)
+def _own_sense(a: Facts, b: Facts) -> bool:
+    """A form with a sense of its own ("glasses", "painting") meets its base ("glass", "paint") in
+    the other, not as a verb there."""
+    return any(base in b.words - a.words and base not in b.as_verb for form, base in _SENSE_FORMS.items() if form in a.words - b.words)
 
 
 def disagreement(a: Facts, b: Facts) -> str | None:
@@ -548,9 +568,11 @@ def disagreement(a: Facts, b: Facts) -> str | None:
     poles_a, poles_b = _poles(a.antonyms), _poles(b.antonyms)
     if any(poles_a[g] != poles_b[g] for g in poles_a.keys() & poles_b.keys()):
         return "antonyms"
-    for words, others in ((a.words, b.words), (b.words, a.words)):
-        if _negated_by_prefix(words, others) or _opposite_affixes(words, others) or _plural_sense(words, others):
+    for one, other in ((a, b), (b, a)):
+        if _negated_by_prefix(one.words, other.words) or _opposite_affixes(one.words, other.words):
             return "antonyms"
+        if _own_sense(one, other):
+            return "word senses"
     if not a.entities <= b.words or not b.entities <= a.words:
         return "entities"
     if a.quoted != b.quoted or a.payload != b.payload:

@@ -306,10 +306,20 @@ def test_the_text_a_question_asks_about_after_a_colon_must_match_exactly():
 
 
 def test_plurals_with_a_sense_of_their_own_are_not_their_singular():
-    assert why("How are damages calculated in a lawsuit?", "How is damage calculated in a lawsuit?") == "antonyms"
-    assert why("How do I clean my glasses?", "How do I clean my glass?") == "antonyms"
-    assert why("How many times a week should I work out?", "How much time a week should I work out?") == "antonyms"
+    assert why("How are damages calculated in a lawsuit?", "How is damage calculated in a lawsuit?") == "word senses"
+    assert why("How do I clean my glasses?", "How do I clean my glass?") == "word senses"
+    assert why("How many times a week should I work out?", "How much time a week should I work out?") == "word senses"
     assert why("How do I clean my cars?", "How do I clean my car?") is None
+
+
+def test_ing_nouns_with_a_sense_of_their_own_are_not_their_base():
+    assert why("What is the best painting in the Louvre?", "What is the best paint in the Louvre?") == "word senses"
+    assert why("Is fishing good for health?", "Is fish good for health?") == "word senses"
+    assert why("What are the best settings for Fortnite?", "What is the best set for Fortnite?") == "word senses"
+    assert why("What is the best marketing strategy?", "What is the best market strategy?") == "word senses"
+    # The activity against its verb asks the same.
+    assert why("How do I learn painting?", "How do I learn to paint?") is None
+    assert why("Where can I go fishing in Oregon?", "Where can I fish in Oregon?") is None
 
 
 def test_contrast_words():
