@@ -3,8 +3,8 @@
 A request is split into its context (system prompt, earlier turns, every output-affecting
 parameter: hashed, must match exactly) and its question (the text of the last user turn:
 compared semantically). Requests with tools or tool calls, non-text last turns, last turns that
-are no question (text to proofread, translate, rewrite), several choices or log-probabilities
-are never served semantically.
+are no question (text to proofread, translate, rewrite), instructions that make the user's turn
+text to work on, several choices or log-probabilities are never served semantically.
 """
 
 from __future__ import annotations
@@ -30,6 +30,29 @@ _QUESTION_OPENING = re.compile(
     r"explain|describe|define|tell me|list|name|recommend|suggest|compare)\b",
     re.IGNORECASE,
 )
+
+
+# Instructions that make the user's turns text to work on, not questions to answer: under "Translate
+# the user's message into French", "How do I learn Python?" and "How can I learn Python?" want
+# different outputs although they ask the same. The system prompt and earlier turns are matched
+# exactly, so two such requests agree on the instruction; the question must then match exactly too.
+_TEXT_TASK = re.compile(
+    r"\b(?:translat|paraphras|rewrit|rephras|reword|proofread|spell[- ]?check|summari[sz]|tl;?dr|classif|categori[sz]|"
+    r"transliterat|reverse|upper-?case|lower-?case|capitali[sz]|sentiment|grammar|punctuat|tokeni[sz]|"
+    r"(?:repeat|echo|count|extract|detect|label|tag|grade|score|rate|format|convert|encode|decode)\w*\W+(?:\w+\W+){0,4}?"
+    r"(?:user|input|message|text|sentence|phrase|word|letter|character|question|query|prompt|following))",
+    re.IGNORECASE,
+)
+
+
+def sets_a_text_task(messages: list[dict[str, Any]]) -> bool:
+    """A system prompt or an earlier user turn asks for work on the user's text (see _TEXT_TASK)."""
+    for message in messages:
+        if message.get("role") in ("system", "developer", "user"):
+            text = _message_text(message)
+            if text and _TEXT_TASK.search(text):
+                return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -95,6 +118,8 @@ def semantic_query(request: dict[str, Any], max_question_chars: int = DEFAULT_MA
         return Ineligible(f"question longer than {max_question_chars} characters")
     if not is_question(question):
         return Ineligible("last user turn is not a question (text to work on gets exact hits only)")
+    if sets_a_text_task(messages[:-1]):
+        return Ineligible("the instructions make the user's turn text to work on (exact hits only)")
     if word_pieces(question) > MAX_QUESTION_PIECES:
         return Ineligible(f"question longer than the embedder reads ({MAX_QUESTION_PIECES} word pieces)")
     last_meta = {k: v for k, v in last.items() if k != "content"}

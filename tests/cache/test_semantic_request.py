@@ -86,3 +86,26 @@ def test_a_question_the_embedder_would_cut_short_gets_exact_hits_only():
     assert len(question) <= 800
     result = semantic_query(req({"role": "user", "content": question}))
     assert isinstance(result, Ineligible) and "word pieces" in result.reason
+
+
+@pytest.mark.parametrize(
+    "instruction",
+    [
+        "Translate the user's message into French.",
+        "You are a translator.",
+        "Summarize what the user says in one line.",
+        "Count the words in the user's message.",
+        "Extract the names from the text.",
+        "Reply in upper-case.",
+    ],
+)
+def test_instructions_that_make_the_question_text_to_work_on_get_exact_hits_only(instruction):
+    """Under "translate the user's message", two questions asking the same want different outputs."""
+    for context in ([{"role": "system", "content": instruction}], [{"role": "user", "content": instruction}, {"role": "assistant", "content": "OK."}]):
+        result = semantic_query(req(*context, USER))
+        assert isinstance(result, Ineligible) and "text to work on" in result.reason
+
+
+@pytest.mark.parametrize("instruction", ["You are a helpful assistant.", "Format your answers in markdown.", "Answer the user's question truthfully."])
+def test_ordinary_system_prompts_keep_the_semantic_cache(instruction):
+    assert isinstance(semantic_query(req({"role": "system", "content": instruction}, USER)), SemanticQuery)
