@@ -16,6 +16,7 @@ import orjson
 import sqlalchemy as sa
 from sqlalchemy.engine import Connection, Engine
 
+from billing.sql_totals import BIGINT_MAX
 from gateway.batches import holds
 from gateway.batches.files import OUTPUT_PURPOSE, file_row
 from gateway.batches.runtime import BatchRuntime
@@ -105,9 +106,6 @@ def _write_final(engine: Engine, batch_id: str, target: str, owner: str) -> None
             raise RuntimeError(f"batch {batch_id}: lost the finalisation lease; another worker finishes it")
 
 
-MAX_STORED = 2**63 - 1  # a BIGINT column
-
-
 def _assemble(conn: Connection, batch_id: str, target: str) -> tuple[list[bytes], list[bytes], dict[str, int]]:
     """Output and error file lines in input order, and the batch's final figures."""
     output: list[bytes] = []
@@ -136,4 +134,4 @@ def _assemble(conn: Connection, batch_id: str, target: str) -> tuple[list[bytes]
             errors.append(orjson.dumps(item) + b"\n")
     # Lines that each fit a 64-bit column can add up past it (absurd upstream usage): the batch's
     # figures stop at the largest value, the ledger keeps every line's own; it must not hang unfinished.
-    return output, errors, {name: min(value, MAX_STORED) for name, value in totals.items()}
+    return output, errors, {name: min(value, BIGINT_MAX) for name, value in totals.items()}

@@ -13,6 +13,7 @@ from typing import Any
 
 from billing.budgets.sizing import Rates, output_bound, output_sequences, reserved_prompt_tokens
 from billing.money import format_usd
+from billing.sql_totals import BIGINT_MAX
 from billing.tokens import count_request_tokens
 from gateway.auth import Principal
 from gateway.batches.jsonl import ENDPOINTS, InputLine, LineError, ParsedInput
@@ -25,7 +26,7 @@ from gateway.settings import Deployment
 # OpenAI refuses an integer parameter above a 32-bit int; so does a batch line, before it runs.
 MAX_OUTPUT_TOKENS = 2**31 - 1
 # A batch's worst case (nano-dollars, and tokens) is stored and held on budgets as a 64-bit integer.
-MAX_WORST_CASE = 2**63 - 1
+MAX_WORST_CASE = BIGINT_MAX
 _JSON_TYPES = {type(None): "null", bool: "a boolean", int: "a number", float: "a number", dict: "an object", list: "an array"}
 
 
