@@ -282,9 +282,14 @@ _SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damag
                 "belongings": "belong", "surroundings": "surround", "icing": "ice",
                 "dressing": "dress", "heading": "head", "headings": "head", "landing": "land", "listing": "list",
                 "listings": "list", "recording": "record", "recordings": "record", "trading": "trade", "bearing": "bear",
-                "bearings": "bear"}
+                "bearings": "bear", "rating": "rate", "ratings": "rate", "meeting": "meet", "bedding": "bed",
+                "smoking": "smoke", "ruling": "rule", "rulings": "rule",
+                # adjectives the stemmer folds into a noun of another sense
+                "germanic": "german", "democratic": "democrat", "athletic": "athlete", "helpful": "help"}
 # A base right after these is a verb ("learn to paint", "how do I fish"): the -ing noun of the
 # activity asks the same ("learn painting"); "the best paint" against "the best painting" does not.
+_PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
+_A_PAUCAL = re.compile(r"\b(?:a|the)\s+(?:few|little)\b", re.IGNORECASE)
 _VERB_LEAD = frozenset("to can could do does did will would should must i you we they".split())
 
 
@@ -310,6 +315,7 @@ class Facts:
     grade: str  # "a good one" ("a good / great X"), "superlative" ("the best / top / greatest X") or ""
     symbols: tuple[str, ...]  # runs of other scripts and of unusual symbols, in text order ("東京 ... 大阪")
     as_verb: frozenset[str] = frozenset()  # words right after "to", a modal or a subject pronoun
+    paucal: tuple[int, int] = (0, 0)  # ("few" / "little" alone: hardly any, "a few" / "a little": some)
 
 
 def _norm_word(word: str) -> str:
@@ -482,7 +488,8 @@ def extract_facts(text: str) -> Facts:
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), frozenset(amounts), negations,
                  len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
-                 frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb))
+                 frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb),
+                 (len(_PAUCAL.findall(prose)) - len(_A_PAUCAL.findall(prose)), len(_A_PAUCAL.findall(prose))))
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -561,7 +568,7 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "units"
     if a.negations != b.negations or a.either_way != b.either_way:
         return "negation"
-    if a.quantifiers != b.quantifiers:
+    if a.quantifiers != b.quantifiers or (sum(a.paucal) and sum(b.paucal) and a.paucal != b.paucal):
         return "quantifiers"
     if a.polarity != b.polarity:
         return "polarity"

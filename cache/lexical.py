@@ -73,7 +73,7 @@ FILLER_WORDS = frozenset(
 )
 # In a yes/no question these quantify what is asked: "Are some people allergic to water?" is not
 # "Are people allergic to water?" (in "What are some good books?" they are filler).
-YES_NO_QUANTIFIERS = frozenset("some any certain".split())
+YES_NO_QUANTIFIERS = frozenset("some any certain many much".split())  # "Do many dogs get cancer?" is not "Do dogs?"
 # Grading words that questions use interchangeably ("good", "best" and "top" games; "the best way to"
 # is "how to"); one class. Those names are made of are light only against another grading word:
 # "the Great Lakes" are not lakes, "Good Friday" is not Friday.
@@ -122,11 +122,17 @@ _PERSONS = (
 _TENSES = {
     **dict.fromkeys("was were did wasnt werent didnt had hadnt got".split(), "past"),
     **dict.fromkeys("will wont ll".split(), "future"),
+    "been": "perfect",  # "Has X been married?" (ever) is not "Is X married?" (now)
 }
+# Verbs whose past is their bare form: right after a wh-word ("Who hit", "Which team hit") it is
+# the past ("Who hits" asks about now).
+_BARE_PASTS = frozenset("hit set put cut read let beat spread shut quit split bet hurt cast burst upset".split())
+_WH_SUBJECTS = frozenset("who which what that".split())
 _MODALS = {
     **dict.fromkeys("can could cant couldnt cannot".split(), "ability"),
     **dict.fromkeys("should must ought shall shouldnt mustnt".split(), "obligation"),
     **dict.fromkeys("may might".split(), "possibility"),
+    **dict.fromkeys("would wouldnt".split(), "conditional"),  # "What would you do?" is not "What should you do?"
 }
 # Role markers: a word both questions mark, with markers of opposite roles, is a different role.
 _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
@@ -135,13 +141,25 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "since until", "since till", "since in", "since before", "until after", "till after",  # since 2014 / in 2014
     "if unless", "in on", "to about", "across around", "by until",  # foil in / on the microwave; say to / about my boss
     "for with", "with about", "to for", "through around", "at for", "of for",  # cook for / with my wife
+    "as with", "although because", "though because", "while because",  # use X as / with Y; tired although / because I sleep
 ))
-_ROLE_MARKERS = frozenset(w for pair in _OPPOSITE_ROLES for w in pair)
+# Only where the marked word is a place or a time (see _roles): "to" before a name or an article
+# ("travel to / in Europe", "ambassador to / of China", but "the way to / of learning"); "by" and
+# "until" before a number, a day or a month ("due by / on Friday", "for / in 2 weeks").
+_PLACE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across", "to of", "to with"))
+_TIME_ROLES = frozenset(frozenset(p.split()) for p in ("by at", "by on", "by in", "until at", "until on", "until during", "for in"))
+_TIME_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday weekend noon midnight tonight tomorrow
+    morning evening lunch due deadline january february march april may june july august september october november december""".split())
+# "to" in these is no destination: "according to", "due to", "belongs to".
+_FIXED_TO = frozenset("according due thanks next close compared similar related belongs belong belonging".split())
+_ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _TIME_ROLES) for pair in pairs for w in pair)
 _NOT = "¬"  # a negation's place in LexicalView.stream
 _FEEL = frozenset("feel feels felt".split())
 _GENERIC = len(_PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
 _GENERIC_OBJECT = _GENERIC + 1  # ... where it is the object ("if he loves me")
-_OBJECT_FORMS = frozenset("me us".split())
+_REFLEXIVES = frozenset("myself ourselves yourself yourselves oneself".split())
+_OBJECT_FORMS = frozenset("me us".split()) | _REFLEXIVES  # "teach myself" is not "teach"
+_PREPOSITIONS = frozenset("in on at of for with about to from by into within".split())
 _DETERMINERS = frozenset("a an the my your his her our their its this that these those some".split())
 
 
@@ -167,8 +185,10 @@ class LexicalView:
     passive_agent: bool  # "... was made by ...": see _PASSIVE_AGENT
     tenses: frozenset[str]  # see _TENSES
     modals: frozenset[str]  # see _MODALS
-    roles: frozenset[tuple[str, str]]  # (role marker, stem of the word it marks; "" when stranded)
+    roles: frozenset[tuple[str, str, str]]  # (role marker, stem of the word it marks or "" when stranded, its kind)
     stream: tuple[str, ...]  # content stems in text order, repeats kept, with _NOT for each negation
+    kept_light: frozenset[str] = frozenset()  # light words that carry meaning here: see _kept_light
+    framed: bool = False  # a how-to frame ("How do I", "What should I do to"): see _procedure_subject
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -229,6 +249,8 @@ def _procedure_subject(tokens: list[str], types: set[str]) -> int | None:
     if procedural:
         for i, w in enumerate(tokens[:5]):
             if w in _GENERIC_SUBJECTS and i > 0 and tokens[i - 1] in _PROCEDURE_AUXILIARIES:
+                if tokens[i - 1] == "would" and "how" not in types:
+                    return None  # "What would you do?" asks for your choice, not a procedure
                 return i
     return None
 
@@ -242,14 +264,28 @@ def _moods(tokens: list[str], types: set[str], classes: dict[str, str]) -> froze
                      if w in classes and i != framed and not (i > 0 and tokens[i - 1] == "how"))
 
 
-def _roles(tokens: list[str]) -> frozenset[tuple[str, str]]:
-    """(marker, stem of the next word that is no determiner) for each role marker."""
+def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str, str]]:
+    """(marker, stem of the next word that is no determiner, what that word is: "place" for a
+    name or a word after an article, "time" for a number, day or month, else "") per role marker."""
     roles = set()
     for i, w in enumerate(tokens):
         if w in _ROLE_MARKERS:
             rest = [t for t in tokens[i + 1 : i + 4] if t not in _DETERMINERS]
-            roles.add((w, stem(rest[0]) if rest else ""))
+            word = rest[0] if rest else ""
+            fixed = w == "to" and i > 0 and tokens[i - 1] in _FIXED_TO
+            if number_value(word) is not None or word in _TIME_WORDS:
+                kind = "time"
+            elif not fixed and (word in names or tokens[i + 1 : i + 2] != [word]):
+                kind = "place"
+            else:
+                kind = ""
+            roles.add((w, stem(word) if word else "", kind))
     return frozenset(roles)
+
+
+def _opposite(marker_a: str, marker_b: str, kind: str) -> bool:
+    pair = frozenset((marker_a, marker_b))
+    return pair in _OPPOSITE_ROLES or (kind in ("place", "time") and pair in _PLACE_ROLES) or (kind == "time" and pair in _TIME_ROLES)
 
 
 def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
@@ -262,15 +298,38 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
     subject = _procedure_subject(tokens, types)
     generic = _GENERIC_SUBJECTS[tokens[subject]] if subject is not None else frozenset()
     order: list[int] = []
-    for w in tokens:
+    for i, w in enumerate(tokens):
         if w in generic:
-            found = [_GENERIC_OBJECT if w in _OBJECT_FORMS else _GENERIC]
+            after_preposition = w in _REFLEXIVES and i > 0 and tokens[i - 1] in _PREPOSITIONS  # "confident in myself"
+            found = [_GENERIC_OBJECT if w in _OBJECT_FORMS and not after_preposition else _GENERIC]
         else:
             found = [i for i, p in enumerate(_PERSONS) if w in p]
         order += [i for i in found if i not in order]
     # The generic agent as subject (and owner) alone is no person; as an object it is one: "How do
     # I know if I love him?" is not "How do I know if he loves me?".
     return () if order == [_GENERIC] else tuple(order)
+
+
+def _kept_light(tokens: list[str]) -> frozenset[str]:
+    """Light words this question uses for meaning: "What is Tokyo like?" (what it is like, not
+    what it is) and a "one way" ticket."""
+    kept = {"like"} if tokens[-1:] == ["like"] else set()
+    kept |= {w for i, w in enumerate(tokens) if w in ("way", "ways") and i > 0 and tokens[i - 1] == "one"}
+    return frozenset(kept)
+
+
+def _bare_past(tokens: list[str]) -> bool:
+    """A verb whose past is its bare form, right after a wh-subject ("Who hit", "Which team hit")."""
+    return any(w in _BARE_PASTS and (tokens[i - 1] in _WH_SUBJECTS or (i > 1 and tokens[i - 2] in ("which", "what")))
+               for i, w in enumerate(tokens) if i > 0)
+
+
+_NAME = re.compile(r"(?<![.?!]\s)(?<!^)\b[A-Z][\w'’-]*")
+
+
+def _names(text: str) -> frozenset[str]:
+    """Capitalised words not opening a sentence, lower-cased as the tokens are."""
+    return frozenset(w for m in _NAME.finditer(text.strip()) for w in words(m.group(0)))
 
 
 _ACRONYM = re.compile(r"\b[A-Z]{2,5}\b")
@@ -303,7 +362,8 @@ def lexical_view(text: str) -> LexicalView:
     types = _question_types(tokens)
     return LexicalView(content, _coordinated(tokens), frozenset(types),
                        bool(present & _MEANS_WORDS), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
-                       _moods(tokens, types, _TENSES), _moods(tokens, types, _MODALS), _roles(tokens), tuple(stream))
+                       _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set()), _moods(tokens, types, _MODALS),
+                       _roles(tokens, _names(text)), tuple(stream), _kept_light(tokens), _procedure_subject(tokens, types) is not None)
 
 
 def is_light(word: str) -> bool:
@@ -314,7 +374,7 @@ def may_drop(word: str, view: LexicalView, other_words: Iterable[str]) -> bool:
     """Whether a question may have `word` where the other one has nothing: a light word, but not a
     quantifier of a yes/no question (see YES_NO_QUANTIFIERS), nor a grade names are made of
     unless the other question grades too (see NAMING_GRADES)."""
-    if not is_light(word):
+    if not is_light(word) or word in view.kept_light:
         return False
     if word in YES_NO_QUANTIFIERS and any(t.startswith("yes/no") for t in view.question_types):
         return False
@@ -367,7 +427,16 @@ def same_mood(a: str, b: str) -> bool:
     """The same tenses ("Who was ..." is not "Who is ..."), and the same modalities where both
     use one ("What can I eat?" is not "What should I eat?")."""
     va, vb = lexical_view(a), lexical_view(b)
-    return va.tenses == vb.tenses and (not va.modals or not vb.modals or va.modals == vb.modals)
+    if va.tenses != vb.tenses:
+        return False
+    if va.modals and vb.modals:
+        return va.modals == vb.modals
+    # What the asker's own figure should be is not what it is: "What should my blood pressure be?" /
+    # "What is my blood pressure?" ("How much should a plumber charge?" asks what one does charge,
+    # "How long should I boil an egg?" how long one does).
+    if "obligation" not in va.modals | vb.modals or "my" not in words(a) + words(b):
+        return True
+    return va.framed or vb.framed or "how" in va.question_types | vb.question_types  # "How should I" is "How do I"
 
 
 def same_roles(a: str, b: str) -> bool:
@@ -375,8 +444,8 @@ def same_roles(a: str, b: str) -> bool:
     and no two words are joined by "and" in one question and by "or" in the other ("vs" may
     stand for either: "Python vs Java" is "Python or Java" and "Python and Java")."""
     ra, rb = lexical_view(a).roles, lexical_view(b).roles
-    for marker_a, word in ra - rb:
-        if any(w == word and frozenset((marker_a, marker_b)) in _OPPOSITE_ROLES for marker_b, w in rb - ra):
+    for marker_a, word, kind in ra - rb:
+        if any(w == word and _opposite(marker_a, marker_b, kind if kind == kind_b else "") for marker_b, w, kind_b in rb - ra):
             return False
     ja, jb = lexical_view(a).coordinators, lexical_view(b).coordinators
     return all(ja[p] & jb[p] or "vs" in ja[p] | jb[p] for p in ja.keys() & jb.keys())

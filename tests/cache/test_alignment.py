@@ -125,7 +125,7 @@ def test_a_past_form_is_not_another_form_of_the_same_word(a, b, left, right):
 @pytest.mark.parametrize(
     "a,b,added",
     [
-        ("Is it bad to drink too much water?", "Is it bad to drink water?", "too"),
+        ("What happens if I drink too much water?", "What happens if I drink water?", "too"),
         ("Is it bad to drink a lot of water?", "Is it bad to drink water?", "lot"),
         ("Are dogs always loyal?", "Are dogs loyal?", "always"),
         ("Can I eat just fruit for a week?", "Can I eat fruit for a week?", "just"),

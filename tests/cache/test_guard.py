@@ -434,3 +434,16 @@ def test_numbers_in_words_one_short_units_and_thresholds_must_agree(a, b):
 
 def test_one_as_a_pronoun_is_no_number():
     assert why("Which one is better, Python or Java?", "Which is better, Python or Java?") is None
+
+
+def test_few_and_little_are_not_a_few_and_a_little():
+    assert why("I have few friends, is that normal?", "I have a few friends, is that normal?") == "quantifiers"
+    assert why("Is it ok to drink little water?", "Is it ok to drink a little water?") == "quantifiers"
+    assert why("What are the few hidden gems in Delhi?", "What are a few hidden gems in Delhi?") is None
+
+
+def test_adjectives_and_ing_nouns_the_stemmer_folds_into_another_sense():
+    assert why("is english a germanic language", "is english a german language") == "word senses"
+    assert why("Is Biden a democrat?", "Is Biden democratic?") == "word senses"
+    assert why("Is smoke bad for babies?", "Is smoking bad for babies?") == "word senses"
+    assert why("What is the average rating for Uber drivers?", "What is the average rate for Uber drivers?") == "word senses"

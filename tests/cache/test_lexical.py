@@ -219,3 +219,91 @@ def test_got_is_a_past():
     from cache.lexical import same_mood
 
     assert not same_mood("Who got the most votes?", "Who gets the most votes?")
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is the best way to travel to Europe?", "What is the best way to travel in Europe?"),  # destination / place
+        ("Who is the American ambassador to China?", "Who is the American ambassador of China?"),
+        ("Do I need a car to travel to Iceland?", "Do I need a car to travel around Iceland?"),
+        ("Can I use my iPad as a second monitor?", "Can I use my iPad with a second monitor?"),
+        ("Is the pharmacy open until 10 pm?", "Is the pharmacy open at 10 pm?"),  # how long / the moment
+        ("Will my package arrive by Friday?", "Will my package arrive on Friday?"),
+        ("Can I learn Spanish for 3 months?", "Can I learn Spanish in 3 months?"),
+        ("Why am I gaining weight although I eat healthy?", "Why am I gaining weight because I eat healthy?"),
+    ],
+)
+def test_places_times_and_reasons_marked_with_other_roles_differ(a, b):
+    from cache.lexical import same_roles
+
+    assert not same_roles(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is the fastest way to learn?", "What is the fastest way of learning?"),  # "to" before a verb
+        ("What is the concept of God according to Judaism?", "What is the concept of God in Judaism?"),
+        ("How do i overcome shyness while talking to girls?", "How do you overcome shyness with girls?"),
+        ("What are the best books for organic chemistry?", "What is the best book in organic chemistry?"),
+    ],
+)
+def test_the_place_and_time_roles_leave_other_uses_of_the_words_alone(a, b):
+    from cache.lexical import same_roles
+
+    assert same_roles(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Who hit the most home runs in a season?", "Who hits the most home runs in a season?"),  # a bare past
+        ("Which country spread COVID?", "Which country spreads COVID?"),
+        ("Is Tom Hanks married?", "Has Tom Hanks been married?"),  # now / ever
+        ("What would you do with a million dollars?", "What should you do with a million dollars?"),  # your choice / a norm
+        ("What should my blood pressure be?", "What is my blood pressure?"),  # the asker's norm / fact
+    ],
+)
+def test_bare_pasts_perfects_conditionals_and_the_askers_norms_differ(a, b):
+    from cache.semantic_match import MatchParams, lexical_verdict
+
+    assert lexical_verdict(a, b, MatchParams.load()).reason in ("tense or mood differs", "persons differ")
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How long should I boil an egg?", "How long do I boil an egg?"),
+        ("What should I do when my crush is my friend?", "How should I do when I have a crush on my friend?"),
+        ("How do I set up a darkroom?", "How can I set up a darkroom?"),  # "set" after a subject is no past
+    ],
+)
+def test_moods_that_ask_the_same(a, b):
+    from cache.lexical import same_mood
+
+    assert same_mood(a, b)
+
+
+def test_a_reflexive_object_is_a_person_but_not_after_a_preposition():
+    from cache.lexical import same_persons
+
+    assert not same_persons("How can I teach myself Python?", "How can I teach Python?")
+    assert not same_persons("How do I forgive myself?", "How do I forgive?")
+    assert same_persons("How can I become confident in myself?", "How can I become confident?")
+
+
+@pytest.mark.parametrize(
+    "a,b,kept",
+    [
+        ("What is Tokyo like?", "What is Tokyo?", "like"),
+        ("How much is a one way ticket to Paris?", "How much is a ticket to Paris?", "way"),
+        ("Do many people die from the flu?", "Do people die from the flu?", "many"),
+        ("Is drinking much coffee bad for you?", "Is drinking coffee bad for you?", "much"),
+    ],
+)
+def test_light_words_that_carry_the_meaning_of_a_question_are_kept(a, b, kept):
+    from cache.lexical import may_drop
+
+    view = lexical_view(a)
+    assert is_light(kept) and not may_drop(kept, view, lexical_view(b).content.values())
