@@ -65,7 +65,7 @@ FUNCTION_WORDS = frozenset(
 FILLER_WORDS = frozenset(
     """really actually exactly exact basically truly literally very much many
     quite rather pretty ever honestly
-    some any all every each various certain particular specific
+    some any all every each various certain
     please kindly
     thing things stuff way ways
     think opinion opinions view views like tell explain describe suggest suggestion suggestions
@@ -79,7 +79,7 @@ YES_NO_QUANTIFIERS = frozenset("some any certain many much".split())  # "Do many
 # "the Great Lakes" are not lakes, "Good Friday" is not Friday.
 GRADE_WORDS = frozenset("good best top great greatest better nice finest excellent awesome amazing ideal".split())
 # Of those, the ones names are made of: dropped only against another grading word.
-NAMING_GRADES = frozenset("good great nice excellent awesome amazing".split())
+NAMING_GRADES = frozenset("good great nice excellent awesome amazing top ideal greatest better".split())
 
 # A yes/no question opens with an auxiliary; its mood is part of what is asked ("Can dogs eat
 # grapes?" is not "Do dogs eat grapes?", "Should AAP form a government?" is not "Will it?").
@@ -143,6 +143,9 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "for with", "with about", "to for", "through around", "at for", "of for",  # cook for / with my wife
     "as with", "although because", "though because", "while because",  # use X as / with Y; tired although / because I sleep
 ))
+# In a "who" question the article tells one holder from any: "Who won the / a Nobel Prize?",
+# "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
+_ARTICLE_ROLES = frozenset(frozenset(p.split()) for p in ("the a", "the an"))
 # Only where the marked word is a place or a time (see _roles): "to" before a name or an article
 # ("travel to / in Europe", "ambassador to / of China", but "the way to / of learning"); "by" and
 # "until" before a number, a day or a month ("due by / on Friday", "for / in 2 weeks").
@@ -153,6 +156,7 @@ _TIME_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sun
 # "to" in these is no destination: "according to", "due to", "belongs to".
 _FIXED_TO = frozenset("according due thanks next close compared similar related belongs belong belonging".split())
 _ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _TIME_ROLES) for pair in pairs for w in pair)
+_ARTICLES = frozenset("the a an".split())
 _NOT = "¬"  # a negation's place in LexicalView.stream
 _FEEL = frozenset("feel feels felt".split())
 _GENERIC = len(_PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
@@ -268,8 +272,9 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
     """(marker, stem of the next word that is no determiner, what that word is: "place" for a
     name or a word after an article, "time" for a number, day or month, else "") per role marker."""
     roles = set()
+    markers = _ROLE_MARKERS | _ARTICLES if "who" in tokens else _ROLE_MARKERS
     for i, w in enumerate(tokens):
-        if w in _ROLE_MARKERS:
+        if w in markers:
             rest = [t for t in tokens[i + 1 : i + 4] if t not in _DETERMINERS]
             word = rest[0] if rest else ""
             fixed = w == "to" and i > 0 and tokens[i - 1] in _FIXED_TO
@@ -285,7 +290,8 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
 
 def _opposite(marker_a: str, marker_b: str, kind: str) -> bool:
     pair = frozenset((marker_a, marker_b))
-    return pair in _OPPOSITE_ROLES or (kind in ("place", "time") and pair in _PLACE_ROLES) or (kind == "time" and pair in _TIME_ROLES)
+    return (pair in _OPPOSITE_ROLES or pair in _ARTICLE_ROLES or (kind in ("place", "time") and pair in _PLACE_ROLES)
+            or (kind == "time" and pair in _TIME_ROLES))
 
 
 def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:

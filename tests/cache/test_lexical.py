@@ -307,3 +307,28 @@ def test_light_words_that_carry_the_meaning_of_a_question_are_kept(a, b, kept):
 
     view = lexical_view(a)
     assert is_light(kept) and not may_drop(kept, view, lexical_view(b).content.values())
+
+
+@pytest.mark.parametrize(
+    "a,b,kept",
+    [
+        ("What is the top speed of a Boeing 747?", "What is the speed of a Boeing 747?", "top"),  # terms made of a grade
+        ("What is the ideal gas law?", "What is the gas law?", "ideal"),
+        ("What is the greatest common divisor of two numbers?", "What is the common divisor of two numbers?", "greatest"),
+        ("How can I make better coffee at home?", "How can I make coffee at home?", "better"),
+        ("What is the specific heat capacity of water?", "What is the heat capacity of water?", "specific"),
+        ("How do I find the particular solution of a differential equation?", "How do I find the solution of a differential equation?", "particular"),
+    ],
+)
+def test_grades_and_qualifiers_that_make_a_term_are_not_dropped(a, b, kept):
+    from cache.lexical import may_drop
+
+    assert not may_drop(kept, lexical_view(a), lexical_view(b).content.values())
+
+
+def test_in_a_who_question_the_article_tells_one_holder_from_any():
+    from cache.lexical import same_roles
+
+    assert not same_roles("Who won the Nobel Prize in Physics?", "Who won a Nobel Prize in Physics?")
+    assert not same_roles("Who is the founder of OpenAI?", "Who is a founder of OpenAI?")
+    assert same_roles("What is an example of an analogy?", "What is the example of analogy?")
