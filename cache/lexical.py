@@ -106,6 +106,7 @@ _GENERIC_SUBJECTS = {
     "we": frozenset("we us our ours ourselves".split()),
     "one": frozenset("one ones oneself".split()),
 }
+_DO_SUBJECTS = frozenset("i you we they one someone people to he she or and".split())
 _MEANS_WORDS = frozenset("way ways method methods step steps tip tips do process procedure strategy strategies "
                          "approach technique techniques".split())
 _PERSONS = (
@@ -130,7 +131,8 @@ _BARE_PASTS = frozenset("hit set put cut read let beat spread shut quit split be
 _WH_SUBJECTS = frozenset("who which what that".split())
 _MODALS = {
     **dict.fromkeys("can could cant couldnt cannot".split(), "ability"),
-    **dict.fromkeys("should must ought shall shouldnt mustnt".split(), "obligation"),
+    **dict.fromkeys("should ought shall shouldnt".split(), "obligation"),
+    **dict.fromkeys("must mustnt".split(), "necessity"),  # "Must I tip?" (a rule) is not "Should I tip?" (advice)
     **dict.fromkeys("may might".split(), "possibility"),
     **dict.fromkeys("would wouldnt".split(), "conditional"),  # "What would you do?" is not "What should you do?"
 }
@@ -142,6 +144,8 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "if unless", "in on", "to about", "across around", "by until",  # foil in / on the microwave; say to / about my boss
     "for with", "with about", "to for", "through around", "at for", "of for",  # cook for / with my wife
     "as with", "although because", "though because", "while because",  # use X as / with Y; tired although / because I sleep
+    "while until", "at to", "into in", "into at", "into through",  # stir while / until it boils; throw at / to; break into / in
+    "get be", "get let",  # get / be a tutor; get my son to / let my son drive
 ))
 # In a "who" question the article tells one holder from any: "Who won the / a Nobel Prize?",
 # "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
@@ -150,9 +154,10 @@ _ARTICLE_ROLES = frozenset(frozenset(p.split()) for p in ("the a", "the an"))
 # ("travel to / in Europe", "ambassador to / of China", but "the way to / of learning"); "by" and
 # "until" before a number, a day or a month ("due by / on Friday", "for / in 2 weeks").
 _PLACE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across", "to of", "to with"))
-_TIME_ROLES = frozenset(frozenset(p.split()) for p in ("by at", "by on", "by in", "until at", "until on", "until during", "for in"))
+_TIME_ROLES = frozenset(frozenset(p.split()) for p in (
+    "by at", "by on", "by in", "until at", "until on", "until during", "until for", "for in", "on around", "at around"))
 _TIME_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday weekend noon midnight tonight tomorrow
-    morning evening lunch due deadline january february march april may june july august september october november december""".split())
+    morning evening lunch due deadline winter summer spring autumn fall christmas thanksgiving easter holidays january february march april may june july august september october november december""".split())
 # "to" in these is no destination: "according to", "due to", "belongs to".
 _FIXED_TO = frozenset("according due thanks next close compared similar related belongs belong belonging".split())
 _ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _TIME_ROLES) for pair in pairs for w in pair)
@@ -246,10 +251,16 @@ def _coordinated(tokens: list[str]) -> dict[frozenset[str], frozenset[str]]:
     return pairs
 
 
+def _asks_for_means(tokens: list[str]) -> bool:
+    """A means word ("way", "steps"), or "do" as the main verb ("What should I do to ...", "what to
+    do"), not as an auxiliary ("What do birds eat?" asks what, not how)."""
+    return any(w in _MEANS_WORDS and (w != "do" or (i > 0 and tokens[i - 1] in _DO_SUBJECTS)) for i, w in enumerate(tokens))
+
+
 def _procedure_subject(tokens: list[str], types: set[str]) -> int | None:
     """The index of the generic subject of a question asking how or where to do something ("How
     do I / you / we fix a bike?", "What should I do to ..."), None when there is none."""
-    procedural = types <= {"how", "where", "what"} and bool(types & {"how", "where"} or set(tokens) & _MEANS_WORDS)
+    procedural = types <= {"how", "where", "what"} and bool(types & {"how", "where"} or _asks_for_means(tokens))
     if procedural:
         for i, w in enumerate(tokens[:5]):
             if w in _GENERIC_SUBJECTS and i > 0 and tokens[i - 1] in _PROCEDURE_AUXILIARIES:
@@ -290,8 +301,8 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
 
 def _opposite(marker_a: str, marker_b: str, kind: str) -> bool:
     pair = frozenset((marker_a, marker_b))
-    return (pair in _OPPOSITE_ROLES or pair in _ARTICLE_ROLES or (kind in ("place", "time") and pair in _PLACE_ROLES)
-            or (kind == "time" and pair in _TIME_ROLES))
+    # A name or a word after an article may be a time too ("until Labor Day", "during the summer").
+    return pair in _OPPOSITE_ROLES or pair in _ARTICLE_ROLES or (kind in ("place", "time") and pair in _PLACE_ROLES | _TIME_ROLES)
 
 
 def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
@@ -316,11 +327,14 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
     return () if order == [_GENERIC] else tuple(order)
 
 
-def _kept_light(tokens: list[str]) -> frozenset[str]:
+def _kept_light(tokens: list[str], names: frozenset[str]) -> frozenset[str]:
     """Light words this question uses for meaning: "What is Tokyo like?" (what it is like, not
-    what it is) and a "one way" ticket."""
+    what it is), a comparison ("Is a whale like a fish?", "apps like Tinder"), a "one way" ticket
+    and money "in tips"."""
     kept = {"like"} if tokens[-1:] == ["like"] else set()
+    kept |= {"like" for i, w in enumerate(tokens[:-1]) if w == "like" and (tokens[i + 1] in _DETERMINERS or tokens[i + 1] in names)}
     kept |= {w for i, w in enumerate(tokens) if w in ("way", "ways") and i > 0 and tokens[i - 1] == "one"}
+    kept |= {w for i, w in enumerate(tokens) if w in ("tip", "tips") and i > 0 and tokens[i - 1] in _PREPOSITIONS}
     return frozenset(kept)
 
 
@@ -353,23 +367,25 @@ def _acronyms(text: str) -> frozenset[str]:
 def lexical_view(text: str) -> LexicalView:
     tokens = [_split_contraction(w) for w in words(text)]
     names = _acronyms(text)
+    sick = {"ill"} if re.search(r"\bill\b", text, re.IGNORECASE) else set()  # "my ill dog", not "I'll"
     content: dict[str, str] = {}
     stream: list[str] = []
     for i, w in enumerate(tokens):
         if w in NEGATION_WORDS:
             stream.append(_NOT)
-        if (w in FUNCTION_WORDS and w not in names) or w in _QUESTION_WORDS or number_value(w) is not None:
+        if (w in FUNCTION_WORDS and w not in names and w not in sick) or w in _QUESTION_WORDS or number_value(w) is not None:
             continue
         if w in _FEEL and tokens[i + 1 : i + 2] == ["like"]:
             continue  # "What does it feel like to ..." asks "What is it like to ..."
         content.setdefault(stem(w), w)
         stream.append(stem(w))
-    present = set(tokens)
+    names_in_text = _names(text)
     types = _question_types(tokens)
     return LexicalView(content, _coordinated(tokens), frozenset(types),
-                       bool(present & _MEANS_WORDS), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
+                       _asks_for_means(tokens), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
                        _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set()), _moods(tokens, types, _MODALS),
-                       _roles(tokens, _names(text)), tuple(stream), _kept_light(tokens), _procedure_subject(tokens, types) is not None)
+                       _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens, names_in_text),
+                       _procedure_subject(tokens, types) is not None)
 
 
 def is_light(word: str) -> bool:

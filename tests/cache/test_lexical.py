@@ -332,3 +332,52 @@ def test_in_a_who_question_the_article_tells_one_holder_from_any():
     assert not same_roles("Who won the Nobel Prize in Physics?", "Who won a Nobel Prize in Physics?")
     assert not same_roles("Who is the founder of OpenAI?", "Who is a founder of OpenAI?")
     assert same_roles("What is an example of an analogy?", "What is the example of analogy?")
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Are flights cheaper on Thanksgiving?", "Are flights cheaper around Thanksgiving?"),
+        ("Is the pool open until Labor Day?", "Is the pool open on Labor Day?"),
+        ("Can I stay in Japan for the winter?", "Can I stay in Japan until the winter?"),
+        ("Should I keep stirring until it boils?", "Should I keep stirring while it boils?"),
+        ("Is it okay to throw a ball at my dog?", "Is it okay to throw a ball to my dog?"),
+        ("How do I get a tutor?", "How do I be a tutor?"),
+        ("How do I get my toddler to sleep?", "How do I let my toddler sleep?"),
+    ],
+)
+def test_times_particles_and_get_be_let_mark_other_roles(a, b):
+    from cache.lexical import same_roles
+
+    assert not same_roles(a, b)
+
+
+def test_what_with_an_auxiliary_do_is_no_how():
+    assert not same_question_type("What do birds eat?", "How do birds eat?")
+    assert same_question_type("What should I do to learn French?", "How do I learn French?")
+    assert same_question_type("What is the best thing to see or do in Rome?", "What is the best way to visit Rome?")
+
+
+def test_must_is_a_rule_and_should_advice():
+    from cache.lexical import same_mood
+
+    assert not same_mood("Must I tip in the US?", "Should I tip in the US?")
+
+
+@pytest.mark.parametrize(
+    "a,b,kept",
+    [
+        ("Is a whale like a fish?", "Is a whale a fish?", "like"),
+        ("What are some apps like Tinder?", "What are some apps for Tinder?", "like"),
+        ("How much do bartenders make in tips?", "How much do bartenders make?", "tips"),
+    ],
+)
+def test_a_comparison_and_money_in_tips_keep_their_words(a, b, kept):
+    from cache.lexical import may_drop
+
+    assert not may_drop(kept, lexical_view(a), lexical_view(b).content.values())
+
+
+def test_ill_is_a_word_when_written_without_an_apostrophe():
+    assert "ill" in lexical_view("What should I feed my ill dog?").content.values()
+    assert "ill" not in lexical_view("What will I'll need?").content.values()
