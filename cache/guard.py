@@ -286,10 +286,10 @@ _SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damag
                 "smoking": "smoke", "ruling": "rule", "rulings": "rule",
                 # adjectives the stemmer folds into a noun of another sense
                 "germanic": "german", "democratic": "democrat", "athletic": "athlete", "helpful": "help"}
+_PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
+_SOME_PAUCAL = re.compile(r"\b(?:a|the)\s+(?:few|little)\b", re.IGNORECASE)
 # A base right after these is a verb ("learn to paint", "how do I fish"): the -ing noun of the
 # activity asks the same ("learn painting"); "the best paint" against "the best painting" does not.
-_PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
-_A_PAUCAL = re.compile(r"\b(?:a|the)\s+(?:few|little)\b", re.IGNORECASE)
 _VERB_LEAD = frozenset("to can could do does did will would should must i you we they".split())
 
 
@@ -489,7 +489,7 @@ def extract_facts(text: str) -> Facts:
                  len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
                  frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb),
-                 (len(_PAUCAL.findall(prose)) - len(_A_PAUCAL.findall(prose)), len(_A_PAUCAL.findall(prose))))
+                 _paucal(prose))
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -550,6 +550,12 @@ def _opposite_affixes(words: frozenset[str], others: frozenset[str]) -> bool:
             if word.endswith(first) and len(word) - len(first) >= 3 and word[: -len(first)] + second in only_there:
                 return True
     return False
+
+
+def _paucal(prose: str) -> tuple[int, int]:
+    """How often "few" / "little" stand alone (hardly any) and after "a" / "the" (some)."""
+    some = len(_SOME_PAUCAL.findall(prose))
+    return len(_PAUCAL.findall(prose)) - some, some
 
 
 def _own_sense(a: Facts, b: Facts) -> bool:

@@ -20,7 +20,11 @@
 - roles carried by function words: a word both questions mark with opposite role markers
   ("to Canada" / "from Canada", "sent to me" / "sent by me", "a song for" / "a song about",
   "books by" / "books about", "since 2014" / "in 2014", "if it snows" / "unless it snows",
-  "a while loop" / "a for loop"), and two words one joins with "and", the other with "or".
+  "a while loop" / "a for loop"; before a place or a time: "travel to / in Europe", "open until /
+  at 10 pm"; in a "who" question the article: "won the / a Nobel Prize"), and two words one joins
+  with "and", the other with "or";
+- light words that carry the meaning of this question are kept: "What is Tokyo like?", "apps
+  like Tinder", a "one way" ticket, "many" / "much" in a yes/no question.
 All of it is plain string work on two short texts (tens of microseconds), cached per text.
 """
 
@@ -150,9 +154,9 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
 # In a "who" question the article tells one holder from any: "Who won the / a Nobel Prize?",
 # "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
 _ARTICLE_ROLES = frozenset(frozenset(p.split()) for p in ("the a", "the an"))
-# Only where the marked word is a place or a time (see _roles): "to" before a name or an article
-# ("travel to / in Europe", "ambassador to / of China", but "the way to / of learning"); "by" and
-# "until" before a number, a day or a month ("due by / on Friday", "for / in 2 weeks").
+# Only where the marked word is a place or a time (see _roles): a name, a word after an article, a
+# number, a day, month or season ("travel to / in Europe", "ambassador to / of China", "due by / on
+# Friday", "for / in 2 weeks", "until / on Labor Day"), not a bare word ("the way to / of learning").
 _PLACE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across", "to of", "to with"))
 _TIME_ROLES = frozenset(frozenset(p.split()) for p in (
     "by at", "by on", "by in", "until at", "until on", "until during", "until for", "for in", "on around", "at around"))
@@ -366,14 +370,14 @@ def _acronyms(text: str) -> frozenset[str]:
 @functools.lru_cache(maxsize=65_536)
 def lexical_view(text: str) -> LexicalView:
     tokens = [_split_contraction(w) for w in words(text)]
-    names = _acronyms(text)
+    acronyms = _acronyms(text)
     sick = {"ill"} if re.search(r"\bill\b", text, re.IGNORECASE) else set()  # "my ill dog", not "I'll"
     content: dict[str, str] = {}
     stream: list[str] = []
     for i, w in enumerate(tokens):
         if w in NEGATION_WORDS:
             stream.append(_NOT)
-        if (w in FUNCTION_WORDS and w not in names and w not in sick) or w in _QUESTION_WORDS or number_value(w) is not None:
+        if (w in FUNCTION_WORDS and w not in acronyms and w not in sick) or w in _QUESTION_WORDS or number_value(w) is not None:
             continue
         if w in _FEEL and tokens[i + 1 : i + 2] == ["like"]:
             continue  # "What does it feel like to ..." asks "What is it like to ..."
