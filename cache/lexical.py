@@ -331,12 +331,17 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
     return () if order == [_GENERIC] else tuple(order)
 
 
-def _kept_light(tokens: list[str], names: frozenset[str]) -> frozenset[str]:
-    """Light words this question uses for meaning: "What is Tokyo like?" (what it is like, not
-    what it is), a comparison ("Is a whale like a fish?", "apps like Tinder"), a "one way" ticket
-    and money "in tips"."""
-    kept = {"like"} if tokens[-1:] == ["like"] else set()
-    kept |= {"like" for i, w in enumerate(tokens[:-1]) if w == "like" and (tokens[i + 1] in _DETERMINERS or tokens[i + 1] in names)}
+def _hedging_like(tokens: list[str], i: int) -> bool:
+    """A "like" that only frames the question: "I would like to know", "What is it like to"."""
+    before, after = tokens[i - 1] if i > 0 else "", tokens[i + 1] if i + 1 < len(tokens) else ""
+    return before in ("would", "d", "it", "feel", "feels", "felt") or after == "to"
+
+
+def _kept_light(tokens: list[str]) -> frozenset[str]:
+    """Light words this question uses for meaning: "like" but where it hedges ("What is Tokyo
+    like?", "Is a whale like a fish?", "apps like Tinder", "Do cats like milk?"), a "one way"
+    ticket and money "in tips"."""
+    kept = {"like" for i, w in enumerate(tokens) if w == "like" and not _hedging_like(tokens, i)}
     kept |= {w for i, w in enumerate(tokens) if w in ("way", "ways") and i > 0 and tokens[i - 1] == "one"}
     kept |= {w for i, w in enumerate(tokens) if w in ("tip", "tips") and i > 0 and tokens[i - 1] in _PREPOSITIONS}
     return frozenset(kept)
@@ -388,7 +393,7 @@ def lexical_view(text: str) -> LexicalView:
     return LexicalView(content, _coordinated(tokens), frozenset(types),
                        _asks_for_means(tokens), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
                        _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set()), _moods(tokens, types, _MODALS),
-                       _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens, names_in_text),
+                       _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens),
                        _procedure_subject(tokens, types) is not None)
 
 
