@@ -463,11 +463,24 @@ def same_mood(a: str, b: str) -> bool:
     if va.modals and vb.modals:
         return va.modals == vb.modals
     # What the asker's own figure should be is not what it is: "What should my blood pressure be?" /
-    # "What is my blood pressure?" ("How much should a plumber charge?" asks what one does charge,
-    # "How long should I boil an egg?" how long one does).
-    if "obligation" not in va.modals | vb.modals or "my" not in words(a) + words(b):
+    # "What is my blood pressure?", "How much should I weigh?" / "How much do I weigh?" ("How much
+    # should a plumber charge?" asks what one does charge, "How long should I boil an egg?" how long
+    # one does).
+    if "obligation" not in va.modals | vb.modals or not (_about_the_asker(words(a)) or _about_the_asker(words(b))):
         return True
     return va.framed or vb.framed or "how" in va.question_types | vb.question_types  # "How should I" is "How do I"
+
+
+def _about_the_asker(tokens: list[str]) -> bool:
+    """The asker's own figure: "my ...", or "I" with a verb that takes no object ("should I weigh?",
+    "do I weigh at 5 foot 6?", "should I have in savings?")."""
+    if "my" in tokens:
+        return True
+    for i, w in enumerate(tokens[:-1]):
+        if w == "i" and tokens[i - 1] in _PROCEDURE_AUXILIARIES | {"am"}:
+            after = tokens[i + 2] if i + 2 < len(tokens) else ""
+            return after == "" or after in _PREPOSITIONS or number_value(after) is not None
+    return False
 
 
 def same_roles(a: str, b: str) -> bool:

@@ -263,6 +263,8 @@ def test_the_place_and_time_roles_leave_other_uses_of_the_words_alone(a, b):
         ("Is Tom Hanks married?", "Has Tom Hanks been married?"),  # now / ever
         ("What would you do with a million dollars?", "What should you do with a million dollars?"),  # your choice / a norm
         ("What should my blood pressure be?", "What is my blood pressure?"),  # the asker's norm / fact
+        ("How much should I weigh?", "How much do I weigh?"),
+        ("How much should I have in savings?", "How much do I have in savings?"),
     ],
 )
 def test_bare_pasts_perfects_conditionals_and_the_askers_norms_differ(a, b):
