@@ -41,8 +41,8 @@ _NUMBER_WORDS = {
     "ten": 10, "eleven": 11, "twelve": 12, "thirteen": 13, "fourteen": 14, "fifteen": 15, "sixteen": 16,
     "seventeen": 17, "eighteen": 18, "nineteen": 19, "twenty": 20, "thirty": 30, "forty": 40, "fifty": 50,
     "sixty": 60, "seventy": 70, "eighty": 80, "ninety": 90, "hundred": 100, "thousand": 1000,
-    "million": 10**6, "billion": 10**9, "trillion": 10**12, "dozen": 12, "half": 0.5, "twice": 2,
-    "double": 2, "triple": 3, "single": 1, "once": 1, "thrice": 3, "couple": 2, "both": 2,
+    "million": 10**6, "billion": 10**9, "trillion": 10**12, "dozen": 12, "half": 0.5, "twice": "x2",
+    "double": "x2", "triple": "x3", "single": 1, "once": 1, "thrice": "x3", "couple": 2, "both": "both",
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20, "hundredth": 100,
     "last": -1, "quarter": 0.25, "percent": "%", "teens": 10, "twenties": 20, "thirties": 30,
@@ -267,7 +267,6 @@ _MAGNITUDES = frozenset("hundred thousand million billion trillion".split())
 _EITHER_WAY = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\bor\s+not\b", re.I)
 _UNIVERSAL = frozenset("all every each".split())
 _ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quantifies nothing
-# Plurals whose sense is not the singular's: "glasses" are not glass, "damages" not damage.
 # Forms with a sense of their own, each against the base it must not be served for: plurals
 # ("glasses" / "glass") and -ing nouns ("a painting" / "paint", "fishing" / "fish", "the building").
 _SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damage", "arms": "arm",
@@ -283,14 +282,17 @@ _SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damag
                 "dressing": "dress", "heading": "head", "headings": "head", "landing": "land", "listing": "list",
                 "listings": "list", "recording": "record", "recordings": "record", "trading": "trade", "bearing": "bear",
                 "bearings": "bear", "rating": "rate", "ratings": "rate", "meeting": "meet", "bedding": "bed",
-                "smoking": "smoke", "ruling": "rule", "rulings": "rule",
+                "smoking": "smoke", "ruling": "rule", "rulings": "rule", "linking": "link", "mapping": "map",
+                # identifiers the stemmer folds together: final / finally / finalize, globals / global
+                "finally": "final", "finalize": "final", "authorize": "author", "globals": "global", "locals": "local",
+                "serialize": "serial",
                 # adjectives the stemmer folds into a noun of another sense
                 "germanic": "german", "democratic": "democrat", "athletic": "athlete", "helpful": "help"}
 _PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
 _SOME_PAUCAL = re.compile(r"\b(?:a|the)\s+(?:few|little)\b", re.IGNORECASE)
 # A base right after these is a verb ("learn to paint", "how do I fish"): the -ing noun of the
 # activity asks the same ("learn painting"); "the best paint" against "the best painting" does not.
-_VERB_LEAD = frozenset("to can could do does did will would should must i you we they".split())
+_VERB_LEAD = frozenset("to can could will would should must i you we they".split())  # not "do": "How do fish breathe?"
 
 
 @dataclass(frozen=True)
@@ -316,6 +318,8 @@ class Facts:
     symbols: tuple[str, ...]  # runs of other scripts and of unusual symbols, in text order ("東京 ... 大阪")
     as_verb: frozenset[str] = frozenset()  # words right after "to", a modal or a subject pronoun
     paucal: tuple[int, int] = (0, 0)  # ("few" / "little" alone: hardly any, "a few" / "a little": some)
+    spans: tuple[str, ...] = ()  # code spans as written, sorted: see code_spans
+    cased: frozenset[str] = frozenset()  # unit and type names whose case is their meaning: see _cased_terms
 
 
 def _norm_word(word: str) -> str:
@@ -489,7 +493,7 @@ def extract_facts(text: str) -> Facts:
                  len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
                  frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb),
-                 _paucal(prose))
+                 _paucal(prose), code_spans(text), _cased_terms(prose))
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -552,6 +556,56 @@ def _opposite_affixes(words: frozenset[str], others: frozenset[str]) -> bool:
     return False
 
 
+# A word with a code character in it ("a[-1:]", "$$", "main..feature", "./", "1,5", "08") or a lone
+# mark ("...", ",", "'", "-") is code: its characters are the question. Prose punctuation is not:
+# marks around a word ("waves?", "(or", "sizes)", "“Karma”"), a lone sentence mark (" . ", " .? "),
+# apostrophes and hyphens inside words, and numbers and amounts (the guard compares their values).
+_SPAN_CHARS = re.compile(r"[^\w\s]|^0\d")
+_PROSE_WORD = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*$")
+_PLAIN_AMOUNT = re.compile(r"^[$€£¥₹]?[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?[$€£¥₹%]?$")
+_SENTENCE_MARKS = re.compile(r"^(?:[.?]|\.\?|\?\.)$")
+
+
+_TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "—": "-", "–": "-", "…": "..."})
+
+
+def code_spans(text: str) -> tuple[str, ...]:
+    """The whitespace-separated words of `text` that are code, as written, sorted."""
+    spans = []
+    for token in text.translate(_TYPOGRAPHIC).split():
+        core = token.rstrip(".,;:?!").strip("'\"()") or token
+        if _PROSE_WORD.match(core) or (_PLAIN_AMOUNT.match(core) and not core.startswith("0")) or _SENTENCE_MARKS.match(token):
+            continue
+        if _SPAN_CHARS.search(core):
+            spans.append(core)
+    return tuple(sorted(spans))
+
+
+# Data sizes and powers whose case is their meaning: "MB" (bytes) is not "Mb" (bits), "MW" (mega)
+# not "mW" (milli). All lower case ("gb", "mw") reads as the usual one: bytes, mega.
+_UNIT_TOKEN = re.compile(r"\b([kKmMgGtTpP])(b|B|w|W|wh|Wh|Hz|hz)(ps|/s)?\b")
+# Type names a language tells apart by case: Java's "Integer" (a boxed object) is not "integer",
+# JavaScript's "Map" and "Set" are not "map" and "set". Compared as written where not opening the question.
+_CASED_TYPES = re.compile(r"(?<=\w[\s(])(?:[Bb]oolean|[Ii]nteger|[Dd]ouble|[Ll]ong|[Ff]loat|[Cc]haracter|[Ss]hort|[Bb]yte|[Mm]ap|[Ss]et)\b")
+
+
+def _cased_terms(prose: str) -> frozenset[str]:
+    terms = set()
+    for m in _UNIT_TOKEN.finditer(prose):
+        prefix, unit, rate = m.group(1), m.group(2), m.group(3) or ""
+        if m.group(0).islower():
+            prefix, unit = prefix.upper() if prefix != "k" else prefix, {"b": "B", "w": "W", "wh": "Wh", "hz": "Hz"}[unit]
+        terms.add(prefix + unit + rate)
+    terms |= {m.group(0) for m in _CASED_TYPES.finditer(prose)}
+    return frozenset(terms)
+
+
+def _same_case(a: frozenset[str], b: frozenset[str]) -> bool:
+    """Every cased term both questions use is written alike in both."""
+    common = {t.lower() for t in a} & {t.lower() for t in b}
+    return all({t for t in a if t.lower() == w} == {t for t in b if t.lower() == w} for w in common)
+
+
 def _paucal(prose: str) -> tuple[int, int]:
     """How often "few" / "little" stand alone (hardly any) and after "a" / "the" (some)."""
     some = len(_SOME_PAUCAL.findall(prose))
@@ -559,9 +613,10 @@ def _paucal(prose: str) -> tuple[int, int]:
 
 
 def _own_sense(a: Facts, b: Facts) -> bool:
-    """A form with a sense of its own ("glasses", "painting") meets its base ("glass", "paint") in
-    the other, not as a verb there."""
-    return any(base in b.words - a.words and base not in b.as_verb for form, base in _SENSE_FORMS.items() if form in a.words - b.words)
+    """A form with a sense of its own ("glasses", "painting", "finalize") meets its base ("glass",
+    "paint", "final") in the other; for an -ing noun, not where the base is a verb ("learn to paint")."""
+    return any(base in b.words - a.words and not (form.endswith(("ing", "ings")) and base in b.as_verb)
+               for form, base in _SENSE_FORMS.items() if form in a.words - b.words)
 
 
 def disagreement(a: Facts, b: Facts) -> str | None:
@@ -596,6 +651,8 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "code"
     if a.symbols != b.symbols:
         return "symbols"
+    if a.spans != b.spans or not _same_case(a.cased, b.cased):
+        return "code"
     return None
 
 

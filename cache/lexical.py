@@ -150,6 +150,7 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "as with", "although because", "though because", "while because",  # use X as / with Y; tired although / because I sleep
     "while until", "at to", "into in", "into at", "into through",  # stir while / until it boils; throw at / to; break into / in
     "get be", "get let",  # get / be a tutor; get my son to / let my son drive
+    "within across", "within between", "across between", "per across", "per within",  # duplicates within / across columns
 ))
 # In a "who" question the article tells one holder from any: "Who won the / a Nobel Prize?",
 # "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
@@ -331,6 +332,39 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
     return () if order == [_GENERIC] else tuple(order)
 
 
+# Function and light words that name a thing here, so they count as content: a keyword ("the and
+# operator", "use or in a where clause", "a do while loop"), a command's subcommand ("kubectl
+# describe", "git describe"), a placeholder ("branch a into branch b"), "ill" written so, and
+# light words of a term ("pretty print", "exact match", "many to many", "numpy any").
+_KEYWORDS = frozenset("and or not nor xor nand it this self do while for if is as in with yield await async return".split())
+_KEYWORD_NOUNS = frozenset("operator operators gate gates keyword keywords function clause loop loops statement statements "
+                           "expression condition block method return returns short".split())
+_KEYWORD_LEADS = frozenset("use using the an a".split())
+_KEYWORD_VERBS = frozenset("return returns mean do short".split())  # "What does and return?", "Does or short circuit?"
+_COMMANDS = frozenset("kubectl git docker helm npm pip cargo terraform gcloud aws az brew apt systemctl numpy np torch".split())
+_TERM_LIGHT = {"pretty": frozenset("print printed printing printer".split()),
+               "exact": frozenset("match matches matching word string phrase value search".split())}
+
+
+def _named_words(tokens: list[str], text: str) -> frozenset[int]:
+    """Indexes of function or light words that name something in this question (see _KEYWORDS)."""
+    named = set()
+    for i, w in enumerate(tokens):
+        before, after = tokens[i - 1] if i > 0 else "", tokens[i + 1] if i + 1 < len(tokens) else ""
+        if w in _KEYWORDS and (after in _KEYWORD_NOUNS or (before in _KEYWORD_LEADS and after not in _DETERMINERS)
+                               or (before == "does" and after in _KEYWORD_VERBS) or (w == "do" and after == "while")):
+            named.add(i)
+        elif before in _COMMANDS or (w in _TERM_LIGHT and after in _TERM_LIGHT[w]):
+            named.add(i)
+        elif w == "many" and (after == "to" or before == "to"):  # many-to-many, one-to-many
+            named.add(i)
+        elif w == "a" and (after in _PREPOSITIONS | {"into", "onto", "and", "or", ""}) and i > 0:
+            named.add(i)
+    if re.search(r"\bill\b", text, re.IGNORECASE):  # "my ill dog", not "I'll"
+        named |= {i for i, w in enumerate(tokens) if w == "ill"}
+    return frozenset(named)
+
+
 def _hedging_like(tokens: list[str], i: int) -> bool:
     """A "like" that only frames the question: "I would like to know", "What is it like to"."""
     before, after = tokens[i - 1] if i > 0 else "", tokens[i + 1] if i + 1 < len(tokens) else ""
@@ -376,13 +410,13 @@ def _acronyms(text: str) -> frozenset[str]:
 def lexical_view(text: str) -> LexicalView:
     tokens = [_split_contraction(w) for w in words(text)]
     acronyms = _acronyms(text)
-    sick = {"ill"} if re.search(r"\bill\b", text, re.IGNORECASE) else set()  # "my ill dog", not "I'll"
+    named = _named_words(tokens, text)
     content: dict[str, str] = {}
     stream: list[str] = []
     for i, w in enumerate(tokens):
-        if w in NEGATION_WORDS:
+        if w in NEGATION_WORDS and i not in named:
             stream.append(_NOT)
-        if (w in FUNCTION_WORDS and w not in acronyms and w not in sick) or w in _QUESTION_WORDS or number_value(w) is not None:
+        if i not in named and ((w in FUNCTION_WORDS and w not in acronyms) or w in _QUESTION_WORDS or number_value(w) is not None):
             continue
         if w in _FEEL and tokens[i + 1 : i + 2] == ["like"]:
             continue  # "What does it feel like to ..." asks "What is it like to ..."
@@ -393,7 +427,7 @@ def lexical_view(text: str) -> LexicalView:
     return LexicalView(content, _coordinated(tokens), frozenset(types),
                        _asks_for_means(tokens), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
                        _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set()), _moods(tokens, types, _MODALS),
-                       _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens),
+                       _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens) | {tokens[i] for i in named},
                        _procedure_subject(tokens, types) is not None)
 
 

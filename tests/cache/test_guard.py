@@ -447,3 +447,50 @@ def test_adjectives_and_ing_nouns_the_stemmer_folds_into_another_sense():
     assert why("Is Biden a democrat?", "Is Biden democratic?") == "word senses"
     assert why("Is smoke bad for babies?", "Is smoking bad for babies?") == "word senses"
     assert why("What is the average rating for Uber drivers?", "What is the average rate for Uber drivers?") == "word senses"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What does a[-1:] return in Python?", "What does a[:-1] return in Python?"),  # a slice's insides
+        ("What does $$ mean in bash?", "What does $ mean in bash?"),
+        ("What does git diff main..feature show?", "What does git diff main...feature show?"),
+        ("What does rm -rf ./ do?", "What does rm -rf / do?"),
+        ("What does a trailing , do in a Python tuple?", "What does a trailing ; do in a Python tuple?"),
+        ("What does ! do in vim?", "What does !! do in vim?"),
+        ("Is 2,5 GB of RAM enough for Docker?", "Is 25 GB of RAM enough for Docker?"),  # a decimal comma
+        ("Why is 08 an invalid number in JavaScript?", "Why is 8 an invalid number in JavaScript?"),
+        ("How many bits are in a MB?", "How many bits are in a Mb?"),  # bytes / bits
+        ("How many watts are in a MW?", "How many watts are in a mW?"),
+        ("Can an Integer be null in Java?", "Can an integer be null in Java?"),  # a boxed type / a primitive
+        ("What is Map in JavaScript?", "What is map in JavaScript?"),
+    ],
+)
+def test_code_spans_and_cased_terms_must_agree_as_written(a, b):
+    assert why(a, b) == "code"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What are radio waves? What are some examples?", "What are radio waves? What are some examples"),
+        ("What is the size (or range) of a black hole?", "What is the size (or range) of a black hole"),
+        ("I love my cousin . She loves me, what now?", "I love my cousin. She loves me, what now?"),
+        ("Is “this” ok — really…?", 'Is "this" ok - really...?'),
+        ("How many photos fit in a GB?", "How many photos fit in a gb?"),  # lower case reads as the usual unit
+        ("How much is 10,000 steps in miles?", "How much is 10000 steps in miles?"),  # numbers are the guard's
+    ],
+)
+def test_prose_punctuation_is_no_code(a, b):
+    assert why(a, b) is None
+
+
+def test_number_words_that_multiply_are_not_counts():
+    assert why("What is a double pointer in C?", "What is a two pointer in C?") == "numbers"
+    assert why("How to escape double quotes in bash?", "How to escape both quotes in bash?") == "numbers"
+
+
+def test_identifiers_the_stemmer_folds_together_are_other_words():
+    assert why("What does final do in Java?", "What does finalize do in Java?") == "word senses"
+    assert why("What does globals do in Python?", "What does global do in Python?") == "word senses"
+    assert why("Who can authorize a pull request on GitHub?", "Who can author a pull request on GitHub?") == "word senses"

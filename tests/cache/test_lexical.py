@@ -392,3 +392,37 @@ def test_a_hedging_like_stays_light():
 
     for text in ("I would like to know how to bake bread?", "What is it like to be a doctor?"):
         assert may_drop("like", lexical_view(text), ())
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What does the and operator do in Python?", "What does the or operator do in Python?"),  # keywords
+        ("How to use and in a SQL where clause?", "How to use or in a SQL where clause?"),
+        ("What does and return in JavaScript?", "What does or return in JavaScript?"),
+        ("How does a do while loop work in C?", "How does a while loop work in C?"),
+        ("What does kubectl describe pod show?", "What does kubectl get pod show?"),  # subcommands
+        ("How to pretty print JSON in Python?", "How to print JSON in Python?"),  # light words of a term
+        ("How to do an exact match in grep?", "How to do a match in grep?"),
+        ("How to define a many to many relationship in Django?", "How to define a relationship in Django?"),
+        ("How to merge branch a into branch b in git?", "How to merge branch b into branch a in git?"),  # placeholders
+    ],
+)
+def test_function_and_light_words_that_name_something_count(a, b):
+    from cache.semantic_match import MatchParams, lexical_verdict
+
+    assert not lexical_verdict(a, b, MatchParams.load()).passed
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How to share state between components in React?", "How to share state within components in React?"),
+        ("How to find duplicates within a column in Excel?", "How to find duplicates across columns in Excel?"),
+        ("How to normalize values per column in pandas?", "How to normalize values across columns in pandas?"),
+    ],
+)
+def test_scopes_within_across_between_per_differ(a, b):
+    from cache.lexical import same_roles
+
+    assert not same_roles(a, b)
