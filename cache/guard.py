@@ -564,8 +564,6 @@ _SPAN_CHARS = re.compile(r"[^\w\s]|^0\d")
 _PROSE_WORD = re.compile(r"^[^\W\d_]+(?:['’-][^\W\d_]+)*$")
 _PLAIN_AMOUNT = re.compile(r"^[$€£¥₹]?[-−]?(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?[$€£¥₹%]?$")
 _SENTENCE_MARKS = re.compile(r"^(?:[.?]|\.\?|\?\.)$")
-
-
 _TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "—": "-", "–": "-", "…": "..."})
 
 
@@ -590,6 +588,7 @@ _CASED_TYPES = re.compile(r"(?<=\w[\s(])(?:[Bb]oolean|[Ii]nteger|[Dd]ouble|[Ll]o
 
 
 def _cased_terms(prose: str) -> frozenset[str]:
+    """Unit and type names whose case carries their meaning, as written (lower-case units read as the usual one)."""
     terms = set()
     for m in _UNIT_TOKEN.finditer(prose):
         prefix, unit, rate = m.group(1), m.group(2), m.group(3) or ""
