@@ -285,7 +285,7 @@ _SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damag
                 "smoking": "smoke", "ruling": "rule", "rulings": "rule", "linking": "link", "mapping": "map",
                 # identifiers the stemmer folds together: final / finally / finalize, globals / global
                 "finally": "final", "finalize": "final", "authorize": "author", "globals": "global", "locals": "local",
-                "serialize": "serial",
+                "serialize": "serial", "indexing": "index", "typing": "type",
                 # adjectives the stemmer folds into a noun of another sense
                 "germanic": "german", "democratic": "democrat", "athletic": "athlete", "helpful": "help"}
 _PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
@@ -319,7 +319,7 @@ class Facts:
     as_verb: frozenset[str] = frozenset()  # words right after "to", a modal or a subject pronoun
     paucal: tuple[int, int] = (0, 0)  # ("few" / "little" alone: hardly any, "a few" / "a little": some)
     spans: tuple[str, ...] = ()  # code spans as written, sorted: see code_spans
-    cased: frozenset[str] = frozenset()  # unit and type names whose case is their meaning: see _cased_terms
+    cased: tuple[str, ...] = ()  # unit and type names whose case is their meaning: see _cased_terms
 
 
 def _norm_word(word: str) -> str:
@@ -584,25 +584,33 @@ def code_spans(text: str) -> tuple[str, ...]:
 _UNIT_TOKEN = re.compile(r"\b([kKmMgGtTpP])(b|B|w|W|wh|Wh|Hz|hz)(ps|/s)?\b")
 # Type names a language tells apart by case: Java's "Integer" (a boxed object) is not "integer",
 # JavaScript's "Map" and "Set" are not "map" and "set". Compared as written where not opening the question.
-_CASED_TYPES = re.compile(r"(?<=\w[\s(])(?:[Bb]oolean|[Ii]nteger|[Dd]ouble|[Ll]ong|[Ff]loat|[Cc]haracter|[Ss]hort|[Bb]yte|[Mm]ap|[Ss]et)\b")
+_CASED_TYPES = re.compile(r"(?<=\w[\s(])(?:[Bb]oolean|[Ii]nteger|[Dd]ouble|[Ll]ong|[Ff]loat|[Cc]haracter|[Ss]hort|[Bb]yte|[Mm]ap|[Ss]et|"
+                          r"[Ss]tring|[Oo]bject|[Ff]unction|[Nn]umber|[Ss]ymbol)\b")  # TypeScript: String / string
 
 
-def _cased_terms(prose: str) -> frozenset[str]:
-    """Unit and type names whose case carries their meaning, as written (lower-case units read as the usual one)."""
-    terms = set()
-    for m in _UNIT_TOKEN.finditer(prose):
-        prefix, unit, rate = m.group(1), m.group(2), m.group(3) or ""
-        if m.group(0).islower():
-            prefix, unit = prefix.upper() if prefix != "k" else prefix, {"b": "B", "w": "W", "wh": "Wh", "hz": "Hz"}[unit]
-        terms.add(prefix + unit + rate)
-    terms |= {m.group(0) for m in _CASED_TYPES.finditer(prose)}
-    return frozenset(terms)
+def _cased_terms(prose: str) -> tuple[str, ...]:
+    """Unit and type names whose case carries their meaning, as written (lower-case units read as
+    the usual one), in text order."""
+    terms: list[str] = []
+    for m in sorted([*_UNIT_TOKEN.finditer(prose), *_CASED_TYPES.finditer(prose)], key=lambda m: m.start()):
+        term = m.group(0)
+        if m.re is _UNIT_TOKEN:
+            prefix, unit, rate = m.group(1), m.group(2), m.group(3) or ""
+            if term.islower():
+                prefix, unit = prefix.upper() if prefix != "k" else prefix, {"b": "B", "w": "W", "wh": "Wh", "hz": "Hz"}[unit]
+            term = prefix + unit + rate
+        if term not in terms:
+            terms.append(term)
+    return tuple(terms)
 
 
-def _same_case(a: frozenset[str], b: frozenset[str]) -> bool:
-    """Every cased term both questions use is written alike in both."""
+def _same_case(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
+    """Every cased term both questions use is written alike in both, and the same terms come in the
+    same order ("How many GB in a Gb?" is not "How many Gb in a GB?")."""
     common = {t.lower() for t in a} & {t.lower() for t in b}
-    return all({t for t in a if t.lower() == w} == {t for t in b if t.lower() == w} for w in common)
+    if not all({t for t in a if t.lower() == w} == {t for t in b if t.lower() == w} for w in common):
+        return False
+    return set(a) != set(b) or a == b
 
 
 def _paucal(prose: str) -> tuple[int, int]:

@@ -346,9 +346,15 @@ _TERM_LIGHT = {"pretty": frozenset("print printed printing printer".split()),
                "exact": frozenset("match matches matching word string phrase value search".split())}
 
 
+# Code constructs made of function words: "distinct on", "for update", "if exists", "create table
+# as", "async for / with", "for await", "has many through", "explain analyze".
+_CONSTRUCTS = frozenset(("distinct on", "for update", "if exists", "if not", "table as", "async for", "async with",
+                         "for await", "await of", "many through", "explain analyze", "order by", "group by", "partition by"))
+
+
 def _named_words(tokens: list[str], text: str) -> frozenset[int]:
     """Indexes of function or light words that name something in this question (see _KEYWORDS)."""
-    named = set()
+    named = {j for i in range(len(tokens) - 1) if f"{tokens[i]} {tokens[i + 1]}" in _CONSTRUCTS for j in (i, i + 1)}
     for i, w in enumerate(tokens):
         before, after = tokens[i - 1] if i > 0 else "", tokens[i + 1] if i + 1 < len(tokens) else ""
         if w in _KEYWORDS and (after in _KEYWORD_NOUNS or (before in _KEYWORD_LEADS and after not in _DETERMINERS)

@@ -494,3 +494,10 @@ def test_identifiers_the_stemmer_folds_together_are_other_words():
     assert why("What does final do in Java?", "What does finalize do in Java?") == "word senses"
     assert why("What does globals do in Python?", "What does global do in Python?") == "word senses"
     assert why("Who can authorize a pull request on GitHub?", "Who can author a pull request on GitHub?") == "word senses"
+
+
+def test_cased_units_in_another_order_and_typescript_types_differ():
+    assert why("How many GB in a Gb?", "How many Gb in a GB?") == "code"
+    assert why("How do I convert MW to mW?", "How do I convert mW to MW?") == "code"
+    assert why("What is the String type in TypeScript?", "What is the string type in TypeScript?") == "code"
+    assert why("What does list index return in Python?", "What does list indexing return in Python?") == "word senses"

@@ -406,6 +406,9 @@ def test_a_hedging_like_stays_light():
         ("How to do an exact match in grep?", "How to do a match in grep?"),
         ("How to define a many to many relationship in Django?", "How to define a relationship in Django?"),
         ("How to merge branch a into branch b in git?", "How to merge branch b into branch a in git?"),  # placeholders
+        ("What does distinct on do in Postgres?", "What does distinct do in Postgres?"),  # constructs of function words
+        ("What does async with do in Python?", "What does async do in Python?"),
+        ("What does if exists do in SQL?", "What does exists do in SQL?"),
     ],
 )
 def test_function_and_light_words_that_name_something_count(a, b):
