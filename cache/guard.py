@@ -570,8 +570,12 @@ _TYPOGRAPHIC = str.maketrans({"“": '"', "”": '"', "‘": "'", "’": "'", "�
 def code_spans(text: str) -> tuple[str, ...]:
     """The whitespace-separated words of `text` that are code, as written, sorted."""
     spans = []
-    for token in text.translate(_TYPOGRAPHIC).split():
-        core = token.rstrip(".,;:?!").strip("'\"()") or token
+    tokens = text.translate(_TYPOGRAPHIC).split()
+    for i, token in enumerate(tokens):
+        # "?" and "!" end a sentence at the end or before a capital ("waves? What"), else they are
+        # code ("What does x! mean in Swift?").
+        ends_sentence = i + 1 == len(tokens) or tokens[i + 1][:1].isupper()
+        core = token.rstrip(".,;:?!" if ends_sentence else ".,;:").strip("'\"()") or token
         if _PROSE_WORD.match(core) or (_PLAIN_AMOUNT.match(core) and not core.startswith("0")) or _SENTENCE_MARKS.match(token):
             continue
         if _SPAN_CHARS.search(core):
@@ -621,8 +625,11 @@ def _paucal(prose: str) -> tuple[int, int]:
 
 def _own_sense(a: Facts, b: Facts) -> bool:
     """A form with a sense of its own ("glasses", "painting", "finalize") meets its base ("glass",
-    "paint", "final") in the other; for an -ing noun, not where the base is a verb ("learn to paint")."""
-    return any(base in b.words - a.words and not (form.endswith(("ing", "ings")) and base in b.as_verb)
+    "paint", "final") or another such form of it ("finally") in the other; for an -ing noun, not
+    where the base is a verb ("learn to paint")."""
+    only_b = b.words - a.words
+    return any((base in only_b and not (form.endswith(("ing", "ings")) and base in b.as_verb))
+               or any(_SENSE_FORMS.get(other) == base for other in only_b)  # "finally" / "finalize"
                for form, base in _SENSE_FORMS.items() if form in a.words - b.words)
 
 

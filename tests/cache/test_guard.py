@@ -458,6 +458,7 @@ def test_adjectives_and_ing_nouns_the_stemmer_folds_into_another_sense():
         ("What does rm -rf ./ do?", "What does rm -rf / do?"),
         ("What does a trailing , do in a Python tuple?", "What does a trailing ; do in a Python tuple?"),
         ("What does ! do in vim?", "What does !! do in vim?"),
+        ("What does x! mean in Swift?", "What does x? mean in Swift?"),
         ("Is 2,5 GB of RAM enough for Docker?", "Is 25 GB of RAM enough for Docker?"),  # a decimal comma
         ("Why is 08 an invalid number in JavaScript?", "Why is 8 an invalid number in JavaScript?"),
         ("How many bits are in a MB?", "How many bits are in a Mb?"),  # bytes / bits
@@ -501,3 +502,8 @@ def test_cased_units_in_another_order_and_typescript_types_differ():
     assert why("How do I convert MW to mW?", "How do I convert mW to MW?") == "code"
     assert why("What is the String type in TypeScript?", "What is the string type in TypeScript?") == "code"
     assert why("What does list index return in Python?", "What does list indexing return in Python?") == "word senses"
+
+
+def test_two_forms_of_one_base_with_senses_of_their_own_differ():
+    a, b = "What is the difference between final and finally in Java?", "What is the difference between final and finalize in Java?"
+    assert why(a, b) == "word senses"
