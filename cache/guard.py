@@ -267,6 +267,8 @@ _MAGNITUDES = frozenset("hundred thousand million billion trillion".split())
 _EITHER_WAY = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\bor\s+not\b", re.I)
 _UNIVERSAL = frozenset("all every each".split())
 _ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quantifies nothing
+# "all day" is a duration (non-stop), "every day" a frequency (daily).
+_SPAN_OF_TIME = re.compile(r"\s+(?:day|night|week|month|year|morning|evening|afternoon|weekend|summer|winter)\b", re.I)
 # Forms with a sense of their own, each against the base it must not be served for: plurals
 # ("glasses" / "glass") and -ing nouns ("a painting" / "paint", "fishing" / "fish", "the building").
 _SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damage", "arms": "arm",
@@ -286,6 +288,10 @@ _SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damag
                 # identifiers the stemmer folds together: final / finally / finalize, globals / global
                 "finally": "final", "finalize": "final", "authorize": "author", "globals": "global", "locals": "local",
                 "serialize": "serial", "indexing": "index", "typing": "type",
+                # activities and plurals with a sense of their own: skiing / skis, hives / a hive, nursing / a nurse
+                "skiing": "ski", "skating": "skate", "boating": "boat", "camping": "camp", "funding": "fund",
+                "drinking": "drink", "stocking": "stock", "nursing": "nurse", "shingles": "shingle", "hives": "hive",
+                "braces": "brace", "scrubs": "scrub",
                 # adjectives the stemmer folds into a noun of another sense
                 "germanic": "german", "democratic": "democrat", "athletic": "athlete", "helpful": "help"}
 _PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
@@ -469,7 +475,10 @@ def extract_facts(text: str) -> Facts:
         polarity += compact in _POLARITY
         if compact == "other" and previous == "every":
             every_other, universal = every_other + 1, universal - 1
-        universal += compact in _UNIVERSAL and previous != "at" and not _ALL_TIME.match(prose, match.end())
+        if compact == "all" and _SPAN_OF_TIME.match(prose, match.end()):
+            every_other += 100  # counted apart from "every": a duration
+        else:
+            universal += compact in _UNIVERSAL and previous != "at" and not _ALL_TIME.match(prose, match.end())
         if previous in _VERB_LEAD:
             as_verb.add(compact)
         previous = compact
@@ -628,7 +637,7 @@ def _own_sense(a: Facts, b: Facts) -> bool:
     "paint", "final") or another such form of it ("finally") in the other; for an -ing noun, not
     where the base is a verb ("learn to paint")."""
     only_b = b.words - a.words
-    return any((base in only_b and not (form.endswith(("ing", "ings")) and base in b.as_verb))
+    return any((any(f in only_b for f in (base, base + "s", base + "es")) and not (form.endswith(("ing", "ings")) and base in b.as_verb))
                or any(_SENSE_FORMS.get(other) == base for other in only_b)  # "finally" / "finalize"
                for form, base in _SENSE_FORMS.items() if form in a.words - b.words)
 

@@ -81,9 +81,9 @@ YES_NO_QUANTIFIERS = frozenset("some any certain many much".split())  # "Do many
 # Grading words that questions use interchangeably ("good", "best" and "top" games; "the best way to"
 # is "how to"); one class. Those names are made of are light only against another grading word:
 # "the Great Lakes" are not lakes, "Good Friday" is not Friday.
-GRADE_WORDS = frozenset("good best top great greatest better nice finest excellent awesome amazing ideal".split())
+GRADE_WORDS = frozenset("good best top great greatest better nice finest awesome amazing ideal".split())  # "excellent" is a band
 # Of those, the ones names are made of: dropped only against another grading word.
-NAMING_GRADES = frozenset("good great nice excellent awesome amazing top ideal greatest better".split())
+NAMING_GRADES = frozenset("good great nice awesome amazing top ideal greatest better".split())
 
 # A yes/no question opens with an auxiliary; its mood is part of what is asked ("Can dogs eat
 # grapes?" is not "Do dogs eat grapes?", "Should AAP form a government?" is not "Will it?").
@@ -120,6 +120,7 @@ _PERSONS = (
     frozenset("she her hers herself shes".split()),
     frozenset("we us our ours ourselves".split()),
     frozenset("they them their theirs themselves".split()),
+    frozenset("someone somebody anyone anybody".split()),  # "can I sue someone" is not "can someone sue me"
 )
 # Tense and modality an auxiliary (or "had") marks; the present ("is", "do", "has") is unmarked, and
 # so is "would", which mostly softens. A main verb's own past ("owned" / "owns") is the word
@@ -151,6 +152,8 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "while until", "at to", "into in", "into at", "into through",  # stir while / until it boils; throw at / to; break into / in
     "get be", "get let",  # get / be a tutor; get my son to / let my son drive
     "within across", "within between", "across between", "per across", "per within",  # duplicates within / across columns
+    "between during", "between with", "since during", "to through", "to via", "as for", "as to",  # between / during meals
+    "or with", "vs with", "versus with",  # ibuprofen or / with tylenol
 ))
 # In a "who" question the article tells one holder from any: "Who won the / a Nobel Prize?",
 # "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
@@ -169,6 +172,7 @@ _ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _TIME_R
 _ARTICLES = frozenset("the a an".split())
 _NOT = "¬"  # a negation's place in LexicalView.stream
 _FEEL = frozenset("feel feels felt".split())
+_SOMEONE = len(_PERSONS) - 1
 _GENERIC = len(_PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
 _GENERIC_OBJECT = _GENERIC + 1  # ... where it is the object ("if he loves me")
 _REFLEXIVES = frozenset("myself ourselves yourself yourselves oneself".split())
@@ -280,8 +284,10 @@ def _moods(tokens: list[str], types: set[str], classes: dict[str, str]) -> froze
     "What should I do to", "How can a teacher"), where they are interchangeable."""
     subject = _procedure_subject(tokens, types)
     framed = subject - 1 if subject is not None else -1
-    return frozenset(classes[w] for i, w in enumerate(tokens)
-                     if w in classes and i != framed and not (i > 0 and tokens[i - 1] == "how"))
+    found = {classes[w] for i, w in enumerate(tokens) if w in classes and i != framed and not (i > 0 and tokens[i - 1] == "how")}
+    if classes is _MODALS and any(w in ("have", "has") and tokens[i + 1 : i + 2] == ["to"] for i, w in enumerate(tokens)):
+        found.add("necessity")  # "How much do I have to withdraw?" is not "How much can I withdraw?"
+    return frozenset(found)
 
 
 def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str, str]]:
@@ -327,6 +333,10 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
         else:
             found = [i for i, p in enumerate(_PERSONS) if w in p]
         order += [i for i in found if i not in order]
+    # "someone" counts only beside the asker or the one asked ("can I sue someone" / "can someone
+    # sue me"); alone it is a person in general ("What makes someone shy?").
+    if not set(order) & {0, 1, 4}:
+        order = [i for i in order if i != _SOMEONE]
     # The generic agent as subject (and owner) alone is no person; as an object it is one: "How do
     # I know if I love him?" is not "How do I know if he loves me?".
     return () if order == [_GENERIC] else tuple(order)
@@ -342,6 +352,8 @@ _KEYWORD_NOUNS = frozenset("operator operators gate gates keyword keywords funct
 _KEYWORD_LEADS = frozenset("use using the an a".split())
 _KEYWORD_VERBS = frozenset("return returns mean do short".split())  # "What does and return?", "Does or short circuit?"
 _COMMANDS = frozenset("kubectl git docker helm npm pip cargo terraform gcloud aws az brew apt systemctl numpy np torch".split())
+_LETTER_NAMES = frozenset("vitamin hep hepatitis part plan class schedule type grade section form category level tier "
+                          "group option phase stage exhibit appendix size".split())
 _TERM_LIGHT = {"pretty": frozenset("print printed printing printer".split()),
                "exact": frozenset("match matches matching word string phrase value search".split())}
 
@@ -365,6 +377,8 @@ def _named_words(tokens: list[str], text: str) -> frozenset[int]:
         elif w == "many" and (after == "to" or before == "to"):  # many-to-many, one-to-many
             named.add(i)
         elif w == "a" and (after in _PREPOSITIONS | {"into", "onto", "and", "or", ""}) and i > 0:
+            named.add(i)
+        elif len(w) == 1 and before in _LETTER_NAMES:  # vitamin a / d, medicare part a / d, class a
             named.add(i)
     if re.search(r"\bill\b", text, re.IGNORECASE):  # "my ill dog", not "I'll"
         named |= {i for i, w in enumerate(tokens) if w == "ill"}

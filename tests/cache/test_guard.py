@@ -507,3 +507,14 @@ def test_cased_units_in_another_order_and_typescript_types_differ():
 def test_two_forms_of_one_base_with_senses_of_their_own_differ():
     a, b = "What is the difference between final and finally in Java?", "What is the difference between final and finalize in Java?"
     assert why(a, b) == "word senses"
+
+
+def test_all_day_is_a_duration_and_every_day_a_frequency():
+    assert why("is it bad to sit all day", "is it bad to sit every day") == "quantifiers"
+    assert why("is it bad to sit every day", "is it bad to sit each day") is None
+
+
+def test_activities_and_plurals_against_a_thing_of_their_base():
+    assert why("how much does skiing cost in colorado", "how much do skis cost in colorado") == "word senses"
+    assert why("how long do hives last", "how long does a hive last") == "word senses"
+    assert why("can i take ibuprofen while nursing", "can i take ibuprofen while a nurse") == "word senses"
