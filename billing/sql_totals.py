@@ -48,3 +48,8 @@ class SqliteBigintTotal:
 
     def finalize(self) -> int:
         return min(self.total, BIGINT_MAX)
+
+
+def tokens_total(prompt: sa.ColumnElement[int], completion: sa.ColumnElement[int]) -> bigint_total:
+    """bigint_total of prompt + completion tokens per row, added as numeric: two huge BIGINTs must not overflow."""
+    return bigint_total(sa.cast(prompt, sa.Numeric) + completion)

@@ -271,29 +271,25 @@ _ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quan
 _SPAN_OF_TIME = re.compile(r"\s+(?:day|night|week|month|year|morning|evening|afternoon|weekend|summer|winter)\b", re.I)
 # Forms with a sense of their own, each against the base it must not be served for: plurals
 # ("glasses" / "glass") and -ing nouns ("a painting" / "paint", "fishing" / "fish", "the building").
-_SENSE_FORMS = {"glasses": "glass", "spectacles": "spectacle", "damages": "damage", "arms": "arm",
-                "customs": "custom", "manners": "manner", "grounds": "ground", "times": "time", "goods": "good",
-                "works": "work", "papers": "paper", "spirits": "spirit",
-                "painting": "paint", "paintings": "paint", "fishing": "fish", "building": "build", "buildings": "build",
-                "drawing": "draw", "drawings": "draw", "setting": "set", "settings": "set", "ending": "end",
-                "endings": "end", "meaning": "mean", "meanings": "mean", "savings": "save", "earnings": "earn",
-                "clothing": "cloth", "housing": "house", "parking": "park", "shipping": "ship", "lighting": "light",
-                "marketing": "market", "banking": "bank", "booking": "book", "bookings": "book", "mining": "mine",
-                "boxing": "box", "wedding": "wed", "weddings": "wed", "timing": "time", "findings": "find",
-                "belongings": "belong", "surroundings": "surround", "icing": "ice",
-                "dressing": "dress", "heading": "head", "headings": "head", "landing": "land", "listing": "list",
-                "listings": "list", "recording": "record", "recordings": "record", "trading": "trade", "bearing": "bear",
-                "bearings": "bear", "rating": "rate", "ratings": "rate", "meeting": "meet", "bedding": "bed",
-                "smoking": "smoke", "ruling": "rule", "rulings": "rule", "linking": "link", "mapping": "map",
-                # identifiers the stemmer folds together: final / finally / finalize, globals / global
-                "finally": "final", "finalize": "final", "authorize": "author", "globals": "global", "locals": "local",
-                "serialize": "serial", "indexing": "index", "typing": "type",
-                # activities and plurals with a sense of their own: skiing / skis, hives / a hive, nursing / a nurse
-                "skiing": "ski", "skating": "skate", "boating": "boat", "camping": "camp", "funding": "fund",
-                "drinking": "drink", "stocking": "stock", "nursing": "nurse", "shingles": "shingle", "hives": "hive",
-                "braces": "brace", "scrubs": "scrub",
-                # adjectives the stemmer folds into a noun of another sense
-                "germanic": "german", "democratic": "democrat", "athletic": "athlete", "helpful": "help"}
+_SENSE_FORMS = dict(pair.split("/") for pair in (
+    # plurals
+    "glasses/glass spectacles/spectacle damages/damage arms/arm customs/custom manners/manner grounds/ground "
+    "times/time goods/good works/work papers/paper spirits/spirit shingles/shingle hives/hive braces/brace scrubs/scrub "
+    # -ing nouns
+    "painting/paint paintings/paint fishing/fish building/build buildings/build drawing/draw drawings/draw "
+    "setting/set settings/set ending/end endings/end meaning/mean meanings/mean savings/save earnings/earn "
+    "clothing/cloth housing/house parking/park shipping/ship lighting/light marketing/market banking/bank "
+    "booking/book bookings/book mining/mine boxing/box wedding/wed weddings/wed timing/time findings/find "
+    "belongings/belong surroundings/surround icing/ice dressing/dress heading/head headings/head landing/land "
+    "listing/list listings/list recording/record recordings/record trading/trade bearing/bear bearings/bear "
+    "rating/rate ratings/rate meeting/meet bedding/bed smoking/smoke ruling/rule rulings/rule linking/link "
+    "mapping/map indexing/index typing/type skiing/ski skating/skate boating/boat camping/camp funding/fund "
+    "drinking/drink stocking/stock nursing/nurse "
+    # identifiers the stemmer folds together
+    "finally/final finalize/final authorize/author globals/global locals/local serialize/serial "
+    # adjectives the stemmer folds into a noun of another sense
+    "germanic/german democratic/democrat athletic/athlete helpful/help"
+).split())
 _PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
 _SOME_PAUCAL = re.compile(r"\b(?:a|the)\s+(?:few|little)\b", re.IGNORECASE)
 # A base right after these is a verb ("learn to paint", "how do I fish"): the -ing noun of the
@@ -311,7 +307,7 @@ class Facts:
     amounts: frozenset[tuple[str, str]]  # each number with the unit written at it
     negations: int
     either_way: int  # "with or without", "or not"
-    quantifiers: tuple[int, int]  # (universal "all"/"every"/"each", "every other")
+    quantifiers: tuple[int, int, int]  # (universal "all"/"every"/"each", "every other", durations "all day")
     polarity: int  # words such as "stop", "avoid", "against"
     antonyms: tuple[tuple[int, int, int], ...]  # (group, pole, occurrences), sorted
     entities: frozenset[str]
@@ -433,7 +429,7 @@ def extract_facts(text: str) -> Facts:
 
     numbers: list[tuple[re.Match[str], str]] = []
     units: set[str] = set()
-    negations = polarity = universal = every_other = 0
+    negations = polarity = universal = every_other = durations = 0
     antonyms: Counter[tuple[int, int]] = Counter()
     entities: set[str] = set()
     words: set[str] = set()
@@ -476,7 +472,7 @@ def extract_facts(text: str) -> Facts:
         if compact == "other" and previous == "every":
             every_other, universal = every_other + 1, universal - 1
         if compact == "all" and _SPAN_OF_TIME.match(prose, match.end()):
-            every_other += 100  # counted apart from "every": a duration
+            durations += 1
         else:
             universal += compact in _UNIVERSAL and previous != "at" and not _ALL_TIME.match(prose, match.end())
         if previous in _VERB_LEAD:
@@ -499,7 +495,7 @@ def extract_facts(text: str) -> Facts:
     symbols = tuple(m.group(0).lower() for m in _SYMBOLS.finditer(text))
     values = [v for _, v in numbers]
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), frozenset(amounts), negations,
-                 len(_EITHER_WAY.findall(prose)), (universal, every_other), polarity,
+                 len(_EITHER_WAY.findall(prose)), (universal, every_other, durations), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
                  frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb),
                  _paucal(prose), code_spans(text), _cased_terms(prose))

@@ -172,7 +172,8 @@ _ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _TIME_R
 _ARTICLES = frozenset("the a an".split())
 _NOT = "¬"  # a negation's place in LexicalView.stream
 _FEEL = frozenset("feel feels felt".split())
-_SOMEONE = len(_PERSONS) - 1
+_SOMEONE = next(i for i, p in enumerate(_PERSONS) if "someone" in p)
+_ASKER_OR_ASKED = frozenset(i for i, p in enumerate(_PERSONS) if p & {"i", "you", "we"})
 _GENERIC = len(_PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
 _GENERIC_OBJECT = _GENERIC + 1  # ... where it is the object ("if he loves me")
 _REFLEXIVES = frozenset("myself ourselves yourself yourselves oneself".split())
@@ -207,6 +208,7 @@ class LexicalView:
     stream: tuple[str, ...]  # content stems in text order, repeats kept, with _NOT for each negation
     kept_light: frozenset[str] = frozenset()  # light words that carry meaning here: see _kept_light
     framed: bool = False  # a how-to frame ("How do I", "What should I do to"): see _procedure_subject
+    about_the_asker: bool = False  # see _about_the_asker
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -284,10 +286,13 @@ def _moods(tokens: list[str], types: set[str], classes: dict[str, str]) -> froze
     "What should I do to", "How can a teacher"), where they are interchangeable."""
     subject = _procedure_subject(tokens, types)
     framed = subject - 1 if subject is not None else -1
-    found = {classes[w] for i, w in enumerate(tokens) if w in classes and i != framed and not (i > 0 and tokens[i - 1] == "how")}
-    if classes is _MODALS and any(w in ("have", "has") and tokens[i + 1 : i + 2] == ["to"] for i, w in enumerate(tokens)):
-        found.add("necessity")  # "How much do I have to withdraw?" is not "How much can I withdraw?"
-    return frozenset(found)
+    return frozenset(classes[w] for i, w in enumerate(tokens)
+                     if w in classes and i != framed and not (i > 0 and tokens[i - 1] == "how"))
+
+
+def _has_to(tokens: list[str]) -> bool:
+    """ "have to" / "has to": a necessity ("How much do I have to withdraw?" is not "How much can I withdraw?")."""
+    return any(w in ("have", "has") and tokens[i + 1 : i + 2] == ["to"] for i, w in enumerate(tokens))
 
 
 def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str, str]]:
@@ -335,7 +340,7 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
         order += [i for i in found if i not in order]
     # "someone" counts only beside the asker or the one asked ("can I sue someone" / "can someone
     # sue me"); alone it is a person in general ("What makes someone shy?").
-    if not set(order) & {0, 1, 4}:
+    if not set(order) & _ASKER_OR_ASKED:
         order = [i for i in order if i != _SOMEONE]
     # The generic agent as subject (and owner) alone is no person; as an object it is one: "How do
     # I know if I love him?" is not "How do I know if he loves me?".
@@ -446,9 +451,10 @@ def lexical_view(text: str) -> LexicalView:
     types = _question_types(tokens)
     return LexicalView(content, _coordinated(tokens), frozenset(types),
                        _asks_for_means(tokens), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
-                       _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set()), _moods(tokens, types, _MODALS),
+                       _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set()),
+                       _moods(tokens, types, _MODALS) | ({"necessity"} if _has_to(tokens) else set()),
                        _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens) | {tokens[i] for i in named},
-                       _procedure_subject(tokens, types) is not None)
+                       _procedure_subject(tokens, types) is not None, _about_the_asker(tokens))
 
 
 def is_light(word: str) -> bool:
@@ -520,7 +526,7 @@ def same_mood(a: str, b: str) -> bool:
     # "What is my blood pressure?", "How much should I weigh?" / "How much do I weigh?" ("How much
     # should a plumber charge?" asks what one does charge, "How long should I boil an egg?" how long
     # one does).
-    if "obligation" not in va.modals | vb.modals or not (_about_the_asker(words(a)) or _about_the_asker(words(b))):
+    if "obligation" not in va.modals | vb.modals or not (va.about_the_asker or vb.about_the_asker):
         return True
     return va.framed or vb.framed or "how" in va.question_types | vb.question_types  # "How should I" is "How do I"
 

@@ -16,7 +16,7 @@ from sqlalchemy.engine import Engine
 from billing.csv_export import safe_cell
 from billing.models import UsageRecord
 from billing.money import format_usd
-from billing.sql_totals import bigint_total
+from billing.sql_totals import bigint_total, tokens_total
 from web.formatting import zone
 
 U = UsageRecord.__table__.c
@@ -202,7 +202,7 @@ def recent_runs(engine: Engine, tenant_id: str | None, since: datetime | None = 
             U.run_id,
             sa.func.count().label("calls"),
             bigint_total(U.cost_nanos).label("cost_nanos"),
-            bigint_total(sa.cast(U.prompt_tokens, sa.Numeric) + U.completion_tokens).label("tokens"),
+            tokens_total(U.prompt_tokens, U.completion_tokens).label("tokens"),
             sa.func.min(U.created_at).label("first_at"),
             sa.func.max(U.created_at).label("last_at"),
         )

@@ -13,7 +13,7 @@ from billing.budgets.definitions import BudgetDef
 from billing.budgets.store import CounterSum
 from billing.models import Tenant, UsageRecord
 from billing.periods import Window
-from billing.sql_totals import bigint_total
+from billing.sql_totals import bigint_total, tokens_total
 
 # Counters outlive their period by this much (budgets list still shows last period's spend).
 COUNTER_GRACE = timedelta(days=2)
@@ -58,8 +58,7 @@ def spec_for(budget: BudgetDef, window: Window, run_id: str | None) -> CounterSp
     return CounterSpec(budget.counter_id(window.label, run_id), budget.tenant_id, budget.key_id, run, budget.model, window)
 
 
-_row_tokens = sa.cast(U.prompt_tokens, sa.Numeric) + U.completion_tokens  # numeric: two huge BIGINTs must not overflow
-_SPEND = (bigint_total(U.cost_nanos), bigint_total(_row_tokens))
+_SPEND = (bigint_total(U.cost_nanos), tokens_total(U.prompt_tokens, U.completion_tokens))
 
 
 def counter_sums(conn: Connection, specs: Iterable[CounterSpec], now: datetime | None = None) -> list[CounterSum]:
