@@ -7,8 +7,9 @@ A content word of one question (see cache.lexical) that the other question lacks
 only when it is
 - a light word (filler: "really", "some" outside a yes/no question; or a grading word against
   another one: "good" / "best"), or
-- the same word in another form (same Snowball stem; not a past or participle against another
-  form: "owned" / "owns"), a one-letter typo of a word there
+- the same word in another form (same key, cache.word_forms: the Snowball stem of the American
+  spelling, listed synonyms merged; not a past or participle against another form: "owned" /
+  "owns"), a one-letter typo of a word there
   ("contries"/"countries"; not when both are words of the vocabulary: "county" is no typo of
   "country"), or two of its words written as one ("cyber security"/"cybersecurity"), or
 - a near-synonym: its static word vector (the shared static embedder, one word at a time) has

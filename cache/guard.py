@@ -324,6 +324,9 @@ class Facts:
     cased: tuple[str, ...] = ()  # unit and type names whose case is their meaning: see _cased_terms
 
 
+_POSSESSIVE = re.compile(r"(?<=\w)'s?$")
+
+
 def _norm_word(word: str) -> str:
     return word.lower().replace("’", "'").strip("'-")
 
@@ -490,7 +493,7 @@ def extract_facts(text: str) -> Facts:
         is_named = token[:1].isupper() and not starts_sentence and token not in ("I", "I'm", "I've", "I'd", "I'll")
         mixed = any(c.isupper() for c in token[1:]) and any(c.islower() for c in token)  # iPhone, GitHub
         if (is_named or mixed) and value is None:
-            entities.add(compact)
+            entities.add(_POSSESSIVE.sub("", word).replace("'", ""))  # "Heisenberg's principle" names Heisenberg
     units |= {"si:" + m.group(1) for m in _SI_AMOUNT.finditer(prose)}
     symbols = tuple(m.group(0).lower() for m in _SYMBOLS.finditer(text))
     values = [v for _, v in numbers]

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cache.guard import NEGATION_WORDS, number_value, stem
+from cache.word_forms import word_key
 
 _TOKEN = re.compile(r"[a-z0-9]+")
 # A passive with its agent ("directors who were influenced by Herzog", "What is cut by a diamond?",
@@ -246,7 +247,7 @@ def _content_stem(tokens: list[str], start: int, step: int) -> str | None:
         if 0 <= i < len(tokens):
             w = tokens[i]
             if w not in FUNCTION_WORDS and w not in _QUESTION_WORDS and number_value(w) is None:
-                return stem(w)
+                return word_key(w)
     return None
 
 
@@ -311,7 +312,7 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
                 kind = "place"
             else:
                 kind = ""
-            roles.add((w, stem(word) if word else "", kind))
+            roles.add((w, word_key(word) if word else "", kind))
     return frozenset(roles)
 
 
@@ -445,8 +446,8 @@ def lexical_view(text: str) -> LexicalView:
             continue
         if w in _FEEL and tokens[i + 1 : i + 2] == ["like"]:
             continue  # "What does it feel like to ..." asks "What is it like to ..."
-        content.setdefault(stem(w), w)
-        stream.append(stem(w))
+        content.setdefault(word_key(w), w)
+        stream.append(word_key(w))
     names_in_text = _names(text)
     types = _question_types(tokens)
     return LexicalView(content, _coordinated(tokens), frozenset(types),
