@@ -183,6 +183,28 @@ _PREPOSITIONS = frozenset("in on at of for with about to from by into within".sp
 _DETERMINERS = frozenset("a an the my your his her our their its this that these those some".split())
 
 
+# A request for the reason (or the means) after the question itself: "What is your favorite
+# book and why?", "Do you believe in an afterlife? If so, why?".
+_REASON_TAIL = re.compile(
+    r"(?:[\s,;]+(?:and|&)\s+why(?:\s+not)?|\?\s*(?:why(?:,?\s+or\s+why)?(?:\s+not)?|how\s+so"
+    r"|if\s+(?:so|yes|not),?\s+(?:why|how)(?:\s+not)?))\s*[?.!]*\s*$",
+    re.IGNORECASE,
+)
+
+
+def without_reason_request(text: str) -> str:
+    """`text` without a trailing request for the reason ("... and why?", "...? Why?"); unchanged
+    when it has none. An answer that gives the reason too also answers the question without it,
+    not the other way round."""
+    cut = _REASON_TAIL.search(text)
+    if cut is None or cut.start() == 0:
+        return text
+    before = words(text[: cut.start()])
+    if not before or before[-1] in _QUESTION_WORDS:  # "the difference between how and why?" asks about both
+        return text
+    return text[: cut.start()].rstrip(" ,;?") + "?"
+
+
 def words(text: str) -> list[str]:
     """Lower-cased word tokens; apostrophes are dropped inside words ("what's" -> "whats")."""
     return _TOKEN.findall(_APOSTROPHE.sub("", text.lower()))

@@ -36,7 +36,7 @@ from typing import Any
 
 from cache.alignment import WordAligner, default_aligner
 from cache.guard import disagreement, extract_facts, is_contrast_word
-from cache.lexical import same_mood, same_order, same_persons, same_question_type, same_roles, same_voice
+from cache.lexical import same_mood, same_order, same_persons, same_question_type, same_roles, same_voice, without_reason_request
 
 PARAMS_FILE = "semantic_params.json"
 
@@ -107,7 +107,11 @@ class LexicalVerdict:
 def lexical_verdict(
     cached_question: str, new_question: str, params: MatchParams, aligner: WordAligner | None = None
 ) -> LexicalVerdict:
-    """Stage 1 of the rule: everything but the embeddings."""
+    """Stage 1 of the rule: everything but the embeddings. A cached question that also asks for the
+    reason ("What is your favorite book and why?") is compared without that request to a new one
+    that does not: its answer gives what the new question asks for, and more."""
+    if without_reason_request(new_question) == new_question:
+        cached_question = without_reason_request(cached_question)
     fact = disagreement(extract_facts(cached_question), extract_facts(new_question))
     if fact is not None:
         return LexicalVerdict(f"{fact} differ", 1.0)

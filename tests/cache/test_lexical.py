@@ -2,7 +2,8 @@
 
 import pytest
 
-from cache.lexical import content_overlap, is_light, lexical_view, same_order, same_question_type
+from cache.lexical import content_overlap, is_light, lexical_view, same_order, same_question_type, without_reason_request
+from cache.semantic_match import MatchParams, lexical_verdict
 
 
 @pytest.mark.parametrize(
@@ -457,3 +458,28 @@ def test_someone_alone_is_a_person_in_general():
 
     assert same_persons("What makes a person shy?", "What makes someone shy?")
     assert same_persons("Is it wrong to feel jealous?", "Is it wrong to feel jealous of someone?")
+
+
+@pytest.mark.parametrize(
+    "text,question",
+    [
+        ("What is your favorite book and why?", "What is your favorite book?"),
+        ("Which is your favorite fiction book? Why?", "Which is your favorite fiction book?"),
+        ("Do you believe in an afterlife? If so, why?", "Do you believe in an afterlife?"),
+        ("Is nuclear power safe? Why, or why not?", "Is nuclear power safe?"),
+        ("Does speed reading work? If so, how?", "Does speed reading work?"),
+        ("What is the difference between how and why?", "What is the difference between how and why?"),
+        ("Why?", "Why?"),
+        ("Why is the sky blue?", "Why is the sky blue?"),
+    ],
+)
+def test_a_trailing_request_for_the_reason_is_cut(text, question):
+    assert without_reason_request(text) == question
+
+
+def test_a_cached_answer_with_the_reason_serves_the_question_without_it_not_the_reverse():
+    strict = MatchParams(threshold=0.85, unaligned_threshold=None)
+    assert lexical_verdict("What is the best iPhone app and why?", "Which is the best iPhone app?", strict).passed
+    assert not lexical_verdict("Which is the best iPhone app?", "What is the best iPhone app and why?", strict).passed
+    assert lexical_verdict("Is it safe? Why or why not?", "Is it safe? Why, or why not?", strict).passed
+    assert not lexical_verdict("Is coffee good for you? Why?", "Is tea good for you?", strict).passed
