@@ -160,16 +160,19 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
 # "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
 _ARTICLE_ROLES = frozenset(frozenset(p.split()) for p in ("the a", "the an"))
 # Only where the marked word is a place or a time (see _roles): a name, a word after an article, a
-# number, a day, month or season ("travel to / in Europe", "ambassador to / of China", "due by / on
+# number, a day, month or season ("ambassador to / of China", "a trip to / with Emma", "due by / on
 # Friday", "for / in 2 weeks", "until / on Labor Day"), not a bare word ("the way to / of learning").
-_PLACE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across", "to of", "to with"))
+_PLACE_ROLES = frozenset(frozenset(p.split()) for p in ("to of", "to with"))
+# A destination against a place one is in, whatever the word: "travel to / in europe" in lower
+# case, "go to / in school".
+_WHERE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across"))
 _TIME_ROLES = frozenset(frozenset(p.split()) for p in (
     "by at", "by on", "by in", "until at", "until on", "until during", "until for", "for in", "on around", "at around"))
 _TIME_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday weekend noon midnight tonight tomorrow
     morning evening lunch due deadline winter summer spring autumn fall christmas thanksgiving easter holidays january february march april may june july august september october november december""".split())
 # "to" in these is no destination: "according to", "due to", "belongs to".
 _FIXED_TO = frozenset("according due thanks next close compared similar related belongs belong belonging".split())
-_ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _TIME_ROLES) for pair in pairs for w in pair)
+_ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _WHERE_ROLES, _TIME_ROLES) for pair in pairs for w in pair)
 _ARTICLES = frozenset("the a an".split())
 _NOT = "¬"  # a negation's place in LexicalView.stream
 _FEEL = frozenset("feel feels felt".split())
@@ -330,7 +333,9 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
             fixed = w == "to" and i > 0 and tokens[i - 1] in _FIXED_TO
             if number_value(word) is not None or word in _TIME_WORDS:
                 kind = "time"
-            elif not fixed and (word in names or tokens[i + 1 : i + 2] != [word]):
+            elif fixed:
+                kind = "fixed"  # "according to Judaism" is no destination
+            elif word in names or tokens[i + 1 : i + 2] != [word]:
                 kind = "place"
             else:
                 kind = ""
@@ -338,10 +343,13 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
     return frozenset(roles)
 
 
-def _opposite(marker_a: str, marker_b: str, kind: str) -> bool:
+def _opposite(marker_a: str, kind_a: str, marker_b: str, kind_b: str) -> bool:
     pair = frozenset((marker_a, marker_b))
+    if pair in _WHERE_ROLES:
+        return "fixed" not in (kind_a, kind_b)
     # A name or a word after an article may be a time too ("until Labor Day", "during the summer").
-    return pair in _OPPOSITE_ROLES or pair in _ARTICLE_ROLES or (kind in ("place", "time") and pair in _PLACE_ROLES | _TIME_ROLES)
+    return (pair in _OPPOSITE_ROLES or pair in _ARTICLE_ROLES
+            or (kind_a == kind_b and kind_a in ("place", "time") and pair in _PLACE_ROLES | _TIME_ROLES))
 
 
 def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
@@ -572,7 +580,7 @@ def same_roles(a: str, b: str) -> bool:
     stand for either: "Python vs Java" is "Python or Java" and "Python and Java")."""
     ra, rb = lexical_view(a).roles, lexical_view(b).roles
     for marker_a, word, kind in ra - rb:
-        if any(w == word and _opposite(marker_a, marker_b, kind if kind == kind_b else "") for marker_b, w, kind_b in rb - ra):
+        if any(w == word and _opposite(marker_a, kind, marker_b, kind_b) for marker_b, w, kind_b in rb - ra):
             return False
     ja, jb = lexical_view(a).coordinators, lexical_view(b).coordinators
     return all(ja[p] & jb[p] or "vs" in ja[p] | jb[p] for p in ja.keys() & jb.keys())

@@ -228,6 +228,8 @@ def test_got_is_a_past():
         ("What is the best way to travel to Europe?", "What is the best way to travel in Europe?"),  # destination / place
         ("Who is the American ambassador to China?", "Who is the American ambassador of China?"),
         ("Do I need a car to travel to Iceland?", "Do I need a car to travel around Iceland?"),
+        ("can i travel to europe without a visa", "can i travel in europe without a visa"),  # lower case
+        ("how long does it take to get to school", "how long does it take to get in school"),
         ("Can I use my iPad as a second monitor?", "Can I use my iPad with a second monitor?"),
         ("Is the pharmacy open until 10 pm?", "Is the pharmacy open at 10 pm?"),  # how long / the moment
         ("Will my package arrive by Friday?", "Will my package arrive on Friday?"),
