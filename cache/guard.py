@@ -268,6 +268,9 @@ _EITHER_WAY = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\bor\s+not\b", re.I)
 _UNIVERSAL = frozenset("all every each".split())
 _ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quantifies nothing
 # "all day" is a duration (non-stop), "every day" a frequency (daily).
+_COUNTING = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
+_PER_UNIT = frozenset("each every".split())
+_PARTITIVE = re.compile(r"\b(?:one\s+of\s+(?:the|my|your|his|her|our|their)|among\s+the)\b", re.I)
 _SPAN_OF_TIME = re.compile(r"\s+(?:day|night|week|month|year|morning|evening|afternoon|weekend|summer|winter)\b", re.I)
 # Forms with a sense of their own, each against the base it must not be served for: plurals
 # ("glasses" / "glass") and -ing nouns ("a painting" / "paint", "fishing" / "fish", "the building").
@@ -307,7 +310,10 @@ class Facts:
     amounts: frozenset[tuple[str, str]]  # each number with the unit written at it
     negations: int
     either_way: int  # "with or without", "or not"
-    quantifiers: tuple[int, int, int]  # (universal "all"/"every"/"each", "every other", durations "all day")
+    # (universal "all"/"every"/"each", "every other", durations "all day", "each" / "every" in a count
+    # ("how many senators does each state have" asks per state, "... do all states have" the total),
+    # partitives "one of the" / "among the" ("one of the largest animals" is not "the largest animal"))
+    quantifiers: tuple[int, int, int, int, int]
     polarity: int  # words such as "stop", "avoid", "against"
     antonyms: tuple[tuple[int, int, int], ...]  # (group, pole, occurrences), sorted
     entities: frozenset[str]
@@ -432,7 +438,8 @@ def extract_facts(text: str) -> Facts:
 
     numbers: list[tuple[re.Match[str], str]] = []
     units: set[str] = set()
-    negations = polarity = universal = every_other = durations = 0
+    negations = polarity = universal = every_other = durations = per_unit = 0
+    counting = _COUNTING.search(prose) is not None
     antonyms: Counter[tuple[int, int]] = Counter()
     entities: set[str] = set()
     words: set[str] = set()
@@ -474,6 +481,7 @@ def extract_facts(text: str) -> Facts:
         polarity += compact in _POLARITY
         if compact == "other" and previous == "every":
             every_other, universal = every_other + 1, universal - 1
+        per_unit += counting and compact in _PER_UNIT
         if compact == "all" and _SPAN_OF_TIME.match(prose, match.end()):
             durations += 1
         else:
@@ -498,7 +506,8 @@ def extract_facts(text: str) -> Facts:
     symbols = tuple(m.group(0).lower() for m in _SYMBOLS.finditer(text))
     values = [v for _, v in numbers]
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), frozenset(amounts), negations,
-                 len(_EITHER_WAY.findall(prose)), (universal, every_other, durations), polarity,
+                 len(_EITHER_WAY.findall(prose)),
+                 (universal, every_other, durations, per_unit, len(_PARTITIVE.findall(prose))), polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
                  frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb),
                  _paucal(prose), code_spans(text), _cased_terms(prose))

@@ -155,6 +155,8 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "within across", "within between", "across between", "per across", "per within",  # duplicates within / across columns
     "between during", "between with", "since during", "to through", "to via", "as for", "as to",  # between / during meals
     "or with", "vs with", "versus with",  # ibuprofen or / with tylenol
+    "of by", "on by", "with by", "on with", "into by",  # photos of / by, a book on / by, what goes on / with; divided into / by
+    "this that", "here there",  # who won this / that year; what time is it here / there
 ))
 # In a "who" question the article tells one holder from any: "Who won the / a Nobel Prize?",
 # "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
@@ -162,17 +164,21 @@ _ARTICLE_ROLES = frozenset(frozenset(p.split()) for p in ("the a", "the an"))
 # Only where the marked word is a place or a time (see _roles): a name, a word after an article, a
 # number, a day, month or season ("ambassador to / of China", "a trip to / with Emma", "due by / on
 # Friday", "for / in 2 weeks", "until / on Labor Day"), not a bare word ("the way to / of learning").
-_PLACE_ROLES = frozenset(frozenset(p.split()) for p in ("to of", "to with"))
+_PLACE_ROLES = frozenset(frozenset(p.split()) for p in ("to with",))
+# Toward against belonging, whatever the word, unless one of them is an -ing form ("the biggest
+# threat to / of ai", "ambassador to / of japan"; "the way to learn" is "the way of learning").
+_TO_OF = frozenset(("to", "of"))
 # A destination against a place one is in, whatever the word: "travel to / in europe" in lower
 # case, "go to / in school".
-_WHERE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across"))
+_WHERE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across", "to on", "in around"))
 _TIME_ROLES = frozenset(frozenset(p.split()) for p in (
-    "by at", "by on", "by in", "until at", "until on", "until during", "until for", "for in", "on around", "at around"))
+    "by at", "by on", "by in", "until at", "until on", "until during", "until for", "for in", "on around", "at around",
+    "by during", "by since", "by around", "through in"))  # walked on the moon by / during 1972, wins through / in march
 _TIME_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday weekend noon midnight tonight tomorrow
     morning evening lunch due deadline winter summer spring autumn fall christmas thanksgiving easter holidays january february march april may june july august september october november december""".split())
 # "to" in these is no destination: "according to", "due to", "belongs to".
 _FIXED_TO = frozenset("according due thanks next close compared similar related belongs belong belonging".split())
-_ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _WHERE_ROLES, _TIME_ROLES) for pair in pairs for w in pair)
+_ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _WHERE_ROLES, _TIME_ROLES, [_TO_OF]) for pair in pairs for w in pair)
 _ARTICLES = frozenset("the a an".split())
 _NOT = "¬"  # a negation's place in LexicalView.stream
 _FEEL = frozenset("feel feels felt".split())
@@ -316,6 +322,32 @@ def _moods(tokens: list[str], types: set[str], classes: dict[str, str]) -> froze
                      if w in classes and i != framed and not (i > 0 and tokens[i - 1] == "how"))
 
 
+_HAVE_FORMS = frozenset("has have hasnt havent".split())
+_SUBJECT_PRONOUNS = frozenset("i you we they he she it one".split())
+_DO_FORMS = frozenset("do does did dont doesnt didnt".split())
+_HAVE_OBJECT_LEADS = frozenset("to got any no enough more many much lots so such".split())
+
+
+def _after_modal_subject(tokens: list[str], i: int) -> bool:
+    """ "How can I have ...": a modal and its subject before a main verb."""
+    return i >= 2 and tokens[i - 2] in _MODALS and tokens[i - 1] in _SUBJECT_PRONOUNS
+
+
+def _perfect(tokens: list[str]) -> bool:
+    """ "has" / "have" as an auxiliary: "How many home runs has Judge hit?" (his total so far) is not
+    "How many home runs does Judge hit?" (a rate). Not after do-support ("does he have"), nor
+    before "to", an object's determiner or a number ("has a cat", "have 3 kids"), nor "to have" or
+    "can I have"."""
+    for i, w in enumerate(tokens[:-1]):
+        if w in _HAVE_FORMS and not _DO_FORMS & set(tokens[:i]) and tokens[i - 1 : i] != ["to"] and not _after_modal_subject(tokens, i):
+            after = tokens[i + 1]
+            if after == "ever":  # "the best film you have ever seen" is "... you ever saw": an experience
+                continue
+            if after not in _HAVE_OBJECT_LEADS and after not in _DETERMINERS and number_value(after) is None:
+                return True
+    return False
+
+
 def _has_to(tokens: list[str]) -> bool:
     """ "have to" / "has to": a necessity ("How much do I have to withdraw?" is not "How much can I withdraw?")."""
     return any(w in ("have", "has") and tokens[i + 1 : i + 2] == ["to"] for i, w in enumerate(tokens))
@@ -335,18 +367,33 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
                 kind = "time"
             elif fixed:
                 kind = "fixed"  # "according to Judaism" is no destination
+            elif not word:
+                kind = "stranded"  # "What are legos made of?"
             elif word in names or tokens[i + 1 : i + 2] != [word]:
                 kind = "place"
             else:
-                kind = ""
+                kind = "gerund" if word.endswith("ing") else ""
             roles.add((w, word_key(word) if word else "", kind))
     return frozenset(roles)
 
 
+def _asked_object(view: LexicalView) -> bool:
+    """A question whose wh-word may be the object of a preposition left at its end ("What ... with?")."""
+    return bool(view.question_types & {"what", "who"})
+
+
+def _stranded(roles: frozenset[tuple[str, str, str]]) -> frozenset[str]:
+    return frozenset(marker for marker, _, kind in roles if kind == "stranded" and marker in _PREPOSITIONS)
+
+
 def _opposite(marker_a: str, kind_a: str, marker_b: str, kind_b: str) -> bool:
     pair = frozenset((marker_a, marker_b))
+    if kind_a == kind_b == "stranded":
+        return True  # "made of" / "made in"
     if pair in _WHERE_ROLES:
         return "fixed" not in (kind_a, kind_b)
+    if pair == _TO_OF:
+        return not {"fixed", "gerund"} & {kind_a, kind_b}
     # A name or a word after an article may be a time too ("until Labor Day", "during the summer").
     return (pair in _OPPOSITE_ROLES or pair in _ARTICLE_ROLES
             or (kind_a == kind_b and kind_a in ("place", "time") and pair in _PLACE_ROLES | _TIME_ROLES))
@@ -482,7 +529,8 @@ def lexical_view(text: str) -> LexicalView:
     types = _question_types(tokens)
     return LexicalView(content, _coordinated(tokens), frozenset(types),
                        _asks_for_means(tokens), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
-                       _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set()),
+                       _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set())
+                       | ({"perfect"} if _perfect(tokens) else set()),
                        _moods(tokens, types, _MODALS) | ({"necessity"} if _has_to(tokens) else set()),
                        _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens) | {tokens[i] for i in named},
                        _procedure_subject(tokens, types) is not None, _about_the_asker(tokens))
@@ -578,7 +626,10 @@ def same_roles(a: str, b: str) -> bool:
     """No word is marked with opposite roles ("to Canada from India" / "from Canada to India"),
     and no two words are joined by "and" in one question and by "or" in the other ("vs" may
     stand for either: "Python vs Java" is "Python or Java" and "Python and Java")."""
-    ra, rb = lexical_view(a).roles, lexical_view(b).roles
+    va, vb = lexical_view(a), lexical_view(b)
+    ra, rb = va.roles, vb.roles
+    if _asked_object(va) and _asked_object(vb) and _stranded(ra) != _stranded(rb):
+        return False  # "What do fish breathe with?" / "What do fish breathe?"
     for marker_a, word, kind in ra - rb:
         if any(w == word and _opposite(marker_a, kind, marker_b, kind_b) for marker_b, w, kind_b in rb - ra):
             return False

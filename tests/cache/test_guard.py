@@ -524,3 +524,11 @@ def test_activities_and_plurals_against_a_thing_of_their_base():
     assert why("how much does skiing cost in colorado", "how much do skis cost in colorado") == "word senses"
     assert why("how long do hives last", "how long does a hive last") == "word senses"
     assert why("can i take ibuprofen while nursing", "can i take ibuprofen while a nurse") == "word senses"
+
+
+def test_each_in_a_count_is_per_unit_and_one_of_the_is_partitive():
+    assert why("how many senators does each state have", "how many senators do all states have") == "quantifiers"
+    assert why("how many cards are in each suit of a deck", "how many cards are in all suits of a deck") == "quantifiers"
+    assert why("Do all dogs bark?", "Does every dog bark?") is None  # no count: the same universal
+    assert why("what is one of the largest animals on earth", "what is the largest animal on earth") == "quantifiers"
+    assert why("is k2 among the highest mountains", "is k2 the highest mountain") == "quantifiers"

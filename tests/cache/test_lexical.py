@@ -485,3 +485,53 @@ def test_a_cached_answer_with_the_reason_serves_the_question_without_it_not_the_
     assert not lexical_verdict("Which is the best iPhone app?", "What is the best iPhone app and why?", strict).passed
     assert lexical_verdict("Is it safe? Why or why not?", "Is it safe? Why, or why not?", strict).passed
     assert not lexical_verdict("Is coffee good for you? Why?", "Is tea good for you?", strict).passed
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("what is the best book on churchill", "what is the best book by churchill"),
+        ("what are the most famous photos of marilyn monroe", "what are the most famous photos by marilyn monroe"),
+        ("what is the best movie with tom hanks", "what is the best movie by tom hanks"),
+        ("what goes on a burger", "what goes with a burger"),
+        ("what is 2 divided into 6", "what is 2 divided by 6"),
+        ("who was the first ambassador to japan", "who was the first ambassador of japan"),
+        ("what is the biggest threat to ai", "what is the biggest threat of ai"),
+        ("what happened to mars", "what happened on mars"),
+        ("how many people live in tokyo", "how many people live around tokyo"),
+        ("what are legos made of", "what are legos made in"),  # material / origin
+        ("what do fish breathe with", "what do fish breathe"),  # a preposition left at the end
+        ("how many people had walked on the moon by 1972", "how many people had walked on the moon during 1972"),
+        ("how many games did the lakers win through march", "how many games did the lakers win in march"),
+        ("who won the super bowl this year", "who won the super bowl that year"),
+        ("what time is it here", "what time is it there"),
+    ],
+)
+def test_round_nine_role_markers_differ(a, b):
+    from cache.lexical import same_roles
+
+    assert not same_roles(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is the fastest way to learn?", "What is the fastest way of learning?"),
+        ("How do I get over someone I can never be with?", "How do I get over someone I can never be with?"),
+        ("What is the best day ever?", "What would the best day ever be?"),
+    ],
+)
+def test_gerunds_and_clauses_keep_their_roles(a, b):
+    from cache.lexical import same_roles
+
+    assert same_roles(a, b)
+
+
+def test_a_perfect_is_not_a_present_but_an_experience_is_a_past():
+    from cache.lexical import same_mood
+
+    assert not same_mood("how many home runs has aaron judge hit", "how many home runs does aaron judge hit")
+    assert not same_mood("how many immigrants have come to canada", "how many immigrants come to canada")
+    assert same_mood("What is the best decision you ever made?", "What is the best decision you have ever made?")
+    assert same_mood("How many moons does Jupiter have?", "How many moons does Jupiter have?")
+    assert same_mood("What must I do to have good handwriting?", "How can I have good handwriting?")
