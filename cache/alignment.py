@@ -31,7 +31,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from cache.lexical import lexical_view, may_drop, same_inflection, words
+from cache.lexical import FUNCTION_WORDS, lexical_view, may_drop, same_inflection, words
 
 WordVectors = Callable[[Sequence[str]], np.ndarray]
 KnownWord = Callable[[str], bool]
@@ -56,15 +56,22 @@ def _one_insertion_apart(a: str, b: str) -> bool:
     return a[i:] == b[i + 1 :]
 
 
+def _joinable(x: str, y: str) -> bool:
+    return (x == "a" or x not in FUNCTION_WORDS) and y not in FUNCTION_WORDS
+
+
 def _joined_pairs(text: str) -> frozenset[str]:
+    """Two neighbouring words written as one ("cyber security", "a lot"), not with another function
+    word ("log in" is not "login")."""
     tokens = words(text)
-    return frozenset(x + y for x, y in zip(tokens, tokens[1:], strict=False))
+    return frozenset(x + y for x, y in zip(tokens, tokens[1:], strict=False) if _joinable(x, y))
 
 
 def _split_compound_parts(src_text: str, dst_words: list[str]) -> frozenset[str]:
     """Words of `src_text` that, joined with a neighbour, make a word of the other question."""
     tokens, targets = words(src_text), set(dst_words)
-    return frozenset(w for x, y in zip(tokens, tokens[1:], strict=False) if x + y in targets for w in (x, y))
+    return frozenset(w for x, y in zip(tokens, tokens[1:], strict=False)
+                     if x + y in targets and _joinable(x, y) for w in (x, y))
 
 
 class WordAligner:

@@ -268,8 +268,9 @@ _EITHER_WAY = re.compile(r"\bwith\s*(?:or|/)\s*without\b|\bor\s+not\b", re.I)
 _UNIVERSAL = frozenset("all every each".split())
 _ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quantifies nothing
 # "all day" is a duration (non-stop), "every day" a frequency (daily).
-_COUNTING = re.compile(r"\bhow\s+(?:many|much)\b", re.I)
+_COUNTING = re.compile(r"\bhow\s+(?:many|much|long|far|often|big|old|tall|heavy|fast)\b", re.I)
 _PER_UNIT = frozenset("each every".split())
+_EXCEPTION = re.compile(r"\b(?:all|every|each|everything|everyone)\b[^?.!]*?\b(?:but|except|apart\s+from|other\s+than)\b", re.I)
 _PARTITIVE = re.compile(r"\b(?:one\s+of\s+(?:the|my|your|his|her|our|their)|among\s+the)\b", re.I)
 _SPAN_OF_TIME = re.compile(r"\s+(?:day|night|week|month|year|morning|evening|afternoon|weekend|summer|winter)\b", re.I)
 # Forms with a sense of their own, each against the base it must not be served for: plurals
@@ -278,6 +279,7 @@ _SENSE_FORMS = dict(pair.split("/") for pair in (
     # plurals
     "glasses/glass spectacles/spectacle damages/damage arms/arm customs/custom manners/manner grounds/ground "
     "times/time goods/good works/work papers/paper spirits/spirit shingles/shingle hives/hive braces/brace scrubs/scrub "
+    "terms/term springs/spring peppers/pepper mints/mint "
     # -ing nouns
     "painting/paint paintings/paint fishing/fish building/build buildings/build drawing/draw drawings/draw "
     "setting/set settings/set ending/end endings/end meaning/mean meanings/mean savings/save earnings/earn "
@@ -287,7 +289,7 @@ _SENSE_FORMS = dict(pair.split("/") for pair in (
     "listing/list listings/list recording/record recordings/record trading/trade bearing/bear bearings/bear "
     "rating/rate ratings/rate meeting/meet bedding/bed smoking/smoke ruling/rule rulings/rule linking/link "
     "mapping/map indexing/index typing/type skiing/ski skating/skate boating/boat camping/camp funding/fund "
-    "drinking/drink stocking/stock nursing/nurse "
+    "drinking/drink stocking/stock nursing/nurse weathering/weather factoring/factor spelling/spell "
     # identifiers the stemmer folds together
     "finally/final finalize/final authorize/author globals/global locals/local serialize/serial "
     # adjectives the stemmer folds into a noun of another sense
@@ -312,8 +314,9 @@ class Facts:
     either_way: int  # "with or without", "or not"
     # (universal "all"/"every"/"each", "every other", durations "all day", "each" / "every" in a count
     # ("how many senators does each state have" asks per state, "... do all states have" the total),
-    # partitives "one of the" / "among the" ("one of the largest animals" is not "the largest animal"))
-    quantifiers: tuple[int, int, int, int, int]
+    # partitives "one of the" / "among the" ("one of the largest animals" is not "the largest animal"),
+    # exceptions to a universal ("stop all containers but one"))
+    quantifiers: tuple[int, int, int, int, int, int]
     polarity: int  # words such as "stop", "avoid", "against"
     antonyms: tuple[tuple[int, int, int], ...]  # (group, pole, occurrences), sorted
     entities: frozenset[str]
@@ -507,7 +510,8 @@ def extract_facts(text: str) -> Facts:
     values = [v for _, v in numbers]
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), frozenset(amounts), negations,
                  len(_EITHER_WAY.findall(prose)),
-                 (universal, every_other, durations, per_unit, len(_PARTITIVE.findall(prose))), polarity,
+                 (universal, every_other, durations, per_unit, len(_PARTITIVE.findall(prose)), len(_EXCEPTION.findall(prose))),
+                 polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
                  frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb),
                  _paucal(prose), code_spans(text), _cased_terms(prose))

@@ -36,6 +36,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cache.guard import NEGATION_WORDS, number_value, stem
+from cache.places import PLACE_NAMES
 from cache.word_forms import word_key
 
 _TOKEN = re.compile(r"[a-z0-9]+")
@@ -122,6 +123,7 @@ _PERSONS = (
     frozenset("we us our ours ourselves".split()),
     frozenset("they them their theirs themselves".split()),
     frozenset("someone somebody anyone anybody".split()),  # "can I sue someone" is not "can someone sue me"
+    frozenset("its itself".split()),  # "why does my dog lick its feet" is not "... lick my feet" ("it" alone is often no one)
 )
 # Tense and modality an auxiliary (or "had") marks; the present ("is", "do", "has") is unmarked, and
 # so is "would", which mostly softens. A main verb's own past ("owned" / "owns") is the word
@@ -152,6 +154,8 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "as with", "although because", "though because", "while because",  # use X as / with Y; tired although / because I sleep
     "while until", "at to", "into in", "into at", "into through",  # stir while / until it boils; throw at / to; break into / in
     "get be", "get let",  # get / be a tutor; get my son to / let my son drive
+    "be have", "do have", "get do",  # be / have a mentor; what does a router do / have; get / do my taxes
+    "per in",  # the most rebounds per / in a game
     "within across", "within between", "across between", "per across", "per within",  # duplicates within / across columns
     "between during", "between with", "since during", "to through", "to via", "as for", "as to",  # between / during meals
     "or with", "vs with", "versus with",  # ibuprofen or / with tylenol
@@ -183,6 +187,7 @@ _ARTICLES = frozenset("the a an".split())
 _NOT = "¬"  # a negation's place in LexicalView.stream
 _FEEL = frozenset("feel feels felt".split())
 _SOMEONE = next(i for i, p in enumerate(_PERSONS) if "someone" in p)
+_ITS = next(i for i, p in enumerate(_PERSONS) if "its" in p)
 _ASKER_OR_ASKED = frozenset(i for i, p in enumerate(_PERSONS) if p & {"i", "you", "we"})
 _GENERIC = len(_PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
 _GENERIC_OBJECT = _GENERIC + 1  # ... where it is the object ("if he loves me")
@@ -241,6 +246,7 @@ class LexicalView:
     kept_light: frozenset[str] = frozenset()  # light words that carry meaning here: see _kept_light
     framed: bool = False  # a how-to frame ("How do I", "What should I do to"): see _procedure_subject
     about_the_asker: bool = False  # see _about_the_asker
+    bare: frozenset[str] = frozenset()  # stems of words no preposition marks and no subject precedes: see _bare_words
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -263,12 +269,17 @@ def _question_types(tokens: list[str]) -> set[str]:
             after = tokens[i + 1]
             if after == "come":
                 kind = "why"
+            elif after in ("much", "many"):
+                kind = "how-" + after  # an amount is not a count: "how much do people pay" / "how many people pay"
             elif after not in _HOW_MANNER_FOLLOWERS:
                 kind = "how-degree"
         if kind is not None:
             types.add(kind)
     if not types and tokens and tokens[0] in _YES_NO_MOODS:
-        types.add(f"yes/no ({_YES_NO_MOODS[tokens[0]]})")
+        mood = _YES_NO_MOODS[tokens[0]]
+        if tokens[0] in _DO_FORMS and any(w in ("have", "has") and tokens[i + 1 : i + 2] != ["to"] for i, w in enumerate(tokens)):
+            mood = "possession"  # "Does Titan have a moon?" is not "Is Titan a moon?"
+        types.add(f"yes/no ({mood})")
     return types
 
 
@@ -369,12 +380,43 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
                 kind = "fixed"  # "according to Judaism" is no destination
             elif not word:
                 kind = "stranded"  # "What are legos made of?"
-            elif word in names or tokens[i + 1 : i + 2] != [word]:
+            elif word in names or word in PLACE_NAMES or tokens[i + 1 : i + 2] != [word]:
                 kind = "place"
             else:
-                kind = "gerund" if word.endswith("ing") else ""
+                kind = "gerund" if _is_ing_form(word) else ""
             roles.add((w, word_key(word) if word else "", kind))
     return frozenset(roles)
+
+
+# A word these mark in one question is a target there; the same word right after a verb in the
+# other is what the verb acts on: "convert to a PDF" / "convert a PDF", "add a user to a group" /
+# "add a user group".
+_TARGET_MARKERS = frozenset("to for into onto from".split())
+# The coordinated words of one question linked by one of these in the other: "use Postgres and a
+# queue" / "use Postgres as a queue", "run Windows and Linux" / "run Windows on Linux".
+_LINK_MARKERS = frozenset("as in on inside into within under over with".split())
+_VERB_LEADS = frozenset("to i you we they he she it one people me us him her them do does did can could should would "
+                        "will must may might not dont doesnt didnt cant".split())
+
+
+def _is_ing_form(word: str) -> bool:
+    """ "dating", "eating"; not "string" or "spring"."""
+    return word.endswith("ing") and stem(word) != word
+
+
+def _bare_words(tokens: list[str]) -> frozenset[str]:
+    """Stems of content words whose previous word (past determiners) is neither a role marker nor one
+    that puts a verb next ("to", a subject, an auxiliary): objects and parts of compounds."""
+    bare = set()
+    for i, w in enumerate(tokens):
+        if w in FUNCTION_WORDS or w in _QUESTION_WORDS or number_value(w) is not None or _is_ing_form(w):
+            continue  # "like to date" / "like dating": an -ing form is the verb itself
+        j = i - 1
+        while j >= 0 and tokens[j] in _DETERMINERS:
+            j -= 1
+        if j >= 0 and tokens[j] not in _ROLE_MARKERS and tokens[j] not in _VERB_LEADS and tokens[j] not in _QUESTION_WORDS:
+            bare.add(word_key(w))
+    return frozenset(bare)
 
 
 def _asked_object(view: LexicalView) -> bool:
@@ -382,8 +424,11 @@ def _asked_object(view: LexicalView) -> bool:
     return bool(view.question_types & {"what", "who"})
 
 
+_STRANDABLE = _PREPOSITIONS | frozenset("through under over onto across around without".split())
+
+
 def _stranded(roles: frozenset[tuple[str, str, str]]) -> frozenset[str]:
-    return frozenset(marker for marker, _, kind in roles if kind == "stranded" and marker in _PREPOSITIONS)
+    return frozenset(marker for marker, _, kind in roles if kind == "stranded" and marker in _STRANDABLE)
 
 
 def _opposite(marker_a: str, kind_a: str, marker_b: str, kind_b: str) -> bool:
@@ -416,10 +461,11 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
         else:
             found = [i for i, p in enumerate(_PERSONS) if w in p]
         order += [i for i in found if i not in order]
-    # "someone" counts only beside the asker or the one asked ("can I sue someone" / "can someone
-    # sue me"); alone it is a person in general ("What makes someone shy?").
+    # "someone" and "its" count only beside the asker or the one asked ("can I sue someone" / "can
+    # someone sue me", "my dog licks its / my feet"); alone "someone" is a person in general ("What
+    # makes someone shy?") and "its" the thing asked about ("What is GST? What are its advantages?").
     if not set(order) & _ASKER_OR_ASKED:
-        order = [i for i in order if i != _SOMEONE]
+        order = [i for i in order if i not in (_SOMEONE, _ITS)]
     # The generic agent as subject (and owner) alone is no person; as an object it is one: "How do
     # I know if I love him?" is not "How do I know if he loves me?".
     return () if order == [_GENERIC] else tuple(order)
@@ -438,7 +484,13 @@ _COMMANDS = frozenset("kubectl git docker helm npm pip cargo terraform gcloud aw
 _LETTER_NAMES = frozenset("vitamin hep hepatitis part plan class schedule type grade section form category level tier "
                           "group option phase stage exhibit appendix size".split())
 _TERM_LIGHT = {"pretty": frozenset("print printed printing printer".split()),
-               "exact": frozenset("match matches matching word string phrase value search".split())}
+               "exact": frozenset("match matches matching word string phrase value search".split()),
+               "best": frozenset("seller sellers selling man".split())}
+# Before a measure a grade word says which value: the "top speed" is the highest, the "ideal tire
+# pressure" the one to aim for, the "best speed" neither.
+_MEASURE_GRADES = frozenset("top ideal finest best max maximum optimal".split())
+_MEASURES = frozenset("speed speeds temperature temp pressure level setting settings price rate size weight height "
+                      "capacity load dose dosage altitude depth resolution voltage rpm range".split())
 
 
 # Code constructs made of function words: "distinct on", "for update", "if exists", "create table
@@ -456,6 +508,8 @@ def _named_words(tokens: list[str], text: str) -> frozenset[int]:
                                or (before == "does" and after in _KEYWORD_VERBS) or (w == "do" and after == "while")):
             named.add(i)
         elif before in _COMMANDS or (w in _TERM_LIGHT and after in _TERM_LIGHT[w]):
+            named.add(i)
+        elif w in _MEASURE_GRADES and _MEASURES & set(tokens[i + 1 : i + 3]):
             named.add(i)
         elif w == "many" and (after == "to" or before == "to"):  # many-to-many, one-to-many
             named.add(i)
@@ -533,7 +587,7 @@ def lexical_view(text: str) -> LexicalView:
                        | ({"perfect"} if _perfect(tokens) else set()),
                        _moods(tokens, types, _MODALS) | ({"necessity"} if _has_to(tokens) else set()),
                        _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens) | {tokens[i] for i in named},
-                       _procedure_subject(tokens, types) is not None, _about_the_asker(tokens))
+                       _procedure_subject(tokens, types) is not None, _about_the_asker(tokens), _bare_words(tokens))
 
 
 def is_light(word: str) -> bool:
@@ -556,8 +610,9 @@ def is_past_form(word: str) -> bool:
     return word.endswith("ed") and stem(word) != word
 
 
-# Derivational endings: photographer, alcoholism, musical, operative / operation, authority, production.
-_DERIVATIONS = ("er", "or", "ism", "ist", "al", "iv", "ion", "it", "ment", "ness", "anc", "enc", "ur")
+# Derivational endings: photographer, alcoholism, musical, operative / operation, authority, production,
+# metallic / metal.
+_DERIVATIONS = ("er", "or", "ism", "ist", "al", "iv", "ion", "it", "ment", "ness", "anc", "enc", "ur", "ic")
 
 
 def _derivation(word: str) -> str:
@@ -630,6 +685,12 @@ def same_roles(a: str, b: str) -> bool:
     ra, rb = va.roles, vb.roles
     if _asked_object(va) and _asked_object(vb) and _stranded(ra) != _stranded(rb):
         return False  # "What do fish breathe with?" / "What do fish breathe?"
+    for one, other in ((va, vb), (vb, va)):
+        if any(m in _TARGET_MARKERS and kind in ("", "place") and w in other.bare for m, w, kind in one.roles - other.roles):
+            return False
+        linked = {w for m, w, _ in other.roles if m in _LINK_MARKERS}
+        if any(pair & linked and pair <= other.content.keys() and pair not in other.coordinators for pair in one.coordinators):
+            return False
     for marker_a, word, kind in ra - rb:
         if any(w == word and _opposite(marker_a, kind, marker_b, kind_b) for marker_b, w, kind_b in rb - ra):
             return False

@@ -6,7 +6,7 @@ import pytest
 
 from cache.guard import disagreement, extract_facts, facts_agree
 from cache.lexical import same_order, same_persons
-from cache.semantic_match import MatchParams, rejection
+from cache.semantic_match import MatchParams, lexical_verdict, rejection
 
 
 def why(a: str, b: str):
@@ -532,3 +532,23 @@ def test_each_in_a_count_is_per_unit_and_one_of_the_is_partitive():
     assert why("Do all dogs bark?", "Does every dog bark?") is None  # no count: the same universal
     assert why("what is one of the largest animals on earth", "what is the largest animal on earth") == "quantifiers"
     assert why("is k2 among the highest mountains", "is k2 the highest mountain") == "quantifiers"
+
+
+def test_an_exception_to_all_and_a_per_unit_length_are_quantities():
+    assert why("how to stop all docker containers but one", "how to stop all docker containers") == "quantifiers"
+    assert why("How do I close all tabs except this one in Chrome?", "How do I close all tabs in Chrome?") == "negation"  # "except"
+    assert why("how long is each period in hockey", "how long are all periods in hockey") == "quantifiers"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("is metallic paint good for a car", "is metal paint good for a car"),
+        ("what causes weathering", "what causes weather"),
+        ("how do you learn spelling", "how do you learn a spell"),
+        ("can dogs eat peppers", "can dogs eat pepper"),
+        ("what were the terms of the treaty", "what was the term of the treaty"),
+    ],
+)
+def test_more_forms_with_a_sense_of_their_own(a, b):
+    assert not lexical_verdict(a, b, MatchParams(threshold=0.85, unaligned_threshold=None)).passed
