@@ -38,7 +38,7 @@ from cache.semantic_match import PARAMS_FILE, MatchParams, is_match, lexical_ver
 SEED = 20240607
 SEEDS = (SEED, 1, 2, 3, 4)
 VERIFY_KIND, SEARCH_KIND = "minilm", "static"
-MIN_CAL_RECALL = 0.16  # the goal is 0.15 on held-out data (the opt-in rule; the strict default cannot reach it)
+MIN_CAL_RECALL = 0.15  # the goal is 0.15 on held-out data (the opt-in rule; the strict default cannot reach it)
 MAX_FLOOR_LOSS = 0.01  # share of served calibration duplicates the search floor may cost
 ADVERSARIAL_WORD_SAMPLE = 1500  # held-out questions given a negation and an antonym swap
 # MiniLM thresholds start at 0.85: below that the lexical checks alone would decide, and the
