@@ -290,8 +290,9 @@ _SENSE_FORMS = dict(pair.split("/") for pair in (
     "rating/rate ratings/rate meeting/meet bedding/bed smoking/smoke ruling/rule rulings/rule linking/link "
     "mapping/map indexing/index typing/type skiing/ski skating/skate boating/boat camping/camp funding/fund "
     "drinking/drink stocking/stock nursing/nurse weathering/weather factoring/factor spelling/spell "
+    "teething/teeth filling/fill fillings/fill counseling/counsel logging/log "
     # identifiers the stemmer folds together
-    "finally/final finalize/final authorize/author globals/global locals/local serialize/serial "
+    "finally/final finalize/final authorize/author globals/global locals/local serialize/serial vectorize/vector "
     # adjectives the stemmer folds into a noun of another sense
     "germanic/german democratic/democrat athletic/athlete helpful/help"
 ).split())
@@ -358,6 +359,9 @@ def _number_order(prose: str, found: list[tuple[re.Match[str], str]]) -> tuple[s
 # "one" is mostly a pronoun ("which one"); it counts as 1 beside a number word or digit, or in
 # arithmetic: "twenty one", "one hundred and one", "one divided by zero", "one or two glasses".
 _ONE_CONTEXT = frozenset("plus minus times divided over power squared cubed or and to by".split())
+# "one" after these counts ("rent a one bedroom", "miss one payment", "more than one"); elsewhere it
+# is mostly a pronoun ("which one", "one should").
+_ONE_COUNTED_AFTER = frozenset("a only just exactly than miss missed skip skipped take took eat ate drink buy bought per".split())
 
 
 def _counts_one(prose: str, match: re.Match[str]) -> bool:
@@ -370,6 +374,8 @@ def _counts_one(prose: str, match: re.Match[str]) -> bool:
         return True
     if before[-1:] in (["and"], ["or"]) and len(before) == 2 and number_value(before[0]) is not None:
         return True  # "one hundred and one", "two or one"
+    if before and before[-1] in _ONE_COUNTED_AFTER and after and after[0] not in ("of", "another"):
+        return True
     return bool(after) and after[0] in _ONE_CONTEXT and after[0] != "and"
 
 

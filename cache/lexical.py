@@ -69,14 +69,14 @@ FUNCTION_WORDS = frozenset(
 # "usually", "still", "already", "likely", "possible", "probably", "even" (numbers), "simply"
 # (connected), "actual" (cash value), "kinds" / "types" of, and the verbs "feel" and "know".
 FILLER_WORDS = frozenset(
-    """really actually exactly exact basically truly literally very much many
+    """really actually exactly exact basically truly literally much
     quite rather pretty ever honestly
-    some any all every each various certain
+    some all every each various
     please kindly
     thing things stuff way ways
-    think opinion opinions view views like tell explain describe suggest suggestion suggestions
+    think opinion opinions like tell explain describe suggest suggestion suggestions
     recommend recommendation recommendations advice tip tips world""".split()
-)
+)  # not "very" ("very low income" is a band), "many", "any", "certain", "view" (a database view)
 # In a yes/no question these quantify what is asked: "Are some people allergic to water?" is not
 # "Are people allergic to water?" (in "What are some good books?" they are filler).
 YES_NO_QUANTIFIERS = frozenset("some any certain many much".split())  # "Do many dogs get cancer?" is not "Do dogs?"
@@ -155,7 +155,7 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "while until", "at to", "into in", "into at", "into through",  # stir while / until it boils; throw at / to; break into / in
     "get be", "get let",  # get / be a tutor; get my son to / let my son drive
     "be have", "do have", "get do",  # be / have a mentor; what does a router do / have; get / do my taxes
-    "per in",  # the most rebounds per / in a game
+    "per in", "in with",  # the most rebounds per / in a game; what goes in / with a stew
     "within across", "within between", "across between", "per across", "per within",  # duplicates within / across columns
     "between during", "between with", "since during", "to through", "to via", "as for", "as to",  # between / during meals
     "or with", "vs with", "versus with",  # ibuprofen or / with tylenol
@@ -165,6 +165,9 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
 # In a "who" question the article tells one holder from any: "Who won the / a Nobel Prize?",
 # "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
 _ARTICLE_ROLES = frozenset(frozenset(p.split()) for p in ("the a", "the an"))
+# So does it in a question of a few words, where "the" names one thing: "What is the cloud?", "How
+# does the pill work?" (in a longer one "the student" is mostly "a student").
+_SHORT_QUESTION = 5
 # Only where the marked word is a place or a time (see _roles): a name, a word after an article, a
 # number, a day, month or season ("ambassador to / of China", "a trip to / with Emma", "due by / on
 # Friday", "for / in 2 weeks", "until / on Labor Day"), not a bare word ("the way to / of learning").
@@ -177,12 +180,13 @@ _TO_OF = frozenset(("to", "of"))
 _WHERE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across", "to on", "in around"))
 _TIME_ROLES = frozenset(frozenset(p.split()) for p in (
     "by at", "by on", "by in", "until at", "until on", "until during", "until for", "for in", "on around", "at around",
-    "by during", "by since", "by around", "through in"))  # walked on the moon by / during 1972, wins through / in march
+    "by during", "by since", "by around", "through in", "since around", "since through", "through at"))
+# walked on the moon by / during 1972, wins through / in march, moved since / around 2020, sleep through / at night
 _TIME_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday weekend noon midnight tonight tomorrow
-    morning evening lunch due deadline winter summer spring autumn fall christmas thanksgiving easter holidays january february march april may june july august september october november december""".split())
+    morning evening night lunch due deadline winter summer spring autumn fall christmas thanksgiving easter holidays january february march april may june july august september october november december""".split())
 # "to" in these is no destination: "according to", "due to", "belongs to".
 _FIXED_TO = frozenset("according due thanks next close compared similar related belongs belong belonging".split())
-_ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _WHERE_ROLES, _TIME_ROLES, [_TO_OF]) for pair in pairs for w in pair)
+_ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _WHERE_ROLES, _TIME_ROLES, [_TO_OF]) for pair in pairs for w in pair) | {"than"}
 _ARTICLES = frozenset("the a an".split())
 _NOT = "¬"  # a negation's place in LexicalView.stream
 _FEEL = frozenset("feel feels felt".split())
@@ -368,7 +372,7 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
     """(marker, stem of the next word that is no determiner, what that word is: "place" for a
     name or a word after an article, "time" for a number, day or month, else "") per role marker."""
     roles = set()
-    markers = _ROLE_MARKERS | _ARTICLES if "who" in tokens else _ROLE_MARKERS
+    markers = _ROLE_MARKERS | _ARTICLES if "who" in tokens or len(tokens) <= _SHORT_QUESTION else _ROLE_MARKERS
     for i, w in enumerate(tokens):
         if w in markers:
             rest = [t for t in tokens[i + 1 : i + 4] if t not in _DETERMINERS]
@@ -485,12 +489,16 @@ _LETTER_NAMES = frozenset("vitamin hep hepatitis part plan class schedule type g
                           "group option phase stage exhibit appendix size".split())
 _TERM_LIGHT = {"pretty": frozenset("print printed printing printer".split()),
                "exact": frozenset("match matches matching word string phrase value search".split()),
-               "best": frozenset("seller sellers selling man".split())}
+               "best": frozenset("seller sellers selling man".split()),
+               "world": frozenset("war wars cup bank series record records writable readable executable heritage".split()),
+               "great": frozenset("uncle aunt grandfather grandmother grandparent grandparents grandson granddaughter nephew "
+                                  "niece".split())}
 # Before a measure a grade word says which value: the "top speed" is the highest, the "ideal tire
 # pressure" the one to aim for, the "best speed" neither.
-_MEASURE_GRADES = frozenset("top ideal finest best max maximum optimal".split())
+_MEASURE_GRADES = frozenset("top ideal finest best max maximum optimal good great decent".split())
 _MEASURES = frozenset("speed speeds temperature temp pressure level setting settings price rate size weight height "
-                      "capacity load dose dosage altitude depth resolution voltage rpm range".split())
+                      "capacity load dose dosage altitude depth resolution voltage rpm range grit sandpaper count "
+                      "score gpa salary tip return income wage bmi rent mileage threshold granularity".split())
 
 
 # Code constructs made of function words: "distinct on", "for update", "if exists", "create table
@@ -648,6 +656,9 @@ def same_persons(a: str, b: str) -> bool:
     return lexical_view(a).persons == lexical_view(b).persons
 
 
+_POSSIBLE = frozenset(("ability", "possibility"))  # "Which columns can be null?" is not "Which columns are null?"
+
+
 def same_mood(a: str, b: str) -> bool:
     """The same tenses ("Who was ..." is not "Who is ..."), and the same modalities where both
     use one ("What can I eat?" is not "What should I eat?")."""
@@ -656,6 +667,8 @@ def same_mood(a: str, b: str) -> bool:
         return False
     if va.modals and vb.modals:
         return va.modals == vb.modals
+    if _POSSIBLE & (va.modals | vb.modals):
+        return False  # a possibility on one side only
     # What the asker's own figure should be is not what it is: "What should my blood pressure be?" /
     # "What is my blood pressure?", "How much should I weigh?" / "How much do I weigh?" ("How much
     # should a plumber charge?" asks what one does charge, "How long should I boil an egg?" how long
@@ -685,6 +698,9 @@ def same_roles(a: str, b: str) -> bool:
     ra, rb = va.roles, vb.roles
     if _asked_object(va) and _asked_object(vb) and _stranded(ra) != _stranded(rb):
         return False  # "What do fish breathe with?" / "What do fish breathe?"
+    than_a, than_b = {w for m, w, _ in ra if m == "than"}, {w for m, w, _ in rb if m == "than"}
+    if than_a and than_b and than_a != than_b:
+        return False  # "How much larger is a petabyte than a terabyte?" / "How much larger than a petabyte is a terabyte?"
     for one, other in ((va, vb), (vb, va)):
         if any(m in _TARGET_MARKERS and kind in ("", "place") and w in other.bare for m, w, kind in one.roles - other.roles):
             return False
@@ -725,7 +741,21 @@ def same_order(a: str, b: str) -> bool:
     shared = (set(va.order) & set(vb.order)) - symmetric
     if [w for w in va.order if w in shared] != [w for w in vb.order if w in shared]:
         return False
+    if symmetric and _after_first(va.stream, symmetric, shared) != _after_first(vb.stream, symmetric, shared):
+        return False  # "Between TCP and UDP, is TCP more reliable than UDP?" / "... is UDP more reliable than TCP?"
     return _negation_places(va.stream, shared) == _negation_places(vb.stream, shared)
+
+
+def _after_first(stream: tuple[str, ...], symmetric: set[str], shared: set[str]) -> list[str]:
+    """The shared and coordinated stems in text order, each coordinated one past its first mention."""
+    seen: set[str] = set()
+    out = []
+    for w in stream:
+        if w in symmetric and w not in seen:
+            seen.add(w)
+        elif w in symmetric or w in shared:
+            out.append(w)
+    return out
 
 
 def content_overlap(a: str, b: str) -> float:

@@ -1,16 +1,17 @@
 """The key two questions' words are compared by: one spelling and one word per meaning.
 
 "What is your favourite colour?" asks what "What is your favorite color?" asks, and "How do I
-purchase a used car?" what "How do I buy a used car?" asks. Without a shared key such words are
-aligned only by their word vectors, which cannot tell a synonym from a sister word ("tokyo" /
-"osaka" sit as close as "buy" / "purchase"), so the strict rule refuses them. The key is the
-Snowball stem of the American spelling, with the stems of a short list of synonyms merged.
+repair a bike?" what "How do I fix a bike?" asks. Without a shared key such words are aligned
+only by their word vectors, which cannot tell a synonym from a sister word ("tokyo" / "osaka" sit
+as close as "buy" / "purchase"), so the strict rule refuses them. The key is the Snowball stem of
+the American spelling, with the stems of a short list of synonyms merged.
 
 The synonym list holds only words that mean the same in any question a user or agent would send.
 Left out on purpose: words with a second sense the other lacks ("benefits" of a job are not its
 "advantages", a "site" may be a dig, "college" is not "university" everywhere, "photo" is not a
-"picture" in "motion picture"), and stems shared with other words ("utilize" stems to "util",
-as "utility" does).
+"picture" in "motion picture", a "purchase order" is no "buy order", a "back issue" no "back
+problem", a "film camera" no "movie camera", one "reduces" a fraction, "fasting" stems to
+"fast"), and stems shared with other words ("utilize" stems to "util", as "utility" does).
 """
 
 from __future__ import annotations
@@ -49,17 +50,12 @@ _SPELLING_WORDS = {"grey": "gray", "greys": "grays", "maths": "math", "mum": "mo
 
 # Stems of words that mean the same -> one of them.
 _SYNONYM_STEMS = {
-    "purchas": "buy",
     "kid": "children", "child": "children",
-    "film": "movi",
     "pic": "pictur",
     "scare": "afraid",
     "repair": "fix",
     "larg": "big",
-    "quick": "fast", "quickest": "fastest",
-    "issu": "problem",
     "mistak": "error",
-    "decreas": "reduc", "lessen": "reduc",
     "occur": "happen",
     "difficult": "hard",
     "begin": "start",

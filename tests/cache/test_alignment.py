@@ -85,7 +85,7 @@ def test_two_words_of_the_vocabulary_one_letter_apart_are_no_typo():
 def test_words_aligned_by_their_vector_only_are_counted():
     found = default_aligner().align("What are the benefits of yoga?", "What are the advantages of yoga?", SIMILARITY)
     assert (found.left, found.right, found.weakly_aligned) == ([], [], 2)
-    listed = default_aligner().align("Where can I buy a used car?", "Where can I purchase a used car?", SIMILARITY)
+    listed = default_aligner().align("Where can I repair a used car?", "Where can I fix a used car?", SIMILARITY)
     assert (listed.left, listed.right, listed.weakly_aligned) == ([], [], 0)  # cache.word_forms synonyms
     assert default_aligner().align("How do I buy a car?", "How do I buy cars?", SIMILARITY).weakly_aligned == 0
 

@@ -2,7 +2,16 @@
 
 import pytest
 
-from cache.lexical import content_overlap, is_light, lexical_view, same_order, same_question_type, without_reason_request
+from cache.lexical import (
+    content_overlap,
+    is_light,
+    lexical_view,
+    same_mood,
+    same_order,
+    same_question_type,
+    same_roles,
+    without_reason_request,
+)
 from cache.semantic_match import MatchParams, lexical_verdict
 
 
@@ -303,7 +312,6 @@ def test_a_reflexive_object_is_a_person_but_not_after_a_preposition():
     [
         ("What is Tokyo like?", "What is Tokyo?", "like"),
         ("How much is a one way ticket to Paris?", "How much is a ticket to Paris?", "way"),
-        ("Do many people die from the flu?", "Do people die from the flu?", "many"),
         ("Is drinking much coffee bad for you?", "Is drinking coffee bad for you?", "much"),
     ],
 )
@@ -587,3 +595,47 @@ def test_round_nine_question_kinds_persons_and_terms():
     assert not lexical_verdict("how do i find best sellers on amazon", "how do i find sellers on amazon", strict).passed
     assert not lexical_verdict("how do i check the log in docker", "how do i check the login in docker", strict).passed
     assert lexical_verdict("Is there really a lot of rape in prison?", "Is there really alot of rape in prison?", strict).passed
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("what is a very low calorie diet", "what is a low calorie diet"),  # "very" names a band
+        ("what happens if you take many vitamins", "what happens if you take vitamins"),
+        ("Do many people die from the flu?", "Do people die from the flu?"),
+        ("Which bucket policy lets any user read the objects?", "Which bucket policy lets the user read the objects?"),
+        ("Can I create an index on a view in Postgres?", "Can I create an index in Postgres?"),
+        ("How do I make a file world writable?", "How do I make a file writable?"),
+        ("What is a good credit score?", "What is a great credit score?"),  # grades before a figure
+        ("what is a great uncle", "what is a good uncle"),
+        ("what is the finest sandpaper", "what is the best sandpaper"),
+        ("What is the best threshold for a logistic regression classifier?", "What is the threshold for a logistic regression classifier?"),
+    ],
+)
+def test_words_that_are_no_filler_here_must_have_their_counterpart(a, b):
+    assert not lexical_verdict(a, b, MatchParams(threshold=0.85, unaligned_threshold=None)).passed
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("what is the cloud", "what is a cloud"),  # in a few words "the" names one thing
+        ("how does the pill work", "how does a pill work"),
+        ("what to put in a salad", "what to put with a salad"),
+        ("when do babies sleep through the night", "when do babies sleep at night"),
+        ("how many people moved to texas around 2020", "how many people moved to texas since 2020"),
+        ("Between TCP and UDP, is TCP more reliable than UDP?", "Between TCP and UDP, is UDP more reliable than TCP?"),
+        ("How much larger is a petabyte than a terabyte?", "How much larger than a petabyte is a terabyte?"),
+    ],
+)
+def test_round_ten_roles_and_orders_differ(a, b):
+    assert not (same_roles(a, b) and same_order(a, b))
+
+
+def test_round_ten_moods_and_counts():
+    assert not same_mood("Which columns can be null in this table?", "Which columns are null in this table?")
+    assert same_mood("Which laptop I should buy?", "Which laptop should I buy?")
+    assert same_order("Is Python or Java faster?", "Is Java or Python faster?")
+    strict = MatchParams(threshold=0.85, unaligned_threshold=None)
+    assert not lexical_verdict("What happens if you miss one payment?", "What happens if you miss payments?", strict).passed
+    assert lexical_verdict("Should the student learn a craft?", "Should a student learn a craft?", strict).passed  # generic "the"

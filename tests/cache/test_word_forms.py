@@ -27,11 +27,8 @@ def test_other_words_keep_their_spelling(word):
     "a,b",
     [
         ("What is your favourite colour?", "What is your favorite color?"),
-        ("How do I purchase a used car?", "How do I buy a used car?"),
         ("What is the funniest thing a child has said?", "What is the funniest thing a kid has said?"),
-        ("How can I reduce my metabolism?", "How can I decrease my metabolism?"),
-        ("What is the best movie of 2010?", "What is the best film of 2010?"),
-        ("How do I lose weight quickly?", "How do I lose weight fast?"),
+        ("How can I repair a leaking tap?", "How can I fix a leaking tap?"),
     ],
 )
 def test_spelling_variants_and_listed_synonyms_pass_the_strict_rule(a, b):
@@ -45,6 +42,10 @@ def test_spelling_variants_and_listed_synonyms_pass_the_strict_rule(a, b):
         ("what is the weather like in tokyo?", "what is the weather like in osaka?"),
         ("How do I buy a used car?", "How do I sell a used car?"),
         ("Is a university better than a college?", "Is a college better than a university?"),
+        ("what is a purchase order", "what is a buy order"),
+        ("what is a back issue", "what is a back problem"),  # another sense: synonyms left out on purpose
+        ("what is a film camera", "what is a movie camera"),
+        ("can i drink coffee while fasting", "can i drink coffee quickly"),
     ],
 )
 def test_unlisted_near_synonyms_and_other_words_stay_refused(a, b):
@@ -52,4 +53,4 @@ def test_unlisted_near_synonyms_and_other_words_stay_refused(a, b):
 
 
 def test_a_synonym_in_the_past_is_still_not_the_present():
-    assert not lexical_verdict("Who purchased Twitter?", "Who buys Twitter?", STRICT).passed
+    assert not lexical_verdict("Who repaired the bridge?", "Who fixes the bridge?", STRICT).passed
