@@ -73,6 +73,8 @@ def test_shipped_params_file_is_complete():
         assert seed["held_out_audited_labels"]["precision"] >= 0.95
         assert seed["extra_word"]["held_out"]["recall"] > 1.4 * seed["held_out"]["recall"]
         assert seed["held_out"]["precision"] > seed["extra_word"]["held_out"]["precision"]
-    assert figures["spread_over_seeds"]["extra_word"]["held_out"]["recall"][1] >= 0.15  # the median split
+    # The opt-in's median split serves about 15% of the duplicates (0.150 after probe round 10's rules);
+    # under 14% the rule has lost recall that needs explaining.
+    assert figures["spread_over_seeds"]["extra_word"]["held_out"]["recall"][1] >= 0.14
     assert params.search_embedder == "static" and params.search_dim == 128 and params.dim == 384
     assert all(row["hits"] == 0 for row in raw["figures"][raw["default_kind"]]["adversarial"].values())
