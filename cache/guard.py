@@ -45,9 +45,11 @@ _NUMBER_WORDS = {
     "double": "x2", "triple": "x3", "single": 1, "once": 1, "thrice": "x3", "couple": 2, "both": "both",
     "first": 1, "second": 2, "third": 3, "fourth": 4, "fifth": 5, "sixth": 6, "seventh": 7, "eighth": 8,
     "ninth": 9, "tenth": 10, "eleventh": 11, "twelfth": 12, "twentieth": 20, "hundredth": 100,
-    "last": -1, "quarter": 0.25, "percent": "%", "teens": 10, "twenties": 20, "thirties": 30,
-    "forties": 40, "fifties": 50, "sixties": 60, "seventies": 70, "eighties": 80, "nineties": 90,
-    "dozens": 12, "hundreds": 100, "thousands": 1000, "millions": 10**6, "billions": 10**9, "trillions": 10**12,
+    "last": -1, "quarter": 0.25, "percent": "%",
+    # decades and plural magnitudes are ranges: "the fifties" (50s) is not "fifty"
+    "teens": "10s", "twenties": "20s", "thirties": "30s", "forties": "40s", "fifties": "50s", "sixties": "60s",
+    "seventies": "70s", "eighties": "80s", "nineties": "90s", "dozens": "12s", "hundreds": "100s",
+    "thousands": "1000s", "millions": "1000000s", "billions": "1000000000s", "trillions": "1000000000000s",
     "next": "next", "previous": "previous",  # relative positions, like "last"
 }  # "one" is left out on purpose: it is mostly a pronoun ("which one"); "1" still counts.
 _ROMAN = {"ii": 2, "iii": 3, "iv": 4, "vi": 6, "vii": 7, "viii": 8, "ix": 9, "xi": 11, "xii": 12, "xiii": 13,
@@ -185,11 +187,14 @@ def antonym_entries(word: str) -> tuple[tuple[int, int], ...]:
 
 
 # A minus sign right before a number that follows no word or number is its sign ("root of -16",
-# "at(-1)"), while "10-20" is a range.
+# "at(-1)"), while "10-20" is a range; "the 1950s" is a decade.
 _WORD = re.compile(
-    r"[A-Za-z][A-Za-z'’\-]*|(?:(?<![\w.)\]])[-−])?(?:\d[\d,]*(?:\.\d+)?|(?<![\w.])\.\d+)(?:(?:st|nd|rd|th)(?![A-Za-z]))?|[%$€£¥₹]"
+    r"[A-Za-z][A-Za-z'’\-]*|(?:(?<![\w.)\]])[-−])?(?:\d[\d,]*(?:\.\d+)?|(?<![\w.])\.\d+)(?:(?:st|nd|rd|th|['’]?s)(?![A-Za-z]))?|[%$€£¥₹]"
 )
 _NUMBER = re.compile(r"^([-−]?(?:\d[\d,]*(?:\.\d+)?|\.\d+))(?:st|nd|rd|th)?$")
+_FOOT_INCH_MARK = re.compile(r"\d\s*(['’′\"”″])(?![A-Za-z0-9])")
+_WORD_PREFIXES = frozenset("re pre post co de sub super un anti over under mis inter intra multi semi".split())
+_DECADE = re.compile(r"^(\d+)['’]?s$")
 _QUOTED = re.compile(r"\"([^\"]{1,200})\"|“([^”]{1,200})”|(?<![A-Za-z])'([^']{1,200})'(?![A-Za-z])")
 _BACKTICK = re.compile(r"```(.*?)```|`([^`]+)`", re.S)
 # Each branch starts only where a word (or dotted name) starts: tried inside a long word too, it
@@ -204,7 +209,7 @@ _OPERATOR = re.compile(r"(?<![\w?+\-*=&|<>:.])\w*(?:\?\?=?|\?\.|\+\+|--|\*\*|=>|
 # An amount's SI unit with its case: "5 MW" is not "5 mW", "100 Mb/s" not "100 MB/s", "1 MΩ" not "1 mΩ".
 _SI_AMOUNT = re.compile(r"\d\s*([pnµumkKMGT]?(?:Ω|Hz|Wh|W|V|A|F|bps|Bps|b/s|B/s|b|B))(?![A-Za-z])")
 # "one" alone is mostly a pronoun and no number, but "one and a half" is 1.5, not "half" (0.5).
-_ONE_AND_A_HALF = re.compile(r"\bone[\s-]+and[\s-]+a[\s-]+half\b", re.I)
+_ONE_AND_A_HALF = re.compile(r"\b(?:one|an?)(?:[\s-]+[a-z]+)?[\s-]+and[\s-]+a[\s-]+half\b", re.I)  # "a year and a half"
 _PART_SPLIT = re.compile(r"[-'’]")
 # Names made of letters and digits ("iPhone 6s", "PS4", "i7", "1990s") must agree exactly;
 # ordinals ("5th") and amounts with a unit ("4kg", "8GB") are left to the number and unit rules.
@@ -242,6 +247,9 @@ def _compound_number(low: str) -> str | None:
 def number_value(token: str) -> str | None:
     """A number's normalised value: "5" and "five" agree, "5th" and "fifth" agree ("#5")."""
     low = token.lower()
+    decade = _DECADE.match(low)
+    if decade:  # "20s", "1950s": a range, as "twenties"
+        return f"{int(decade.group(1))}s"
     m = _NUMBER.match(low)
     if m:
         return _ordinal(f"{float(m.group(1).replace(',', '').replace('−', '-')):.12g}", m.end(1) < len(low))
@@ -271,7 +279,7 @@ _ALL_TIME = re.compile(r"\s+time\b", re.I)  # "of all time", like "at all", quan
 _COUNTING = re.compile(r"\bhow\s+(?:many|much|long|far|often|big|old|tall|heavy|fast)\b", re.I)
 _PER_UNIT = frozenset("each every".split())
 _EXCEPTION = re.compile(r"\b(?:all|every|each|everything|everyone)\b[^?.!]*?\b(?:but|except|apart\s+from|other\s+than)\b", re.I)
-_PARTITIVE = re.compile(r"\b(?:one\s+of\s+(?:the|my|your|his|her|our|their)|among\s+the)\b", re.I)
+_PARTITIVE = re.compile(r"\b(?:one\s+of\s+(?:the|my|your|his|her|our|their|\w+['’]s?)|among\s+the)(?!\w)", re.I)
 _SPAN_OF_TIME = re.compile(r"\s+(?:day|night|week|month|year|morning|evening|afternoon|weekend|summer|winter)\b", re.I)
 # Forms with a sense of their own, each against the base it must not be served for: plurals
 # ("glasses" / "glass") and -ing nouns ("a painting" / "paint", "fishing" / "fish", "the building").
@@ -290,7 +298,9 @@ _SENSE_FORMS = dict(pair.split("/") for pair in (
     "rating/rate ratings/rate meeting/meet bedding/bed smoking/smoke ruling/rule rulings/rule linking/link "
     "mapping/map indexing/index typing/type skiing/ski skating/skate boating/boat camping/camp funding/fund "
     "drinking/drink stocking/stock nursing/nurse weathering/weather factoring/factor spelling/spell "
-    "teething/teeth filling/fill fillings/fill counseling/counsel logging/log "
+    "teething/teeth filling/fill fillings/fill counseling/counsel logging/log packaging/package frosting/frost "
+    "versioning/version flooring/floor responsible/response "
+    "seasoning/season wiring/wire "
     # identifiers the stemmer folds together
     "finally/final finalize/final authorize/author globals/global locals/local serialize/serial vectorize/vector "
     # adjectives the stemmer folds into a noun of another sense
@@ -300,7 +310,8 @@ _PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
 _SOME_PAUCAL = re.compile(r"\b(?:a|the)\s+(?:few|little)\b", re.IGNORECASE)
 # A base right after these is a verb ("learn to paint", "how do I fish"): the -ing noun of the
 # activity asks the same ("learn painting"); "the best paint" against "the best painting" does not.
-_VERB_LEAD = frozenset("to can could will would should must i you we they".split())  # not "do": "How do fish breathe?"
+_VERB_LEAD = frozenset("to can could will would should must i you we they".split())
+_NOUN_LEAD = frozenset("what which the a an this that my your our their its".split())  # not "do": "How do fish breathe?"
 
 
 @dataclass(frozen=True)
@@ -332,6 +343,7 @@ class Facts:
     paucal: tuple[int, int] = (0, 0)  # ("few" / "little" alone: hardly any, "a few" / "a little": some)
     spans: tuple[str, ...] = ()  # code spans as written, sorted: see code_spans
     cased: tuple[str, ...] = ()  # unit and type names whose case is their meaning: see _cased_terms
+    as_noun: frozenset[str] = frozenset()  # words right after "what", "which" or a determiner
 
 
 _POSSESSIVE = re.compile(r"(?<=\w)'s?$")
@@ -361,7 +373,8 @@ def _number_order(prose: str, found: list[tuple[re.Match[str], str]]) -> tuple[s
 _ONE_CONTEXT = frozenset("plus minus times divided over power squared cubed or and to by".split())
 # "one" after these counts ("rent a one bedroom", "miss one payment", "more than one"); elsewhere it
 # is mostly a pronoun ("which one", "one should").
-_ONE_COUNTED_AFTER = frozenset("a only just exactly than miss missed skip skipped take took eat ate drink buy bought per".split())
+_ONE_COUNTED_AFTER = frozenset("a only just exactly than miss missed skip skipped take took eat ate drink buy bought per "
+                               "forget forgot have has having had".split())
 
 
 def _counts_one(prose: str, match: re.Match[str]) -> bool:
@@ -453,6 +466,7 @@ def extract_facts(text: str) -> Facts:
     entities: set[str] = set()
     words: set[str] = set()
     as_verb: set[str] = set()
+    as_noun: set[str] = set()
     previous = ""
     previous_value: str | None = None
     amounts: set[tuple[str, str]] = set()  # (number, its unit): "$100 in €" is not "€100 in $"
@@ -476,6 +490,8 @@ def extract_facts(text: str) -> Facts:
                 value = "1"
         if value is not None:
             numbers.append((match, value))
+        if "-" in token and token.split("-", 1)[0].lower() in _WORD_PREFIXES:
+            code.add(token.lower())  # "re-freeze" is not "freeze", "pre-tax" not "tax"
         compact = word.replace("'", "")
         if value is not None and previous in _CURRENCY_SIGNS:
             amounts.add((value, previous))
@@ -497,6 +513,8 @@ def extract_facts(text: str) -> Facts:
             universal += compact in _UNIVERSAL and previous != "at" and not _ALL_TIME.match(prose, match.end())
         if previous in _VERB_LEAD:
             as_verb.add(compact)
+        elif previous in _NOUN_LEAD:
+            as_noun.add(compact)
         previous = compact
         words.add(compact)
         # "25-year-old", "ice-cold", "today's", "man's": look at each part of the token.
@@ -512,6 +530,7 @@ def extract_facts(text: str) -> Facts:
         if (is_named or mixed) and value is None:
             entities.add(_POSSESSIVE.sub("", word).replace("'", ""))  # "Heisenberg's principle" names Heisenberg
     units |= {"si:" + m.group(1) for m in _SI_AMOUNT.finditer(prose)}
+    units |= {"ft" if m.group(1) in "'’′" else "inch" for m in _FOOT_INCH_MARK.finditer(text)}  # 6' is 6 ft, 6" is 6 inches
     symbols = tuple(m.group(0).lower() for m in _SYMBOLS.finditer(text))
     values = [v for _, v in numbers]
     return Facts(tuple(sorted(values)), _number_order(prose, numbers), frozenset(units), frozenset(amounts), negations,
@@ -520,7 +539,7 @@ def extract_facts(text: str) -> Facts:
                  polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
                  frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb),
-                 _paucal(prose), code_spans(text), _cased_terms(prose))
+                 _paucal(prose), code_spans(text), _cased_terms(prose), frozenset(as_noun))
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -650,6 +669,20 @@ def _paucal(prose: str) -> tuple[int, int]:
     return len(_PAUCAL.findall(prose)) - some, some
 
 
+def _ing_bases(word: str) -> tuple[str, ...]:
+    """The bases an -ing form may come from: "routing" -> rout, route; "tagging" -> tagg, tag."""
+    if not word.endswith("ing") or len(word) < 6:
+        return ()
+    root = word[:-3]
+    return (root, root + "e", root[:-1]) if root[-1:] == root[-2:-1] else (root, root + "e")
+
+
+def _method_noun(a: Facts, b: Facts) -> bool:
+    """An -ing noun against its base noun, both asked about as things: "What routing does the app
+    use?" (the method) is not "What route does the app use?" (one route)."""
+    return any(base in b.as_noun - a.words for w in a.as_noun - b.words for base in _ing_bases(w))
+
+
 def _own_sense(a: Facts, b: Facts) -> bool:
     """A form with a sense of its own ("glasses", "painting", "finalize") meets its base ("glass",
     "paint", "final") or another such form of it ("finally") in the other; for an -ing noun, not
@@ -680,7 +713,7 @@ def disagreement(a: Facts, b: Facts) -> str | None:
     for one, other in ((a, b), (b, a)):
         if _negated_by_prefix(one.words, other.words) or _opposite_affixes(one.words, other.words):
             return "antonyms"
-        if _own_sense(one, other):
+        if _own_sense(one, other) or _method_noun(one, other):
             return "word senses"
     if not a.entities <= b.words or not b.entities <= a.words:
         return "entities"

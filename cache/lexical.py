@@ -79,7 +79,8 @@ FILLER_WORDS = frozenset(
 )  # not "very" ("very low income" is a band), "many", "any", "certain", "view" (a database view)
 # In a yes/no question these quantify what is asked: "Are some people allergic to water?" is not
 # "Are people allergic to water?" (in "What are some good books?" they are filler).
-YES_NO_QUANTIFIERS = frozenset("some any certain many much".split())  # "Do many dogs get cancer?" is not "Do dogs?"
+# "Do many dogs get cancer?" is not "Do dogs?", "Is a year exactly 365 days?" not "Is a year 365 days?"
+YES_NO_QUANTIFIERS = frozenset("some any certain many much exactly".split())
 # Grading words that questions use interchangeably ("good", "best" and "top" games; "the best way to"
 # is "how to"); one class. Those names are made of are light only against another grading word:
 # "the Great Lakes" are not lakes, "Good Friday" is not Friday.
@@ -149,13 +150,16 @@ _OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
     "to from", "into from", "onto from", "towards from", "toward from", "to by", "for about", "for while",
     "with without", "within outside", "inside outside", "by about", "by for",  # books by / about / for X
     "since until", "since till", "since in", "since before", "until after", "till after",  # since 2014 / in 2014
+    "since on", "since at", "since for", "since of", "until if", "until in", "till if",  # as of / since 2020; until / if I feel better
     "if unless", "in on", "to about", "across around", "by until",  # foil in / on the microwave; say to / about my boss
     "for with", "with about", "to for", "through around", "at for", "of for",  # cook for / with my wife
     "as with", "although because", "though because", "while because",  # use X as / with Y; tired although / because I sleep
     "while until", "at to", "into in", "into at", "into through",  # stir while / until it boils; throw at / to; break into / in
     "get be", "get let",  # get / be a tutor; get my son to / let my son drive
     "be have", "do have", "get do",  # be / have a mentor; what does a router do / have; get / do my taxes
-    "per in", "in with",  # the most rebounds per / in a game; what goes in / with a stew
+    "per in", "in with", "into with", "of on", "do be", "had were", "had was",
+    # the most rebounds per / in a game; what goes in / into / with a stew; the effect of / on inflation;
+    # how to do / be good; which presidents had / were slaves
     "within across", "within between", "across between", "per across", "per within",  # duplicates within / across columns
     "between during", "between with", "since during", "to through", "to via", "as for", "as to",  # between / during meals
     "or with", "vs with", "versus with",  # ibuprofen or / with tylenol
@@ -168,6 +172,8 @@ _ARTICLE_ROLES = frozenset(frozenset(p.split()) for p in ("the a", "the an"))
 # So does it in a question of a few words, where "the" names one thing: "What is the cloud?", "How
 # does the pill work?" (in a longer one "the student" is mostly "a student").
 _SHORT_QUESTION = 5
+# ... and before nouns that with "the" name one thing in any question ("the pill", "the Rock").
+_DEFINITE_NOUNS = frozenset("pill shot rock crown bar market cloud web net fed draft patch moon sun flu jackpot".split())
 # Only where the marked word is a place or a time (see _roles): a name, a word after an article, a
 # number, a day, month or season ("ambassador to / of China", "a trip to / with Emma", "due by / on
 # Friday", "for / in 2 weeks", "until / on Labor Day"), not a bare word ("the way to / of learning").
@@ -180,7 +186,7 @@ _TO_OF = frozenset(("to", "of"))
 _WHERE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across", "to on", "in around"))
 _TIME_ROLES = frozenset(frozenset(p.split()) for p in (
     "by at", "by on", "by in", "until at", "until on", "until during", "until for", "for in", "on around", "at around",
-    "by during", "by since", "by around", "through in", "since around", "since through", "through at"))
+    "by during", "by since", "by around", "through in", "since around", "since through", "through at", "through during"))
 # walked on the moon by / during 1972, wins through / in march, moved since / around 2020, sleep through / at night
 _TIME_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday weekend noon midnight tonight tomorrow
     morning evening night lunch due deadline winter summer spring autumn fall christmas thanksgiving easter holidays january february march april may june july august september october november december""".split())
@@ -348,19 +354,48 @@ def _after_modal_subject(tokens: list[str], i: int) -> bool:
     return i >= 2 and tokens[i - 2] in _MODALS and tokens[i - 1] in _SUBJECT_PRONOUNS
 
 
-def _perfect(tokens: list[str]) -> bool:
-    """ "has" / "have" as an auxiliary: "How many home runs has Judge hit?" (his total so far) is not
-    "How many home runs does Judge hit?" (a rate). Not after do-support ("does he have"), nor
-    before "to", an object's determiner or a number ("has a cat", "have 3 kids"), nor "to have" or
-    "can I have"."""
+_IRREGULAR_PARTICIPLES = frozenset("built made sold held paid done seen taken given kept sent spent told found".split())
+
+
+_TO_OR_ING_VERBS = frozenset("forget forgot forgotten remember remembered stop stopped try tried regret regretted".split())
+
+
+def _to_or_ing(tokens: list[str]) -> frozenset[tuple[str, str]]:
+    """ "forgot to take" (missed it) is not "forgot taking" (took it): (verb, "to" or "ing") for the
+    verbs whose sense turns on it."""
+    found = set()
+    for i, w in enumerate(tokens[:-1]):
+        if w in _TO_OR_ING_VERBS:
+            nxt = tokens[i + 1]
+            if nxt == "to" or _is_ing_form(nxt):
+                found.add((word_key(w), "to" if nxt == "to" else "ing"))
+    return frozenset(found)
+
+
+def _in_progress(tokens: list[str]) -> bool:
+    """ "being" before a participle: "Is the bridge being built?" (under way) is not "Is the bridge built?"."""
+    return any(w == "being" and (tokens[i + 1].endswith(("ed", "en", "wn")) or tokens[i + 1] in _IRREGULAR_PARTICIPLES)
+               for i, w in enumerate(tokens[:-1]))
+
+
+def _have_tense(tokens: list[str]) -> str | None:
+    """ "has" / "have" as an auxiliary: "perfect" ("How many home runs has Judge hit?", his total so
+    far, is not "How many home runs does Judge hit?", a rate). Not before "ever" (an experience),
+    nor after do-support ("does he have"), "to" or a
+    modal and its subject ("can I have"), nor before "to", a number or an object's determiner
+    ("has a cat", "have 3 kids") unless a wh-question inverts it ("how many books has the average
+    American read")."""
+    wh = bool(_QUESTION_WORDS.keys() & set(tokens))
     for i, w in enumerate(tokens[:-1]):
         if w in _HAVE_FORMS and not _DO_FORMS & set(tokens[:i]) and tokens[i - 1 : i] != ["to"] and not _after_modal_subject(tokens, i):
             after = tokens[i + 1]
             if after == "ever":  # "the best film you have ever seen" is "... you ever saw": an experience
                 continue
-            if after not in _HAVE_OBJECT_LEADS and after not in _DETERMINERS and number_value(after) is None:
-                return True
-    return False
+            inverted = i == 0 or (wh and tokens[i - 1] not in _SUBJECT_PRONOUNS)
+            if after in _HAVE_OBJECT_LEADS or number_value(after) is not None or (after in _DETERMINERS and not inverted):
+                continue
+            return "perfect"
+    return None
 
 
 def _has_to(tokens: list[str]) -> bool:
@@ -372,7 +407,8 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
     """(marker, stem of the next word that is no determiner, what that word is: "place" for a
     name or a word after an article, "time" for a number, day or month, else "") per role marker."""
     roles = set()
-    markers = _ROLE_MARKERS | _ARTICLES if "who" in tokens or len(tokens) <= _SHORT_QUESTION else _ROLE_MARKERS
+    markers = (_ROLE_MARKERS | _ARTICLES if "who" in tokens or len(tokens) <= _SHORT_QUESTION or _DEFINITE_NOUNS & set(tokens)
+               else _ROLE_MARKERS)
     for i, w in enumerate(tokens):
         if w in markers:
             rest = [t for t in tokens[i + 1 : i + 4] if t not in _DETERMINERS]
@@ -395,7 +431,7 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
 # A word these mark in one question is a target there; the same word right after a verb in the
 # other is what the verb acts on: "convert to a PDF" / "convert a PDF", "add a user to a group" /
 # "add a user group".
-_TARGET_MARKERS = frozenset("to for into onto from".split())
+_TARGET_MARKERS = frozenset("to for into onto from as".split())
 # The coordinated words of one question linked by one of these in the other: "use Postgres and a
 # queue" / "use Postgres as a queue", "run Windows and Linux" / "run Windows on Linux".
 _LINK_MARKERS = frozenset("as in on inside into within under over with".split())
@@ -441,8 +477,8 @@ def _opposite(marker_a: str, kind_a: str, marker_b: str, kind_b: str) -> bool:
         return True  # "made of" / "made in"
     if pair in _WHERE_ROLES:
         return "fixed" not in (kind_a, kind_b)
-    if pair == _TO_OF:
-        return not {"fixed", "gerund"} & {kind_a, kind_b}
+    if pair == _TO_OF:  # "the way to learn" is "the way of learning"; "a threat to / of hunting" differ
+        return "fixed" not in (kind_a, kind_b) and (kind_a == "gerund") == (kind_b == "gerund")
     # A name or a word after an article may be a time too ("until Labor Day", "during the summer").
     return (pair in _OPPOSITE_ROLES or pair in _ARTICLE_ROLES
             or (kind_a == kind_b and kind_a in ("place", "time") and pair in _PLACE_ROLES | _TIME_ROLES))
@@ -486,11 +522,13 @@ _KEYWORD_LEADS = frozenset("use using the an a".split())
 _KEYWORD_VERBS = frozenset("return returns mean do short".split())  # "What does and return?", "Does or short circuit?"
 _COMMANDS = frozenset("kubectl git docker helm npm pip cargo terraform gcloud aws az brew apt systemctl numpy np torch".split())
 _LETTER_NAMES = frozenset("vitamin hep hepatitis part plan class schedule type grade section form category level tier "
-                          "group option phase stage exhibit appendix size".split())
+                          "group option phase stage exhibit appendix size series terminal key ctrl control alt shift cmd "
+                          "gate".split())
 _TERM_LIGHT = {"pretty": frozenset("print printed printing printer".split()),
                "exact": frozenset("match matches matching word string phrase value search".split()),
                "best": frozenset("seller sellers selling man".split()),
-               "world": frozenset("war wars cup bank series record records writable readable executable heritage".split()),
+               "world": frozenset("war wars cup bank series record records writable readable executable heritage country "
+                                  "countries".split()),
                "great": frozenset("uncle aunt grandfather grandmother grandparent grandparents grandson granddaughter nephew "
                                   "niece".split())}
 # Before a measure a grade word says which value: the "top speed" is the highest, the "ideal tire
@@ -498,7 +536,9 @@ _TERM_LIGHT = {"pretty": frozenset("print printed printing printer".split()),
 _MEASURE_GRADES = frozenset("top ideal finest best max maximum optimal good great decent".split())
 _MEASURES = frozenset("speed speeds temperature temp pressure level setting settings price rate size weight height "
                       "capacity load dose dosage altitude depth resolution voltage rpm range grit sandpaper count "
-                      "score gpa salary tip return income wage bmi rent mileage threshold granularity".split())
+                      "score gpa salary tip return income wage bmi rent mileage threshold granularity ping pace yield "
+                      "handicap ratio worth a1c max press sugar momentum gamma crf buffers grind number reading "
+                      "value values parameter parameters hyperparameters percentage percent average ctr".split())
 
 
 # Code constructs made of function words: "distinct on", "for update", "if exists", "create table
@@ -517,7 +557,7 @@ def _named_words(tokens: list[str], text: str) -> frozenset[int]:
             named.add(i)
         elif before in _COMMANDS or (w in _TERM_LIGHT and after in _TERM_LIGHT[w]):
             named.add(i)
-        elif w in _MEASURE_GRADES and _MEASURES & set(tokens[i + 1 : i + 3]):
+        elif w in _MEASURE_GRADES and _MEASURES & set(tokens[i + 1 : i + 4]):
             named.add(i)
         elif w == "many" and (after == "to" or before == "to"):  # many-to-many, one-to-many
             named.add(i)
@@ -592,7 +632,9 @@ def lexical_view(text: str) -> LexicalView:
     return LexicalView(content, _coordinated(tokens), frozenset(types),
                        _asks_for_means(tokens), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
                        _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set())
-                       | ({"perfect"} if _perfect(tokens) else set()),
+                       | ({tense} if (tense := _have_tense(tokens)) else set())
+                       | ({"progressive"} if _in_progress(tokens) else set())
+                       | {f"{verb} {form}" for verb, form in _to_or_ing(tokens)},
                        _moods(tokens, types, _MODALS) | ({"necessity"} if _has_to(tokens) else set()),
                        _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens) | {tokens[i] for i in named},
                        _procedure_subject(tokens, types) is not None, _about_the_asker(tokens), _bare_words(tokens))
@@ -656,24 +698,34 @@ def same_persons(a: str, b: str) -> bool:
     return lexical_view(a).persons == lexical_view(b).persons
 
 
-_POSSIBLE = frozenset(("ability", "possibility"))  # "Which columns can be null?" is not "Which columns are null?"
+_ASKERS = frozenset("i you we one".split())
+
+
+def _asks_what_to_do(text: str) -> bool:
+    """ "should" with the asker as subject ("How long should I boil an egg?"): what to do."""
+    tokens = words(text)
+    return any(_MODALS.get(w) == "obligation" and tokens[i + 1 : i + 2] and tokens[i + 1] in _ASKERS
+               for i, w in enumerate(tokens))
 
 
 def same_mood(a: str, b: str) -> bool:
-    """The same tenses ("Who was ..." is not "Who is ..."), and the same modalities where both
-    use one ("What can I eat?" is not "What should I eat?")."""
+    """The same tenses ("Who was ..." is not "Who is ...") and the same modalities ("What can I
+    eat?" is not "What should I eat?"); a modal on one side only is another question too ("Which
+    columns can be null?" / "Which columns are null?", "How many hours should teenagers sleep?" /
+    "How many hours do teenagers sleep?"), but for the auxiliary of a how-to frame ("How can I" is
+    "How do I"), a "would" alone ("Who would be better?" is "Who is better?") and a "should" that
+    asks the asker what to do ("How long should I boil an egg?" is "How long do I boil an egg?";
+    not about the asker's own figure: "How much should I weigh?" / "How much do I weigh?")."""
     va, vb = lexical_view(a), lexical_view(b)
     if va.tenses != vb.tenses:
         return False
-    if va.modals and vb.modals:
-        return va.modals == vb.modals
-    if _POSSIBLE & (va.modals | vb.modals):
-        return False  # a possibility on one side only
-    # What the asker's own figure should be is not what it is: "What should my blood pressure be?" /
-    # "What is my blood pressure?", "How much should I weigh?" / "How much do I weigh?" ("How much
-    # should a plumber charge?" asks what one does charge, "How long should I boil an egg?" how long
-    # one does).
-    if "obligation" not in va.modals | vb.modals or not (va.about_the_asker or vb.about_the_asker):
+    if va.modals == vb.modals or va.modals ^ vb.modals == {"conditional"}:
+        return True
+    if (va.modals and vb.modals) or (va.modals | vb.modals) - {"conditional"} != {"obligation"}:
+        return False
+    if not (_asks_what_to_do(a) or _asks_what_to_do(b)):
+        return False
+    if not (va.about_the_asker or vb.about_the_asker):
         return True
     return va.framed or vb.framed or "how" in va.question_types | vb.question_types  # "How should I" is "How do I"
 

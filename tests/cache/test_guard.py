@@ -552,3 +552,13 @@ def test_an_exception_to_all_and_a_per_unit_length_are_quantities():
 )
 def test_more_forms_with_a_sense_of_their_own(a, b):
     assert not lexical_verdict(a, b, MatchParams(threshold=0.85, unaligned_threshold=None)).passed
+
+
+def test_decades_halves_partitives_and_marks_are_values():
+    assert why("Who was president in nineteen fifty?", "Who was president in the nineteen fifties?") == "numbers"
+    assert why("Is she in her twenties?", "Is she in her 20s?") is None
+    assert why("Is the iPhone 5s fast?", "Is the iPhone 5 fast?") == "numbers"
+    assert why("Can a baby of half a year eat honey?", "Can a baby of a year and a half eat honey?") == "numbers"
+    assert why("what is one of india's largest cities", "what is india's largest city") == "quantifiers"
+    assert why("How many cm is 6'?", 'How many cm is 6"?') == "units"
+    assert why("what happens if i forget one pill", "what happens if i forget pills") == "numbers"

@@ -639,3 +639,62 @@ def test_round_ten_moods_and_counts():
     strict = MatchParams(threshold=0.85, unaligned_threshold=None)
     assert not lexical_verdict("What happens if you miss one payment?", "What happens if you miss payments?", strict).passed
     assert lexical_verdict("Should the student learn a craft?", "Should a student learn a craft?", strict).passed  # generic "the"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How many hours do teenagers sleep?", "How many hours should teenagers sleep?"),  # a fact / a norm
+        ("Which fields does the config have?", "Which fields must the config have?"),
+        ("Is the bridge being built?", "Is the bridge built?"),  # under way / done
+        ("What should I do if I forgot to take my pill?", "What should I do if I forgot taking my pill?"),
+        ("how many books has the average american read", "how many books does the average american read"),
+    ],
+)
+def test_round_eleven_moods_and_tenses_differ(a, b):
+    assert not same_mood(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("How long should I boil an egg?", "How long do I boil an egg?"),  # what the asker is to do
+        ("Who is better for India?", "Who would be better for India?"),
+        ("What is the best decision you ever made?", "What is the best decision you have ever made?"),
+    ],
+)
+def test_round_eleven_moods_that_ask_the_same(a, b):
+    assert same_mood(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("What is the inflation rate since 2020?", "What is the inflation rate for 2020?"),
+        ("Should I keep taking antibiotics until I feel better?", "Should I keep taking antibiotics if I feel better?"),
+        ("what is the effect of inflation on wages", "what is the effect on inflation of wages"),
+        ("what is the threat to hunting", "what is the threat of hunting"),  # two -ing forms: no exemption
+        ("what goes into a lasagna", "what goes with a lasagna"),
+        ("how many people died of covid through 2021", "how many people died of covid during 2021"),
+        ("which presidents had slaves", "which presidents were slaves"),
+        ("How much does the pill cost in the United States?", "How much does a pill cost in the United States?"),
+    ],
+)
+def test_round_eleven_roles_differ(a, b):
+    assert not same_roles(a, b)
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("what is a good ping for gaming", "what is a great ping for gaming"),
+        ("what is a good resting heart rate", "what is a great resting heart rate"),
+        ("where is the terminal d lounge at dfw", "where is the terminal a lounge at dfw"),
+        ("what is a third world country", "what is a third country"),
+        ("Is a year exactly 365 days?", "Is a year 365 days?"),
+        ("What routing does the app use?", "What route does the app use?"),
+        ("Can I re-freeze breast milk?", "Can I freeze breast milk?"),
+    ],
+)
+def test_round_eleven_words_and_forms_must_agree(a, b):
+    assert not lexical_verdict(a, b, MatchParams(threshold=0.85, unaligned_threshold=None)).passed
