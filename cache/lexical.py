@@ -7,11 +7,12 @@
 - question type: the wh-words a question asks with, or "yes/no" and its mood for one that opens
   with an auxiliary verb ("Is X humble?" is not "Why is X humble?", "Can dogs eat grapes?" is not
   "Do dogs eat grapes?");
-- tense and modality: the tenses of every auxiliary (past "was"/"did", future "will") must agree
-  ("Who was the CEO?" is not "Who is the CEO?"), and so must the modalities (ability "can",
-  obligation "should"/"must", possibility "may"/"might") when both questions use one ("What can
-  I eat?" is not "What should I eat?", while "How much should X charge?" is "How much does X
-  charge?"); the auxiliary of a how-to frame ("How do / can / should I ...", "How can a
+- tense and modality: the tenses of every auxiliary (past "was"/"did", future "will", the perfect
+  of "has hit", "being built" under way) must agree ("Who was the CEO?" is not "Who is the CEO?"),
+  and so must the modalities (ability "can", obligation "should"/"must", possibility "may"/"might"),
+  a modal on one side only included ("Which columns can be null?" is not "Which columns are
+  null?"), but for a lone "would" and a "should" that asks the asker what to do ("How long should
+  I boil an egg?"); the auxiliary of a how-to frame ("How do / can / should I ...", "How can a
   teacher ...") is left out;
 - grammatical persons in the order they first appear ("my website" is not "your website",
   "Does she love him?" is not "Does he love her?"; "he" and "she" are apart), the order of
@@ -21,8 +22,11 @@
   ("to Canada" / "from Canada", "sent to me" / "sent by me", "a song for" / "a song about",
   "books by" / "books about", "since 2014" / "in 2014", "if it snows" / "unless it snows",
   "a while loop" / "a for loop"; before a place or a time: "travel to / in Europe", "open until /
-  at 10 pm"; in a "who" question the article: "won the / a Nobel Prize"), and two words one joins
-  with "and", the other with "or";
+  at 10 pm"; in a "who" question or a short one the article: "won the / a Nobel Prize", "what is
+  the / a cloud"), a word one question makes a target and the other a bare object ("convert to a
+  PDF" / "convert a PDF"), two words one joins with "and", the other with "or" or links with "as"
+  ("use Postgres and / as a queue"), and a preposition left at the end ("What do fish breathe
+  with?");
 - light words that carry the meaning of this question are kept: "What is Tokyo like?", "apps
   like Tinder", a "one way" ticket, "many" / "much" in a yes/no question.
 All of it is plain string work on two short texts (tens of microseconds), cached per text.
@@ -36,9 +40,74 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from cache.guard import NEGATION_WORDS, number_value, stem
+from cache.lexicon import (
+    ARTICLE_ROLES,
+    ARTICLES,
+    ASKERS,
+    BARE_PASTS,
+    COMMANDS,
+    CONSTRUCTS,
+    COORDINATORS,
+    DEFINITE_NOUNS,
+    DERIVATIONS,
+    DETERMINERS,
+    DO_FORMS,
+    DO_SUBJECTS,
+    FILLER_WORDS,
+    FIXED_TO,
+    FUNCTION_WORDS,
+    GENERIC_SUBJECTS,
+    GRADE_WORDS,
+    HAVE_FORMS,
+    HAVE_OBJECT_LEADS,
+    HOW_MANNER_FOLLOWERS,
+    IRREGULAR_PARTICIPLES,
+    KEYWORD_LEADS,
+    KEYWORD_NOUNS,
+    KEYWORD_VERBS,
+    KEYWORDS,
+    LETTER_NAMES,
+    LINK_MARKERS,
+    MEANS_WORDS,
+    MEASURE_GRADES,
+    MEASURES,
+    MODALS,
+    NAMING_GRADES,
+    OBJECT_FORMS,
+    OPPOSITE_ROLES,
+    PERSONS,
+    PLACE_ROLES,
+    PREPOSITIONS,
+    PROCEDURE_AUXILIARIES,
+    QUESTION_WORDS,
+    REFLEXIVES,
+    ROLE_MARKERS,
+    SHORT_QUESTION,
+    STRANDABLE,
+    SUBJECT_PRONOUNS,
+    TARGET_MARKERS,
+    TENSES,
+    TERM_LIGHT,
+    TIME_ROLES,
+    TIME_WORDS,
+    TO_OF,
+    TO_OR_ING_VERBS,
+    VERB_LEADS,
+    WH_SUBJECTS,
+    WHERE_ROLES,
+    YES_NO_MOODS,
+    YES_NO_QUANTIFIERS,
+)
 from cache.places import PLACE_NAMES
 from cache.word_forms import word_key
 
+_NOT = "¬"  # a negation's place in LexicalView.stream
+_FEEL = frozenset("feel feels felt".split())
+_SOMEONE = next(i for i, p in enumerate(PERSONS) if "someone" in p)
+_ITS = next(i for i, p in enumerate(PERSONS) if "its" in p)
+_ASKER_OR_ASKED = frozenset(i for i, p in enumerate(PERSONS) if p & {"i", "you", "we"})
+_GENERIC = len(PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
+_GENERIC_OBJECT = _GENERIC + 1  # ... where it is the object ("if he loves me")
 _TOKEN = re.compile(r"[a-z0-9]+")
 # A passive with its agent ("directors who were influenced by Herzog", "What is cut by a diamond?",
 # "Who was Alice hit by?") reverses who does what compared with the active form ("directors who
@@ -46,165 +115,6 @@ _TOKEN = re.compile(r"[a-z0-9]+")
 _PASSIVE_AGENT = re.compile(r"\b(?:is|are|was|were|be|been|being|get|gets|got|gotten)\s+(?:\w+ly\s+)?\w+\s+by\b|\bby$")
 _APOSTROPHE = re.compile(r"['’]")
 
-# Function words: determiners, pronouns (persons are compared separately), auxiliaries,
-# prepositions, conjunctions, question words (compared as question types).
-FUNCTION_WORDS = frozenset(
-    """a an the this that these those there here it its itself i me my mine myself you your yours yourself
-    yourselves he him his himself she her hers herself we us our ours ourselves they them their theirs
-    themselves one ones someone somebody anyone anybody something anything
-    is are was were be been being am do does did doing done have has had having can could should would will
-    shall may might must ought let lets s t d ll m re ve
-    of to in on for at by from with as about into onto than then so if or and but nor yet also
-    how what why which who whom whose where when whether
-    per via vs versus upon within among amongst between through throughout during across around towards toward
-    while whilst because since until unless though although
-    get gets got getting
-    im ive id ill youre youve youll youd hes shes weve theyre theyve theyll thats theres heres whos
-    not no never dont doesnt didnt isnt arent wasnt werent cant cannot couldnt shouldnt wouldnt wont
-    hasnt havent hadnt""".split()
-)  # negations are the guard's business: it counts them on both sides
-# Words that leave the question asked unchanged: fillers, intensifiers, vague quantifiers, and
-# the frame a question is put in ("what do you think", "can you tell me", "in the world"). Not
-# among them, since they change the answer: "too" (much), "a lot of", "just" (only), "always",
-# "usually", "still", "already", "likely", "possible", "probably", "even" (numbers), "simply"
-# (connected), "actual" (cash value), "kinds" / "types" of, and the verbs "feel" and "know".
-FILLER_WORDS = frozenset(
-    """really actually exactly exact basically truly literally much
-    quite rather pretty ever honestly
-    some all every each various
-    please kindly
-    thing things stuff way ways
-    think opinion opinions like tell explain describe suggest suggestion suggestions
-    recommend recommendation recommendations advice tip tips world""".split()
-)  # not "very" ("very low income" is a band), "many", "any", "certain", "view" (a database view)
-# In a yes/no question these quantify what is asked: "Are some people allergic to water?" is not
-# "Are people allergic to water?" (in "What are some good books?" they are filler).
-# "Do many dogs get cancer?" is not "Do dogs?", "Is a year exactly 365 days?" not "Is a year 365 days?"
-YES_NO_QUANTIFIERS = frozenset("some any certain many much exactly".split())
-# Grading words that questions use interchangeably ("good", "best" and "top" games; "the best way to"
-# is "how to"); one class. Those names are made of are light only against another grading word:
-# "the Great Lakes" are not lakes, "Good Friday" is not Friday.
-GRADE_WORDS = frozenset("good best top great greatest better nice finest awesome amazing ideal".split())  # "excellent" is a band
-# Of those, the ones names are made of: dropped only against another grading word.
-NAMING_GRADES = frozenset("good great nice awesome amazing top ideal greatest better".split())
-
-# A yes/no question opens with an auxiliary; its mood is part of what is asked ("Can dogs eat
-# grapes?" is not "Do dogs eat grapes?", "Should AAP form a government?" is not "Will it?").
-_YES_NO_MOODS = {
-    **dict.fromkeys("is are was were am do does did has have had isnt arent wasnt werent dont doesnt didnt "
-                    "hasnt havent hadnt".split(), "fact"),
-    **dict.fromkeys("can could cant couldnt cannot".split(), "ability"),
-    **dict.fromkeys("should must ought shall shouldnt mustnt".split(), "obligation"),
-    **dict.fromkeys("will would wont wouldnt".split(), "future"),
-    **dict.fromkeys("may might".split(), "possibility"),
-}
-_QUESTION_WORDS = {"how": "how", "why": "why", "when": "when", "where": "where", "who": "who", "whom": "who",
-                   "whose": "whose", "what": "what", "which": "what", "whats": "what"}
-# After "how", these words make it a question of manner ("how do I", "how can we", "how to").
-_HOW_MANNER_FOLLOWERS = frozenset(
-    "do does did can could should would will shall may might must is are was were am has have had to the a an "
-    "i you he she we they it one people someone this that these those my your our their his her its".split()
-)
-_COORDINATORS = frozenset("and or vs versus".split())
-_PROCEDURE_AUXILIARIES = frozenset("do does can could should would will shall may might must".split())
-_GENERIC_SUBJECTS = {
-    "i": frozenset("i me my mine myself".split()),
-    "you": frozenset("you your yours yourself".split()),
-    "we": frozenset("we us our ours ourselves".split()),
-    "one": frozenset("one ones oneself".split()),
-}
-_DO_SUBJECTS = frozenset("i you we they one someone people to he she or and".split())
-_MEANS_WORDS = frozenset("way ways method methods step steps tip tips do process procedure strategy strategies "
-                         "approach technique techniques".split())
-_PERSONS = (
-    frozenset("i me my mine myself im ive id".split()),
-    frozenset("you your yours yourself yourselves youre youve".split()),
-    frozenset("he him his himself hes".split()),
-    frozenset("she her hers herself shes".split()),
-    frozenset("we us our ours ourselves".split()),
-    frozenset("they them their theirs themselves".split()),
-    frozenset("someone somebody anyone anybody".split()),  # "can I sue someone" is not "can someone sue me"
-    frozenset("its itself".split()),  # "why does my dog lick its feet" is not "... lick my feet" ("it" alone is often no one)
-)
-# Tense and modality an auxiliary (or "had") marks; the present ("is", "do", "has") is unmarked, and
-# so is "would", which mostly softens. A main verb's own past ("owned" / "owns") is the word
-# alignment's business (cache.alignment).
-_TENSES = {
-    **dict.fromkeys("was were did wasnt werent didnt had hadnt got".split(), "past"),
-    **dict.fromkeys("will wont ll".split(), "future"),
-    "been": "perfect",  # "Has X been married?" (ever) is not "Is X married?" (now)
-}
-# Verbs whose past is their bare form: right after a wh-word ("Who hit", "Which team hit") it is
-# the past ("Who hits" asks about now).
-_BARE_PASTS = frozenset("hit set put cut read let beat spread shut quit split bet hurt cast burst upset".split())
-_WH_SUBJECTS = frozenset("who which what that".split())
-_MODALS = {
-    **dict.fromkeys("can could cant couldnt cannot".split(), "ability"),
-    **dict.fromkeys("should ought shall shouldnt".split(), "obligation"),
-    **dict.fromkeys("must mustnt".split(), "necessity"),  # "Must I tip?" (a rule) is not "Should I tip?" (advice)
-    **dict.fromkeys("may might".split(), "possibility"),
-    **dict.fromkeys("would wouldnt".split(), "conditional"),  # "What would you do?" is not "What should you do?"
-}
-# Role markers: a word both questions mark, with markers of opposite roles, is a different role.
-_OPPOSITE_ROLES = frozenset(frozenset(p.split()) for p in (
-    "to from", "into from", "onto from", "towards from", "toward from", "to by", "for about", "for while",
-    "with without", "within outside", "inside outside", "by about", "by for",  # books by / about / for X
-    "since until", "since till", "since in", "since before", "until after", "till after",  # since 2014 / in 2014
-    "since on", "since at", "since for", "since of", "until if", "until in", "till if",  # as of / since 2020; until / if I feel better
-    "if unless", "in on", "to about", "across around", "by until",  # foil in / on the microwave; say to / about my boss
-    "for with", "with about", "to for", "through around", "at for", "of for",  # cook for / with my wife
-    "as with", "although because", "though because", "while because",  # use X as / with Y; tired although / because I sleep
-    "while until", "at to", "into in", "into at", "into through",  # stir while / until it boils; throw at / to; break into / in
-    "get be", "get let",  # get / be a tutor; get my son to / let my son drive
-    "be have", "do have", "get do",  # be / have a mentor; what does a router do / have; get / do my taxes
-    "per in", "in with", "into with", "of on", "do be", "had were", "had was",
-    # the most rebounds per / in a game; what goes in / into / with a stew; the effect of / on inflation;
-    # how to do / be good; which presidents had / were slaves
-    "within across", "within between", "across between", "per across", "per within",  # duplicates within / across columns
-    "between during", "between with", "since during", "to through", "to via", "as for", "as to",  # between / during meals
-    "or with", "vs with", "versus with",  # ibuprofen or / with tylenol
-    "of by", "on by", "with by", "on with", "into by",  # photos of / by, a book on / by, what goes on / with; divided into / by
-    "this that", "here there",  # who won this / that year; what time is it here / there
-))
-# In a "who" question the article tells one holder from any: "Who won the / a Nobel Prize?",
-# "Who is the / a founder of OpenAI?" (elsewhere "the example" is "an example").
-_ARTICLE_ROLES = frozenset(frozenset(p.split()) for p in ("the a", "the an"))
-# So does it in a question of a few words, where "the" names one thing: "What is the cloud?", "How
-# does the pill work?" (in a longer one "the student" is mostly "a student").
-_SHORT_QUESTION = 5
-# ... and before nouns that with "the" name one thing in any question ("the pill", "the Rock").
-_DEFINITE_NOUNS = frozenset("pill shot rock crown bar market cloud web net fed draft patch moon sun flu jackpot".split())
-# Only where the marked word is a place or a time (see _roles): a name, a word after an article, a
-# number, a day, month or season ("ambassador to / of China", "a trip to / with Emma", "due by / on
-# Friday", "for / in 2 weeks", "until / on Labor Day"), not a bare word ("the way to / of learning").
-_PLACE_ROLES = frozenset(frozenset(p.split()) for p in ("to with",))
-# Toward against belonging, whatever the word, unless one of them is an -ing form ("the biggest
-# threat to / of ai", "ambassador to / of japan"; "the way to learn" is "the way of learning").
-_TO_OF = frozenset(("to", "of"))
-# A destination against a place one is in, whatever the word: "travel to / in europe" in lower
-# case, "go to / in school".
-_WHERE_ROLES = frozenset(frozenset(p.split()) for p in ("to in", "to within", "to around", "to across", "to on", "in around"))
-_TIME_ROLES = frozenset(frozenset(p.split()) for p in (
-    "by at", "by on", "by in", "until at", "until on", "until during", "until for", "for in", "on around", "at around",
-    "by during", "by since", "by around", "through in", "since around", "since through", "through at", "through during"))
-# walked on the moon by / during 1972, wins through / in march, moved since / around 2020, sleep through / at night
-_TIME_WORDS = frozenset("""monday tuesday wednesday thursday friday saturday sunday weekend noon midnight tonight tomorrow
-    morning evening night lunch due deadline winter summer spring autumn fall christmas thanksgiving easter holidays january february march april may june july august september october november december""".split())
-# "to" in these is no destination: "according to", "due to", "belongs to".
-_FIXED_TO = frozenset("according due thanks next close compared similar related belongs belong belonging".split())
-_ROLE_MARKERS = frozenset(w for pairs in (_OPPOSITE_ROLES, _PLACE_ROLES, _WHERE_ROLES, _TIME_ROLES, [_TO_OF]) for pair in pairs for w in pair) | {"than"}
-_ARTICLES = frozenset("the a an".split())
-_NOT = "¬"  # a negation's place in LexicalView.stream
-_FEEL = frozenset("feel feels felt".split())
-_SOMEONE = next(i for i, p in enumerate(_PERSONS) if "someone" in p)
-_ITS = next(i for i, p in enumerate(_PERSONS) if "its" in p)
-_ASKER_OR_ASKED = frozenset(i for i, p in enumerate(_PERSONS) if p & {"i", "you", "we"})
-_GENERIC = len(_PERSONS)  # the generic agent of a how-to question, in LexicalView.persons
-_GENERIC_OBJECT = _GENERIC + 1  # ... where it is the object ("if he loves me")
-_REFLEXIVES = frozenset("myself ourselves yourself yourselves oneself".split())
-_OBJECT_FORMS = frozenset("me us".split()) | _REFLEXIVES  # "teach myself" is not "teach"
-_PREPOSITIONS = frozenset("in on at of for with about to from by into within".split())
-_DETERMINERS = frozenset("a an the my your his her our their its this that these those some".split())
 
 
 # A request for the reason (or the means) after the question itself: "What is your favorite
@@ -224,7 +134,7 @@ def without_reason_request(text: str) -> str:
     if cut is None or cut.start() == 0:
         return text
     before = words(text[: cut.start()])
-    if not before or before[-1] in _QUESTION_WORDS:  # "the difference between how and why?" asks about both
+    if not before or before[-1] in QUESTION_WORDS:  # "the difference between how and why?" asks about both
         return text
     return text[: cut.start()].rstrip(" ,;?") + "?"
 
@@ -236,7 +146,7 @@ def words(text: str) -> list[str]:
 
 def _split_contraction(word: str) -> str:
     """"whats" -> "what", "hows" -> "how" (the apostrophe is gone by now)."""
-    if word.endswith("s") and word[:-1] in _QUESTION_WORDS:
+    if word.endswith("s") and word[:-1] in QUESTION_WORDS:
         return word[:-1]
     return word
 
@@ -247,10 +157,10 @@ class LexicalView:
     coordinators: dict[frozenset[str], frozenset[str]]  # two stems -> how they are joined: "and", "or", "vs"
     question_types: frozenset[str]
     asks_for_means: bool  # "what is the best way to...", "what should I do to...": a "how" question
-    persons: tuple[int, ...]  # indexes into _PERSONS, in order of first appearance
+    persons: tuple[int, ...]  # indexes into PERSONS, in order of first appearance
     passive_agent: bool  # "... was made by ...": see _PASSIVE_AGENT
-    tenses: frozenset[str]  # see _TENSES
-    modals: frozenset[str]  # see _MODALS
+    tenses: frozenset[str]  # see TENSES
+    modals: frozenset[str]  # see MODALS
     roles: frozenset[tuple[str, str, str]]  # (role marker, stem of the word it marks or "" when stranded, its kind)
     stream: tuple[str, ...]  # content stems in text order, repeats kept, with _NOT for each negation
     kept_light: frozenset[str] = frozenset()  # light words that carry meaning here: see _kept_light
@@ -274,20 +184,20 @@ def _question_types(tokens: list[str]) -> set[str]:
     "how long", "how effective") asks for a degree, not a manner; "how come" asks why."""
     types = set()
     for i, w in enumerate(tokens):
-        kind = _QUESTION_WORDS.get(w)
+        kind = QUESTION_WORDS.get(w)
         if kind == "how" and i + 1 < len(tokens):
             after = tokens[i + 1]
             if after == "come":
                 kind = "why"
             elif after in ("much", "many"):
                 kind = "how-" + after  # an amount is not a count: "how much do people pay" / "how many people pay"
-            elif after not in _HOW_MANNER_FOLLOWERS:
+            elif after not in HOW_MANNER_FOLLOWERS:
                 kind = "how-degree"
         if kind is not None:
             types.add(kind)
-    if not types and tokens and tokens[0] in _YES_NO_MOODS:
-        mood = _YES_NO_MOODS[tokens[0]]
-        if tokens[0] in _DO_FORMS and any(w in ("have", "has") and tokens[i + 1 : i + 2] != ["to"] for i, w in enumerate(tokens)):
+    if not types and tokens and tokens[0] in YES_NO_MOODS:
+        mood = YES_NO_MOODS[tokens[0]]
+        if tokens[0] in DO_FORMS and any(w in ("have", "has") and tokens[i + 1 : i + 2] != ["to"] for i, w in enumerate(tokens)):
             mood = "possession"  # "Does Titan have a moon?" is not "Is Titan a moon?"
         types.add(f"yes/no ({mood})")
     return types
@@ -298,7 +208,7 @@ def _content_stem(tokens: list[str], start: int, step: int) -> str | None:
     for i in (start, start + step):
         if 0 <= i < len(tokens):
             w = tokens[i]
-            if w not in FUNCTION_WORDS and w not in _QUESTION_WORDS and number_value(w) is None:
+            if w not in FUNCTION_WORDS and w not in QUESTION_WORDS and number_value(w) is None:
                 return word_key(w)
     return None
 
@@ -307,7 +217,7 @@ def _coordinated(tokens: list[str]) -> dict[frozenset[str], frozenset[str]]:
     """Pairs of stems joined by "and", "or" or "vs" ("versus" is "vs") -> the coordinators used."""
     pairs: dict[frozenset[str], frozenset[str]] = {}
     for i, w in enumerate(tokens):
-        if w in _COORDINATORS:
+        if w in COORDINATORS:
             left, right = _content_stem(tokens, i - 1, -1), _content_stem(tokens, i + 1, 1)
             if left and right and left != right:
                 pair = frozenset((left, right))
@@ -318,7 +228,7 @@ def _coordinated(tokens: list[str]) -> dict[frozenset[str], frozenset[str]]:
 def _asks_for_means(tokens: list[str]) -> bool:
     """A means word ("way", "steps"), or "do" as the main verb ("What should I do to ...", "what to
     do"), not as an auxiliary ("What do birds eat?" asks what, not how)."""
-    return any(w in _MEANS_WORDS and (w != "do" or (i > 0 and tokens[i - 1] in _DO_SUBJECTS)) for i, w in enumerate(tokens))
+    return any(w in MEANS_WORDS and (w != "do" or (i > 0 and tokens[i - 1] in DO_SUBJECTS)) for i, w in enumerate(tokens))
 
 
 def _procedure_subject(tokens: list[str], types: set[str]) -> int | None:
@@ -327,7 +237,7 @@ def _procedure_subject(tokens: list[str], types: set[str]) -> int | None:
     procedural = types <= {"how", "where", "what"} and bool(types & {"how", "where"} or _asks_for_means(tokens))
     if procedural:
         for i, w in enumerate(tokens[:5]):
-            if w in _GENERIC_SUBJECTS and i > 0 and tokens[i - 1] in _PROCEDURE_AUXILIARIES:
+            if w in GENERIC_SUBJECTS and i > 0 and tokens[i - 1] in PROCEDURE_AUXILIARIES:
                 if tokens[i - 1] == "would" and "how" not in types:
                     return None  # "What would you do?" asks for your choice, not a procedure
                 return i
@@ -343,21 +253,15 @@ def _moods(tokens: list[str], types: set[str], classes: dict[str, str]) -> froze
                      if w in classes and i != framed and not (i > 0 and tokens[i - 1] == "how"))
 
 
-_HAVE_FORMS = frozenset("has have hasnt havent".split())
-_SUBJECT_PRONOUNS = frozenset("i you we they he she it one".split())
-_DO_FORMS = frozenset("do does did dont doesnt didnt".split())
-_HAVE_OBJECT_LEADS = frozenset("to got any no enough more many much lots so such".split())
 
 
 def _after_modal_subject(tokens: list[str], i: int) -> bool:
     """ "How can I have ...": a modal and its subject before a main verb."""
-    return i >= 2 and tokens[i - 2] in _MODALS and tokens[i - 1] in _SUBJECT_PRONOUNS
+    return i >= 2 and tokens[i - 2] in MODALS and tokens[i - 1] in SUBJECT_PRONOUNS
 
 
-_IRREGULAR_PARTICIPLES = frozenset("built made sold held paid done seen taken given kept sent spent told found".split())
 
 
-_TO_OR_ING_VERBS = frozenset("forget forgot forgotten remember remembered stop stopped try tried regret regretted".split())
 
 
 def _to_or_ing(tokens: list[str]) -> frozenset[tuple[str, str]]:
@@ -365,7 +269,7 @@ def _to_or_ing(tokens: list[str]) -> frozenset[tuple[str, str]]:
     verbs whose sense turns on it."""
     found = set()
     for i, w in enumerate(tokens[:-1]):
-        if w in _TO_OR_ING_VERBS:
+        if w in TO_OR_ING_VERBS:
             nxt = tokens[i + 1]
             if nxt == "to" or _is_ing_form(nxt):
                 found.add((word_key(w), "to" if nxt == "to" else "ing"))
@@ -374,7 +278,7 @@ def _to_or_ing(tokens: list[str]) -> frozenset[tuple[str, str]]:
 
 def _in_progress(tokens: list[str]) -> bool:
     """ "being" before a participle: "Is the bridge being built?" (under way) is not "Is the bridge built?"."""
-    return any(w == "being" and (tokens[i + 1].endswith(("ed", "en", "wn")) or tokens[i + 1] in _IRREGULAR_PARTICIPLES)
+    return any(w == "being" and (tokens[i + 1].endswith(("ed", "en", "wn")) or tokens[i + 1] in IRREGULAR_PARTICIPLES)
                for i, w in enumerate(tokens[:-1]))
 
 
@@ -385,14 +289,14 @@ def _have_tense(tokens: list[str]) -> str | None:
     modal and its subject ("can I have"), nor before "to", a number or an object's determiner
     ("has a cat", "have 3 kids") unless a wh-question inverts it ("how many books has the average
     American read")."""
-    wh = bool(_QUESTION_WORDS.keys() & set(tokens))
+    wh = bool(QUESTION_WORDS.keys() & set(tokens))
     for i, w in enumerate(tokens[:-1]):
-        if w in _HAVE_FORMS and not _DO_FORMS & set(tokens[:i]) and tokens[i - 1 : i] != ["to"] and not _after_modal_subject(tokens, i):
+        if w in HAVE_FORMS and not DO_FORMS & set(tokens[:i]) and tokens[i - 1 : i] != ["to"] and not _after_modal_subject(tokens, i):
             after = tokens[i + 1]
             if after == "ever":  # "the best film you have ever seen" is "... you ever saw": an experience
                 continue
-            inverted = i == 0 or (wh and tokens[i - 1] not in _SUBJECT_PRONOUNS)
-            if after in _HAVE_OBJECT_LEADS or number_value(after) is not None or (after in _DETERMINERS and not inverted):
+            inverted = i == 0 or (wh and tokens[i - 1] not in SUBJECT_PRONOUNS)
+            if after in HAVE_OBJECT_LEADS or number_value(after) is not None or (after in DETERMINERS and not inverted):
                 continue
             return "perfect"
     return None
@@ -407,14 +311,14 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
     """(marker, stem of the next word that is no determiner, what that word is: "place" for a
     name or a word after an article, "time" for a number, day or month, else "") per role marker."""
     roles = set()
-    markers = (_ROLE_MARKERS | _ARTICLES if "who" in tokens or len(tokens) <= _SHORT_QUESTION or _DEFINITE_NOUNS & set(tokens)
-               else _ROLE_MARKERS)
+    markers = (ROLE_MARKERS | ARTICLES if "who" in tokens or len(tokens) <= SHORT_QUESTION or DEFINITE_NOUNS & set(tokens)
+               else ROLE_MARKERS)
     for i, w in enumerate(tokens):
         if w in markers:
-            rest = [t for t in tokens[i + 1 : i + 4] if t not in _DETERMINERS]
+            rest = [t for t in tokens[i + 1 : i + 4] if t not in DETERMINERS]
             word = rest[0] if rest else ""
-            fixed = w == "to" and i > 0 and tokens[i - 1] in _FIXED_TO
-            if number_value(word) is not None or word in _TIME_WORDS:
+            fixed = w == "to" and i > 0 and tokens[i - 1] in FIXED_TO
+            if number_value(word) is not None or word in TIME_WORDS:
                 kind = "time"
             elif fixed:
                 kind = "fixed"  # "according to Judaism" is no destination
@@ -428,15 +332,6 @@ def _roles(tokens: list[str], names: frozenset[str]) -> frozenset[tuple[str, str
     return frozenset(roles)
 
 
-# A word these mark in one question is a target there; the same word right after a verb in the
-# other is what the verb acts on: "convert to a PDF" / "convert a PDF", "add a user to a group" /
-# "add a user group".
-_TARGET_MARKERS = frozenset("to for into onto from as".split())
-# The coordinated words of one question linked by one of these in the other: "use Postgres and a
-# queue" / "use Postgres as a queue", "run Windows and Linux" / "run Windows on Linux".
-_LINK_MARKERS = frozenset("as in on inside into within under over with".split())
-_VERB_LEADS = frozenset("to i you we they he she it one people me us him her them do does did can could should would "
-                        "will must may might not dont doesnt didnt cant".split())
 
 
 def _is_ing_form(word: str) -> bool:
@@ -449,12 +344,12 @@ def _bare_words(tokens: list[str]) -> frozenset[str]:
     that puts a verb next ("to", a subject, an auxiliary): objects and parts of compounds."""
     bare = set()
     for i, w in enumerate(tokens):
-        if w in FUNCTION_WORDS or w in _QUESTION_WORDS or number_value(w) is not None or _is_ing_form(w):
+        if w in FUNCTION_WORDS or w in QUESTION_WORDS or number_value(w) is not None or _is_ing_form(w):
             continue  # "like to date" / "like dating": an -ing form is the verb itself
         j = i - 1
-        while j >= 0 and tokens[j] in _DETERMINERS:
+        while j >= 0 and tokens[j] in DETERMINERS:
             j -= 1
-        if j >= 0 and tokens[j] not in _ROLE_MARKERS and tokens[j] not in _VERB_LEADS and tokens[j] not in _QUESTION_WORDS:
+        if j >= 0 and tokens[j] not in ROLE_MARKERS and tokens[j] not in VERB_LEADS and tokens[j] not in QUESTION_WORDS:
             bare.add(word_key(w))
     return frozenset(bare)
 
@@ -464,24 +359,23 @@ def _asked_object(view: LexicalView) -> bool:
     return bool(view.question_types & {"what", "who"})
 
 
-_STRANDABLE = _PREPOSITIONS | frozenset("through under over onto across around without".split())
 
 
 def _stranded(roles: frozenset[tuple[str, str, str]]) -> frozenset[str]:
-    return frozenset(marker for marker, _, kind in roles if kind == "stranded" and marker in _STRANDABLE)
+    return frozenset(marker for marker, _, kind in roles if kind == "stranded" and marker in STRANDABLE)
 
 
 def _opposite(marker_a: str, kind_a: str, marker_b: str, kind_b: str) -> bool:
     pair = frozenset((marker_a, marker_b))
     if kind_a == kind_b == "stranded":
         return True  # "made of" / "made in"
-    if pair in _WHERE_ROLES:
+    if pair in WHERE_ROLES:
         return "fixed" not in (kind_a, kind_b)
-    if pair == _TO_OF:  # "the way to learn" is "the way of learning"; "a threat to / of hunting" differ
+    if pair == TO_OF:  # "the way to learn" is "the way of learning"; "a threat to / of hunting" differ
         return "fixed" not in (kind_a, kind_b) and (kind_a == "gerund") == (kind_b == "gerund")
     # A name or a word after an article may be a time too ("until Labor Day", "during the summer").
-    return (pair in _OPPOSITE_ROLES or pair in _ARTICLE_ROLES
-            or (kind_a == kind_b and kind_a in ("place", "time") and pair in _PLACE_ROLES | _TIME_ROLES))
+    return (pair in OPPOSITE_ROLES or pair in ARTICLE_ROLES
+            or (kind_a == kind_b and kind_a in ("place", "time") and pair in PLACE_ROLES | TIME_ROLES))
 
 
 def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
@@ -492,14 +386,14 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
     "How did you become X?" (an experience) or "Why do you love cats?" keep their person, and
     "How do I know if I love him?" keeps who loves whom."""
     subject = _procedure_subject(tokens, types)
-    generic = _GENERIC_SUBJECTS[tokens[subject]] if subject is not None else frozenset()
+    generic = GENERIC_SUBJECTS[tokens[subject]] if subject is not None else frozenset()
     order: list[int] = []
     for i, w in enumerate(tokens):
         if w in generic:
-            after_preposition = w in _REFLEXIVES and i > 0 and tokens[i - 1] in _PREPOSITIONS  # "confident in myself"
-            found = [_GENERIC_OBJECT if w in _OBJECT_FORMS and not after_preposition else _GENERIC]
+            after_preposition = w in REFLEXIVES and i > 0 and tokens[i - 1] in PREPOSITIONS  # "confident in myself"
+            found = [_GENERIC_OBJECT if w in OBJECT_FORMS and not after_preposition else _GENERIC]
         else:
-            found = [i for i, p in enumerate(_PERSONS) if w in p]
+            found = [i for i, p in enumerate(PERSONS) if w in p]
         order += [i for i in found if i not in order]
     # "someone" and "its" count only beside the asker or the one asked ("can I sue someone" / "can
     # someone sue me", "my dog licks its / my feet"); alone "someone" is a person in general ("What
@@ -511,59 +405,27 @@ def _persons(tokens: list[str], types: set[str]) -> tuple[int, ...]:
     return () if order == [_GENERIC] else tuple(order)
 
 
-# Function and light words that name a thing here, so they count as content: a keyword ("the and
-# operator", "use or in a where clause", "a do while loop"), a command's subcommand ("kubectl
-# describe", "git describe"), a placeholder ("branch a into branch b"), "ill" written so, and
-# light words of a term ("pretty print", "exact match", "many to many", "numpy any").
-_KEYWORDS = frozenset("and or not nor xor nand it this self do while for if is as in with yield await async return".split())
-_KEYWORD_NOUNS = frozenset("operator operators gate gates keyword keywords function clause loop loops statement statements "
-                           "expression condition block method return returns short".split())
-_KEYWORD_LEADS = frozenset("use using the an a".split())
-_KEYWORD_VERBS = frozenset("return returns mean do short".split())  # "What does and return?", "Does or short circuit?"
-_COMMANDS = frozenset("kubectl git docker helm npm pip cargo terraform gcloud aws az brew apt systemctl numpy np torch".split())
-_LETTER_NAMES = frozenset("vitamin hep hepatitis part plan class schedule type grade section form category level tier "
-                          "group option phase stage exhibit appendix size series terminal key ctrl control alt shift cmd "
-                          "gate".split())
-_TERM_LIGHT = {"pretty": frozenset("print printed printing printer".split()),
-               "exact": frozenset("match matches matching word string phrase value search".split()),
-               "best": frozenset("seller sellers selling man".split()),
-               "world": frozenset("war wars cup bank series record records writable readable executable heritage country "
-                                  "countries".split()),
-               "great": frozenset("uncle aunt grandfather grandmother grandparent grandparents grandson granddaughter nephew "
-                                  "niece".split())}
-# Before a measure a grade word says which value: the "top speed" is the highest, the "ideal tire
-# pressure" the one to aim for, the "best speed" neither.
-_MEASURE_GRADES = frozenset("top ideal finest best max maximum optimal good great decent".split())
-_MEASURES = frozenset("speed speeds temperature temp pressure level setting settings price rate size weight height "
-                      "capacity load dose dosage altitude depth resolution voltage rpm range grit sandpaper count "
-                      "score gpa salary tip return income wage bmi rent mileage threshold granularity ping pace yield "
-                      "handicap ratio worth a1c max press sugar momentum gamma crf buffers grind number reading "
-                      "value values parameter parameters hyperparameters percentage percent average ctr".split())
 
 
-# Code constructs made of function words: "distinct on", "for update", "if exists", "create table
-# as", "async for / with", "for await", "has many through", "explain analyze".
-_CONSTRUCTS = frozenset(("distinct on", "for update", "if exists", "if not", "table as", "async for", "async with",
-                         "for await", "await of", "many through", "explain analyze", "order by", "group by", "partition by"))
 
 
 def _named_words(tokens: list[str], text: str) -> frozenset[int]:
-    """Indexes of function or light words that name something in this question (see _KEYWORDS)."""
-    named = {j for i in range(len(tokens) - 1) if f"{tokens[i]} {tokens[i + 1]}" in _CONSTRUCTS for j in (i, i + 1)}
+    """Indexes of function or light words that name something in this question (see KEYWORDS)."""
+    named = {j for i in range(len(tokens) - 1) if f"{tokens[i]} {tokens[i + 1]}" in CONSTRUCTS for j in (i, i + 1)}
     for i, w in enumerate(tokens):
         before, after = tokens[i - 1] if i > 0 else "", tokens[i + 1] if i + 1 < len(tokens) else ""
-        if w in _KEYWORDS and (after in _KEYWORD_NOUNS or (before in _KEYWORD_LEADS and after not in _DETERMINERS)
-                               or (before == "does" and after in _KEYWORD_VERBS) or (w == "do" and after == "while")):
+        if w in KEYWORDS and (after in KEYWORD_NOUNS or (before in KEYWORD_LEADS and after not in DETERMINERS)
+                               or (before == "does" and after in KEYWORD_VERBS) or (w == "do" and after == "while")):
             named.add(i)
-        elif before in _COMMANDS or (w in _TERM_LIGHT and after in _TERM_LIGHT[w]):
+        elif before in COMMANDS or (w in TERM_LIGHT and after in TERM_LIGHT[w]):
             named.add(i)
-        elif w in _MEASURE_GRADES and _MEASURES & set(tokens[i + 1 : i + 4]):
+        elif w in MEASURE_GRADES and MEASURES & set(tokens[i + 1 : i + 4]):
             named.add(i)
         elif w == "many" and (after == "to" or before == "to"):  # many-to-many, one-to-many
             named.add(i)
-        elif w == "a" and (after in _PREPOSITIONS | {"into", "onto", "and", "or", ""}) and i > 0:
+        elif w == "a" and (after in PREPOSITIONS | {"into", "onto", "and", "or", ""}) and i > 0:
             named.add(i)
-        elif len(w) == 1 and before in _LETTER_NAMES:  # vitamin a / d, medicare part a / d, class a
+        elif len(w) == 1 and before in LETTER_NAMES:  # vitamin a / d, medicare part a / d, class a
             named.add(i)
     if re.search(r"\bill\b", text, re.IGNORECASE):  # "my ill dog", not "I'll"
         named |= {i for i, w in enumerate(tokens) if w == "ill"}
@@ -582,13 +444,13 @@ def _kept_light(tokens: list[str]) -> frozenset[str]:
     ticket and money "in tips"."""
     kept = {"like" for i, w in enumerate(tokens) if w == "like" and not _hedging_like(tokens, i)}
     kept |= {w for i, w in enumerate(tokens) if w in ("way", "ways") and i > 0 and tokens[i - 1] == "one"}
-    kept |= {w for i, w in enumerate(tokens) if w in ("tip", "tips") and i > 0 and tokens[i - 1] in _PREPOSITIONS}
+    kept |= {w for i, w in enumerate(tokens) if w in ("tip", "tips") and i > 0 and tokens[i - 1] in PREPOSITIONS}
     return frozenset(kept)
 
 
 def _bare_past(tokens: list[str]) -> bool:
     """A verb whose past is its bare form, right after a wh-subject ("Who hit", "Which team hit")."""
-    return any(w in _BARE_PASTS and (tokens[i - 1] in _WH_SUBJECTS or (i > 1 and tokens[i - 2] in ("which", "what")))
+    return any(w in BARE_PASTS and (tokens[i - 1] in WH_SUBJECTS or (i > 1 and tokens[i - 2] in ("which", "what")))
                for i, w in enumerate(tokens) if i > 0)
 
 
@@ -621,7 +483,7 @@ def lexical_view(text: str) -> LexicalView:
     for i, w in enumerate(tokens):
         if w in NEGATION_WORDS and i not in named:
             stream.append(_NOT)
-        if i not in named and ((w in FUNCTION_WORDS and w not in acronyms) or w in _QUESTION_WORDS or number_value(w) is not None):
+        if i not in named and ((w in FUNCTION_WORDS and w not in acronyms) or w in QUESTION_WORDS or number_value(w) is not None):
             continue
         if w in _FEEL and tokens[i + 1 : i + 2] == ["like"]:
             continue  # "What does it feel like to ..." asks "What is it like to ..."
@@ -631,11 +493,11 @@ def lexical_view(text: str) -> LexicalView:
     types = _question_types(tokens)
     return LexicalView(content, _coordinated(tokens), frozenset(types),
                        _asks_for_means(tokens), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
-                       _moods(tokens, types, _TENSES) | ({"past"} if _bare_past(tokens) else set())
+                       _moods(tokens, types, TENSES) | ({"past"} if _bare_past(tokens) else set())
                        | ({tense} if (tense := _have_tense(tokens)) else set())
                        | ({"progressive"} if _in_progress(tokens) else set())
                        | {f"{verb} {form}" for verb, form in _to_or_ing(tokens)},
-                       _moods(tokens, types, _MODALS) | ({"necessity"} if _has_to(tokens) else set()),
+                       _moods(tokens, types, MODALS) | ({"necessity"} if _has_to(tokens) else set()),
                        _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens) | {tokens[i] for i in named},
                        _procedure_subject(tokens, types) is not None, _about_the_asker(tokens), _bare_words(tokens))
 
@@ -660,16 +522,13 @@ def is_past_form(word: str) -> bool:
     return word.endswith("ed") and stem(word) != word
 
 
-# Derivational endings: photographer, alcoholism, musical, operative / operation, authority, production,
-# metallic / metal.
-_DERIVATIONS = ("er", "or", "ism", "ist", "al", "iv", "ion", "it", "ment", "ness", "anc", "enc", "ur", "ic")
 
 
 def _derivation(word: str) -> str:
     """What the stemmer took off a word beyond a plural, when it makes another word ("" if not)."""
     rest = word[len(stem(word)) :] if word.startswith(stem(word)) else ""
     rest = rest[:-2] if rest.endswith("es") and len(rest) > 2 else rest[:-1] if rest.endswith("s") else rest
-    return rest if any(d in rest for d in _DERIVATIONS) else ""
+    return rest if any(d in rest for d in DERIVATIONS) else ""
 
 
 def same_inflection(a: str, b: str) -> bool:
@@ -698,13 +557,12 @@ def same_persons(a: str, b: str) -> bool:
     return lexical_view(a).persons == lexical_view(b).persons
 
 
-_ASKERS = frozenset("i you we one".split())
 
 
 def _asks_what_to_do(text: str) -> bool:
     """ "should" with the asker as subject ("How long should I boil an egg?"): what to do."""
     tokens = words(text)
-    return any(_MODALS.get(w) == "obligation" and tokens[i + 1 : i + 2] and tokens[i + 1] in _ASKERS
+    return any(MODALS.get(w) == "obligation" and tokens[i + 1 : i + 2] and tokens[i + 1] in ASKERS
                for i, w in enumerate(tokens))
 
 
@@ -736,9 +594,9 @@ def _about_the_asker(tokens: list[str]) -> bool:
     if "my" in tokens:
         return True
     for i, w in enumerate(tokens[:-1]):
-        if w == "i" and tokens[i - 1] in _PROCEDURE_AUXILIARIES | {"am"}:
+        if w == "i" and tokens[i - 1] in PROCEDURE_AUXILIARIES | {"am"}:
             after = tokens[i + 2] if i + 2 < len(tokens) else ""
-            return after == "" or after in _PREPOSITIONS or number_value(after) is not None
+            return after == "" or after in PREPOSITIONS or number_value(after) is not None
     return False
 
 
@@ -754,9 +612,9 @@ def same_roles(a: str, b: str) -> bool:
     if than_a and than_b and than_a != than_b:
         return False  # "How much larger is a petabyte than a terabyte?" / "How much larger than a petabyte is a terabyte?"
     for one, other in ((va, vb), (vb, va)):
-        if any(m in _TARGET_MARKERS and kind in ("", "place") and w in other.bare for m, w, kind in one.roles - other.roles):
+        if any(m in TARGET_MARKERS and kind in ("", "place") and w in other.bare for m, w, kind in one.roles - other.roles):
             return False
-        linked = {w for m, w, _ in other.roles if m in _LINK_MARKERS}
+        linked = {w for m, w, _ in other.roles if m in LINK_MARKERS}
         if any(pair & linked and pair <= other.content.keys() and pair not in other.coordinators for pair in one.coordinators):
             return False
     for marker_a, word, kind in ra - rb:
