@@ -311,7 +311,7 @@ _SOME_PAUCAL = re.compile(r"\b(?:a|the)\s+(?:few|little)\b", re.IGNORECASE)
 # A base right after these is a verb ("learn to paint", "how do I fish"): the -ing noun of the
 # activity asks the same ("learn painting"); "the best paint" against "the best painting" does not.
 _VERB_LEAD = frozenset("to can could will would should must i you we they".split())
-_NOUN_LEAD = frozenset("what which the a an this that my your our their its".split())  # not "do": "How do fish breathe?"
+_NOUN_LEAD = frozenset("what which the a an this that my your our their its best top good great".split())  # not "do": "How do fish breathe?"
 
 
 @dataclass(frozen=True)

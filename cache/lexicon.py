@@ -163,7 +163,8 @@ SUBJECT_PRONOUNS = frozenset("i you we they he she it one".split())
 DO_FORMS = frozenset("do does did dont doesnt didnt".split())
 HAVE_OBJECT_LEADS = frozenset("to got any no enough more many much lots so such".split())
 IRREGULAR_PARTICIPLES = frozenset("built made sold held paid done seen taken given kept sent spent told found".split())
-TO_OR_ING_VERBS = frozenset("forget forgot forgotten remember remembered stop stopped try tried regret regretted".split())
+TO_OR_ING_VERBS = frozenset("forget forgets forgot forgotten remember remembers remembered stop stops stopped try tries "
+                             "tried regret regrets regretted quit quits".split())
 # A word these mark in one question is a target there; the same word right after a verb in the
 # other is what the verb acts on: "convert to a PDF" / "convert a PDF", "add a user to a group" /
 # "add a user group".

@@ -698,3 +698,10 @@ def test_round_eleven_roles_differ(a, b):
 )
 def test_round_eleven_words_and_forms_must_agree(a, b):
     assert not lexical_verdict(a, b, MatchParams(threshold=0.85, unaligned_threshold=None)).passed
+
+
+def test_round_twelve_to_or_ing_after_any_form_and_method_nouns_after_a_grade():
+    assert not same_mood("he remembers to lock the car", "he remembers locking the car")
+    assert not same_mood("i quit to smoke", "i quit smoking")
+    strict = MatchParams(threshold=0.85, unaligned_threshold=None)
+    assert not lexical_verdict("what is the best routing for my delivery van", "what is the best route for my delivery van", strict).passed
