@@ -344,6 +344,7 @@ class Facts:
     spans: tuple[str, ...] = ()  # code spans as written, sorted: see code_spans
     cased: tuple[str, ...] = ()  # unit and type names whose case is their meaning: see _cased_terms
     as_noun: frozenset[str] = frozenset()  # words right after "what", "which" or a determiner
+    technical: tuple[str, ...] = ()  # in a question about code, what its case and quotes say: see _technical
 
 
 _POSSESSIVE = re.compile(r"(?<=\w)'s?$")
@@ -539,7 +540,7 @@ def extract_facts(text: str) -> Facts:
                  polarity,
                  tuple(sorted((g, p, n) for (g, p), n in antonyms.items())), frozenset(entities), frozenset(words),
                  frozenset(quoted), colon_payload(text), frozenset(code), frozenset(short_names), _grade(prose), symbols, frozenset(as_verb),
-                 _paucal(prose), code_spans(text), _cased_terms(prose), frozenset(as_noun))
+                 _paucal(prose), code_spans(text), _cased_terms(prose), frozenset(as_noun), _technical(text))
 
 
 def _starts_sentence(prose: str, start: int) -> bool:
@@ -654,6 +655,49 @@ def _cased_terms(prose: str) -> tuple[str, ...]:
     return tuple(terms)
 
 
+_TECH_CONTEXT = re.compile(
+    r"\b(?:json|yaml|toml|xml|sql|postgres(?:ql)?|mysql|sqlite|snowflake|oracle|bash|zsh|shell|powershell|linux|unix|"
+    r"python|java|javascript|typescript|golang|go|rust|ruby|php|perl|kotlin|swift|scala|kubernetes|k8s|kubectl|docker|"
+    r"terraform|aws|s3|git|npm|pip|cron|crontab|regex|api|http|env|column|columns|function|method|variable|field|key|"
+    r"bucket|package|module|string|boolean|identifier|query|jenkins|groovy|ssh|echo|grep|awk|sed|rm|trap|makefile|"
+    r"curl|select|import|importerror|jsx|react|ansible|command)\b|\$\{?\w", re.I)
+_LITERALS = frozenset("true false null none nil nan undefined".split())
+_IDENTIFIER = re.compile(r"(?<![\w$])[A-Za-z_][A-Za-z0-9_]*")
+_QUOTE_MARK = re.compile(r"(?<![A-Za-z0-9])['\"](?=\S)")
+_CRON = re.compile(r"(?<!\S)(?:[\d*/,?LW#-]+\s+){4,5}[\d*/,?LW#-]+(?!\S)")
+
+
+def _technical(text: str) -> tuple[str, ...]:
+    """In a question about code (a language, a tool, a data format), what its letter case and quotes
+    say: each identifier whose case is part of it (internal capitals "getUser" / "GetUser", all
+    capitals "PATH" / "Path", literals "True" / "true", a capital inside a sentence "the Name field"
+    / "the name field", but for the languages and tools themselves: "Python" is "python"), the
+    quote marks in text order ('$HOME' is not "$HOME"), and cron expressions as written ("0 * * * *"
+    is not "* 0 * * *"); () elsewhere."""
+    if not (_TECH_CONTEXT.search(text) or _CRON.search(text)):
+        return ()
+    quoted = " ".join(next(g for g in groups if g) for groups in _QUOTED.findall(text))
+    cased = sorted({m.group(0) for m in _IDENTIFIER.finditer(text)
+                    if any(c.isupper() for c in m.group(0)[1:]) or m.group(0).lower() in _LITERALS
+                    or (len(m.group(0)) > 1 and m.group(0).isupper())}
+                   | {m.group(0) for m in _IDENTIFIER.finditer(quoted) if m.group(0)[:1].isupper()}
+                   | {m.group(0) for m in _IDENTIFIER.finditer(text) if m.group(0)[:1].isupper()
+                      and not _starts_sentence(text, m.start()) and not _TECH_CONTEXT.fullmatch(m.group(0))})
+    quotes = "".join(m.group(0) for m in _QUOTE_MARK.finditer(text))
+    return (*cased, "quotes:" + quotes, *("cron:" + m.group(0) for m in _CRON.finditer(text)))
+
+
+def _same_technical(a: Facts, b: Facts) -> bool:
+    """An identifier one question writes with its case ("HEAD", "getUser", "True") is written alike
+    where the other names it too, and quotes and cron expressions agree."""
+    if not a.technical or not b.technical:
+        return True
+    for one, other in ((a, b), (b, a)):
+        if any(":" not in t and t.lower() in other.words and t not in other.technical for t in one.technical):
+            return False
+    return [t for t in a.technical if ":" in t] == [t for t in b.technical if ":" in t]
+
+
 def _same_case(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
     """Every cased term both questions use is written alike in both, and the same terms come in the
     same order ("How many GB in a Gb?" is not "How many Gb in a GB?")."""
@@ -725,7 +769,7 @@ def disagreement(a: Facts, b: Facts) -> str | None:
         return "code"
     if a.symbols != b.symbols:
         return "symbols"
-    if a.spans != b.spans or not _same_case(a.cased, b.cased):
+    if a.spans != b.spans or not _same_case(a.cased, b.cased) or not _same_technical(a, b):
         return "code"
     return None
 

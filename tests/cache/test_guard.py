@@ -562,3 +562,25 @@ def test_decades_halves_partitives_and_marks_are_values():
     assert why("what is one of india's largest cities", "what is india's largest city") == "quantifiers"
     assert why("How many cm is 6'?", 'How many cm is 6"?') == "units"
     assert why("what happens if i forget one pill", "what happens if i forget pills") == "numbers"
+
+
+@pytest.mark.parametrize(
+    "a,b",
+    [
+        ("Is True a valid value in JSON?", "Is true a valid value in JSON?"),
+        ("Can other Go packages call the function getUser?", "Can other Go packages call the function GetUser?"),
+        ("What does git checkout HEAD do on Linux?", "What does git checkout head do on Linux?"),
+        ("Does Kubernetes accept Deployment as a kind?", "Does Kubernetes accept deployment as a kind?"),
+        ("What does echo '$HOME' print in bash?", 'What does echo "$HOME" print in bash?'),
+        ("What does the cron expression 0 * * * * mean?", "What does the cron expression * 0 * * * mean?"),
+        ("When does 0 0 1 * * run?", "When does 0 0 * 1 * run?"),
+    ],
+)
+def test_in_a_question_about_code_case_quotes_and_cron_fields_count(a, b):
+    assert why(a, b) == "code"
+
+
+def test_outside_code_and_for_the_tools_themselves_case_does_not_count():
+    assert why("How do I learn Python?", "How do I learn python?") is None
+    assert why("How much does a talkspace therapist make an hour?", "How much does a Talkspace therapist make an hour?") is None
+    assert why("What does 'carpe diem' mean?", 'What does "carpe diem" mean?') is None
