@@ -310,8 +310,10 @@ _PAUCAL = re.compile(r"\b(?:few|little)\b", re.IGNORECASE)
 _SOME_PAUCAL = re.compile(r"\b(?:a|the)\s+(?:few|little)\b", re.IGNORECASE)
 # A base right after these is a verb ("learn to paint", "how do I fish"): the -ing noun of the
 # activity asks the same ("learn painting"); "the best paint" against "the best painting" does not.
-_VERB_LEAD = frozenset("to can could will would should must i you we they".split())
-_NOUN_LEAD = frozenset("what which the a an this that my your our their its best top good great".split())  # not "do": "How do fish breathe?"
+_VERB_LEAD = frozenset("to can could will would should must i you we they".split())  # not "do": "How do fish breathe?"
+# A word right after these is a thing asked about: "What routing does the app use?" (a method) is
+# not "What route does the app use?".
+_NOUN_LEAD = frozenset("what which the a an this that my your our their its best top good great".split())
 
 
 @dataclass(frozen=True)
@@ -344,7 +346,8 @@ class Facts:
     spans: tuple[str, ...] = ()  # code spans as written, sorted: see code_spans
     cased: tuple[str, ...] = ()  # unit and type names whose case is their meaning: see _cased_terms
     as_noun: frozenset[str] = frozenset()  # words right after "what", "which" or a determiner
-    technical: tuple[str, ...] = ()  # in a question about code, what its case and quotes say: see _technical
+    # in a question about code (see _technical): identifiers with their case, quote marks, cron expressions
+    technical: tuple[frozenset[str], str, tuple[str, ...]] | None = None
 
 
 _POSSESSIVE = re.compile(r"(?<=\w)'s?$")
@@ -667,35 +670,35 @@ _QUOTE_MARK = re.compile(r"(?<![A-Za-z0-9])['\"](?=\S)")
 _CRON = re.compile(r"(?<!\S)(?:[\d*/,?LW#-]+\s+){4,5}[\d*/,?LW#-]+(?!\S)")
 
 
-def _technical(text: str) -> tuple[str, ...]:
+def _technical(text: str) -> tuple[frozenset[str], str, tuple[str, ...]] | None:
     """In a question about code (a language, a tool, a data format), what its letter case and quotes
     say: each identifier whose case is part of it (internal capitals "getUser" / "GetUser", all
     capitals "PATH" / "Path", literals "True" / "true", a capital inside a sentence "the Name field"
     / "the name field", but for the languages and tools themselves: "Python" is "python"), the
     quote marks in text order ('$HOME' is not "$HOME"), and cron expressions as written ("0 * * * *"
-    is not "* 0 * * *"); () elsewhere."""
+    is not "* 0 * * *"); None elsewhere."""
     if not (_TECH_CONTEXT.search(text) or _CRON.search(text)):
-        return ()
+        return None
     quoted = " ".join(next(g for g in groups if g) for groups in _QUOTED.findall(text))
-    cased = sorted({m.group(0) for m in _IDENTIFIER.finditer(text)
+    cased = frozenset({m.group(0) for m in _IDENTIFIER.finditer(text)
                     if any(c.isupper() for c in m.group(0)[1:]) or m.group(0).lower() in _LITERALS
                     or (len(m.group(0)) > 1 and m.group(0).isupper())}
                    | {m.group(0) for m in _IDENTIFIER.finditer(quoted) if m.group(0)[:1].isupper()}
                    | {m.group(0) for m in _IDENTIFIER.finditer(text) if m.group(0)[:1].isupper()
                       and not _starts_sentence(text, m.start()) and not _TECH_CONTEXT.fullmatch(m.group(0))})
     quotes = "".join(m.group(0) for m in _QUOTE_MARK.finditer(text))
-    return (*cased, "quotes:" + quotes, *("cron:" + m.group(0) for m in _CRON.finditer(text)))
+    return cased, quotes, tuple(m.group(0) for m in _CRON.finditer(text))
 
 
 def _same_technical(a: Facts, b: Facts) -> bool:
     """An identifier one question writes with its case ("HEAD", "getUser", "True") is written alike
     where the other names it too, and quotes and cron expressions agree."""
-    if not a.technical or not b.technical:
+    if a.technical is None or b.technical is None:
         return True
-    for one, other in ((a, b), (b, a)):
-        if any(":" not in t and t.lower() in other.words and t not in other.technical for t in one.technical):
-            return False
-    return [t for t in a.technical if ":" in t] == [t for t in b.technical if ":" in t]
+    (cased_a, quotes_a, crons_a), (cased_b, quotes_b, crons_b) = a.technical, b.technical
+    if any(t.lower() in b.words and t not in cased_b for t in cased_a) or any(t.lower() in a.words and t not in cased_a for t in cased_b):
+        return False
+    return quotes_a == quotes_b and crons_a == crons_b
 
 
 def _same_case(a: tuple[str, ...], b: tuple[str, ...]) -> bool:
