@@ -346,8 +346,8 @@ class Facts:
     spans: tuple[str, ...] = ()  # code spans as written, sorted: see code_spans
     cased: tuple[str, ...] = ()  # unit and type names whose case is their meaning: see _cased_terms
     as_noun: frozenset[str] = frozenset()  # words right after "what", "which" or a determiner
-    # in a question about code (see _technical): identifiers with their case, quote marks, cron expressions
-    technical: tuple[frozenset[str], str, tuple[str, ...]] | None = None
+    # in a question about code (see _technical): each cased identifier's forms in text order, quote marks, cron expressions
+    technical: tuple[dict[str, tuple[str, ...]], str, tuple[str, ...]] | None = None
 
 
 _POSSESSIVE = re.compile(r"(?<=\w)'s?$")
@@ -663,14 +663,15 @@ _TECH_CONTEXT = re.compile(
     r"python|java|javascript|typescript|golang|go|rust|ruby|php|perl|kotlin|swift|scala|kubernetes|k8s|kubectl|docker|"
     r"terraform|aws|s3|git|npm|pip|cron|crontab|regex|api|http|env|column|columns|function|method|variable|field|key|"
     r"bucket|package|module|string|boolean|identifier|query|jenkins|groovy|ssh|echo|grep|awk|sed|rm|trap|makefile|"
-    r"curl|select|import|importerror|jsx|react|ansible|command)\b|\$\{?\w", re.I)
+    r"curl|select|import|importerror|jsx|react|ansible|command|class|type|struct|interface|enum|lint|linter|golint|"
+    r"eslint|exported|compiler|sql\s+server)\b|\$\{?\w", re.I)
 _LITERALS = frozenset("true false null none nil nan undefined".split())
 _IDENTIFIER = re.compile(r"(?<![\w$])[A-Za-z_][A-Za-z0-9_]*")
 _QUOTE_MARK = re.compile(r"(?<![A-Za-z0-9])['\"](?=\S)")
 _CRON = re.compile(r"(?<!\S)(?:[\d*/,?LW#-]+\s+){4,5}[\d*/,?LW#-]+(?!\S)")
 
 
-def _technical(text: str) -> tuple[frozenset[str], str, tuple[str, ...]] | None:
+def _technical(text: str) -> tuple[dict[str, tuple[str, ...]], str, tuple[str, ...]] | None:
     """In a question about code (a language, a tool, a data format), what its letter case and quotes
     say: each identifier whose case is part of it (internal capitals "getUser" / "GetUser", all
     capitals "PATH" / "Path", literals "True" / "true", a capital inside a sentence "the Name field"
@@ -686,8 +687,13 @@ def _technical(text: str) -> tuple[frozenset[str], str, tuple[str, ...]] | None:
                    | {m.group(0) for m in _IDENTIFIER.finditer(quoted) if m.group(0)[:1].isupper()}
                    | {m.group(0) for m in _IDENTIFIER.finditer(text) if m.group(0)[:1].isupper()
                       and not _starts_sentence(text, m.start()) and not _TECH_CONTEXT.fullmatch(m.group(0))})
+    lowered = {t.lower() for t in cased}
+    forms: dict[str, tuple[str, ...]] = {}
+    for m in _IDENTIFIER.finditer(text):  # every mention, in order: "FOO vs foo" is not "FOO vs FOO"
+        if m.group(0).lower() in lowered:
+            forms[m.group(0).lower()] = (*forms.get(m.group(0).lower(), ()), m.group(0))
     quotes = "".join(m.group(0) for m in _QUOTE_MARK.finditer(text))
-    return cased, quotes, tuple(m.group(0) for m in _CRON.finditer(text))
+    return forms, quotes, tuple(m.group(0) for m in _CRON.finditer(text))
 
 
 def _same_technical(a: Facts, b: Facts) -> bool:
@@ -695,9 +701,10 @@ def _same_technical(a: Facts, b: Facts) -> bool:
     where the other names it too, and quotes and cron expressions agree."""
     if a.technical is None or b.technical is None:
         return True
-    (cased_a, quotes_a, crons_a), (cased_b, quotes_b, crons_b) = a.technical, b.technical
-    if any(t.lower() in b.words and t not in cased_b for t in cased_a) or any(t.lower() in a.words and t not in cased_a for t in cased_b):
-        return False
+    (forms_a, quotes_a, crons_a), (forms_b, quotes_b, crons_b) = a.technical, b.technical
+    for forms_one, other, forms_other in ((forms_a, b, forms_b), (forms_b, a, forms_a)):
+        if any(w in other.words and forms_other.get(w) != written for w, written in forms_one.items()):
+            return False
     return quotes_a == quotes_b and crons_a == crons_b
 
 

@@ -584,3 +584,9 @@ def test_outside_code_and_for_the_tools_themselves_case_does_not_count():
     assert why("How do I learn Python?", "How do I learn python?") is None
     assert why("How much does a talkspace therapist make an hour?", "How much does a Talkspace therapist make an hour?") is None
     assert why("What does 'carpe diem' mean?", 'What does "carpe diem" mean?') is None
+
+
+def test_case_forms_are_compared_mention_by_mention():
+    assert why("Is FOO the same as foo in bash?", "Is FOO the same as FOO in bash?") == "code"
+    assert why("Why does Go export the type Server but not server?", "Why does Go export the type server but not Server?") == "code"
+    assert why("Why is the class named httpClient flagged by the linter?", "Why is the class named HttpClient flagged by the linter?") == "code"
