@@ -214,10 +214,11 @@ def _content_stem(tokens: list[str], start: int, step: int) -> str | None:
 
 
 def _coordinated(tokens: list[str]) -> dict[frozenset[str], frozenset[str]]:
-    """Pairs of stems joined by "and", "or" or "vs" ("versus" is "vs") -> the coordinators used."""
+    """Pairs of stems joined by "and", "or" or "vs" ("versus" is "vs") -> the coordinators used; not
+    a contrast: "in staging and not production" is not "in production and not staging"."""
     pairs: dict[frozenset[str], frozenset[str]] = {}
     for i, w in enumerate(tokens):
-        if w in COORDINATORS:
+        if w in COORDINATORS and tokens[i + 1 : i + 2] != ["not"]:
             left, right = _content_stem(tokens, i - 1, -1), _content_stem(tokens, i + 1, 1)
             if left and right and left != right:
                 pair = frozenset((left, right))

@@ -705,3 +705,9 @@ def test_round_twelve_to_or_ing_after_any_form_and_method_nouns_after_a_grade():
     assert not same_mood("i quit to smoke", "i quit smoking")
     strict = MatchParams(threshold=0.85, unaligned_threshold=None)
     assert not lexical_verdict("what is the best routing for my delivery van", "what is the best route for my delivery van", strict).passed
+
+
+def test_a_contrast_with_and_not_keeps_its_order():
+    assert not same_order("Why does the error occur in staging and not production?", "Why does the error occur in production and not staging?")
+    assert not same_order("Is it better to rent and not buy?", "Is it better to buy and not rent?")
+    assert same_order("Who pays, the tenant or the landlord?", "Who pays, the landlord or the tenant?")
