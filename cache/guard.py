@@ -671,6 +671,12 @@ _QUOTE_MARK = re.compile(r"(?<![A-Za-z0-9])['\"](?=\S)")
 _CRON = re.compile(r"(?<!\S)(?:[\d*/,?LW#-]+\s+){4,5}[\d*/,?LW#-]+(?!\S)")
 
 
+def _case_matters(text: str, m: re.Match[str]) -> bool:
+    word = m.group(0)
+    return (any(c.isupper() for c in word[1:]) or word.lower() in _LITERALS or (len(word) > 1 and word.isupper())
+            or (word[:1].isupper() and not _starts_sentence(text, m.start()) and not _TECH_CONTEXT.fullmatch(word)))
+
+
 def _technical(text: str) -> tuple[dict[str, tuple[str, ...]], str, tuple[str, ...]] | None:
     """In a question about code (a language, a tool, a data format), what its letter case and quotes
     say: each identifier whose case is part of it (internal capitals "getUser" / "GetUser", all
@@ -680,16 +686,12 @@ def _technical(text: str) -> tuple[dict[str, tuple[str, ...]], str, tuple[str, .
     is not "* 0 * * *"); None elsewhere."""
     if not (_TECH_CONTEXT.search(text) or _CRON.search(text)):
         return None
+    mentions = list(_IDENTIFIER.finditer(text))
     quoted = " ".join(next(g for g in groups if g) for groups in _QUOTED.findall(text))
-    cased = frozenset({m.group(0) for m in _IDENTIFIER.finditer(text)
-                    if any(c.isupper() for c in m.group(0)[1:]) or m.group(0).lower() in _LITERALS
-                    or (len(m.group(0)) > 1 and m.group(0).isupper())}
-                   | {m.group(0) for m in _IDENTIFIER.finditer(quoted) if m.group(0)[:1].isupper()}
-                   | {m.group(0) for m in _IDENTIFIER.finditer(text) if m.group(0)[:1].isupper()
-                      and not _starts_sentence(text, m.start()) and not _TECH_CONTEXT.fullmatch(m.group(0))})
-    lowered = {t.lower() for t in cased}
+    lowered = ({m.group(0).lower() for m in mentions if _case_matters(text, m)}
+               | {w.lower() for w in _IDENTIFIER.findall(quoted) if w[:1].isupper()})
     forms: dict[str, tuple[str, ...]] = {}
-    for m in _IDENTIFIER.finditer(text):  # every mention, in order: "FOO vs foo" is not "FOO vs FOO"
+    for m in mentions:  # every mention, in order: "FOO vs foo" is not "FOO vs FOO"
         if m.group(0).lower() in lowered:
             forms[m.group(0).lower()] = (*forms.get(m.group(0).lower(), ()), m.group(0))
     quotes = "".join(m.group(0) for m in _QUOTE_MARK.finditer(text))

@@ -159,7 +159,7 @@ class LexicalView:
     asks_for_means: bool  # "what is the best way to...", "what should I do to...": a "how" question
     persons: tuple[int, ...]  # indexes into PERSONS, in order of first appearance
     passive_agent: bool  # "... was made by ...": see _PASSIVE_AGENT
-    tenses: frozenset[str]  # see TENSES
+    tenses: frozenset[str]  # see _tenses
     modals: frozenset[str]  # see MODALS
     roles: frozenset[tuple[str, str, str]]  # (role marker, stem of the word it marks or "" when stranded, its kind)
     stream: tuple[str, ...]  # content stems in text order, repeats kept, with _NOT for each negation
@@ -167,6 +167,7 @@ class LexicalView:
     framed: bool = False  # a how-to frame ("How do I", "What should I do to"): see _procedure_subject
     about_the_asker: bool = False  # see _about_the_asker
     bare: frozenset[str] = frozenset()  # stems of words no preposition marks and no subject precedes: see _bare_words
+    asks_what_to_do: bool = False  # see _asks_what_to_do
 
     @property
     def order(self) -> tuple[str, ...]:
@@ -283,24 +284,40 @@ def _in_progress(tokens: list[str]) -> bool:
                for i, w in enumerate(tokens[:-1]))
 
 
-def _have_tense(tokens: list[str]) -> str | None:
-    """ "has" / "have" as an auxiliary: "perfect" ("How many home runs has Judge hit?", his total so
-    far, is not "How many home runs does Judge hit?", a rate). Not before "ever" (an experience),
-    nor after do-support ("does he have"), "to" or a
-    modal and its subject ("can I have"), nor before "to", a number or an object's determiner
-    ("has a cat", "have 3 kids") unless a wh-question inverts it ("how many books has the average
-    American read")."""
+def _perfect(tokens: list[str]) -> bool:
+    """ "has" / "have" as an auxiliary: "How many home runs has Judge hit?" (his total so far) is
+    not "How many home runs does Judge hit?" (a rate). Not before "ever" (an experience), nor after
+    do-support ("does he have"), "to" or a modal and its subject ("can I have"), nor before "to", a
+    number or an object's determiner ("has a cat", "have 3 kids") unless a wh-question inverts it
+    ("how many books has the average American read")."""
     wh = bool(QUESTION_WORDS.keys() & set(tokens))
+    first_do = next((i for i, w in enumerate(tokens) if w in DO_FORMS), len(tokens))
     for i, w in enumerate(tokens[:-1]):
-        if w in HAVE_FORMS and not DO_FORMS & set(tokens[:i]) and tokens[i - 1 : i] != ["to"] and not _after_modal_subject(tokens, i):
+        if w in HAVE_FORMS and i < first_do and tokens[i - 1 : i] != ["to"] and not _after_modal_subject(tokens, i):
             after = tokens[i + 1]
             if after == "ever":  # "the best film you have ever seen" is "... you ever saw": an experience
                 continue
             inverted = i == 0 or (wh and tokens[i - 1] not in SUBJECT_PRONOUNS)
             if after in HAVE_OBJECT_LEADS or number_value(after) is not None or (after in DETERMINERS and not inverted):
                 continue
-            return "perfect"
-    return None
+            return True
+    return False
+
+
+def _tenses(tokens: list[str], types: set[str]) -> frozenset[str]:
+    """The tenses and aspects a question asks in: its auxiliaries' (see TENSES), a bare past, the
+    perfect, "being" under way, and "forgot to do" / "forgot doing"."""
+    return (_moods(tokens, types, TENSES)
+            | ({"past"} if _bare_past(tokens) else set())
+            | ({"perfect"} if _perfect(tokens) else set())
+            | ({"progressive"} if _in_progress(tokens) else set())
+            | {f"{verb} {form}" for verb, form in _to_or_ing(tokens)})
+
+
+def _asks_what_to_do(tokens: list[str]) -> bool:
+    """ "should" with the asker as subject ("How long should I boil an egg?"): what to do."""
+    return any(MODALS.get(w) == "obligation" and tokens[i + 1 : i + 2] and tokens[i + 1] in ASKERS
+               for i, w in enumerate(tokens))
 
 
 def _has_to(tokens: list[str]) -> bool:
@@ -494,13 +511,11 @@ def lexical_view(text: str) -> LexicalView:
     types = _question_types(tokens)
     return LexicalView(content, _coordinated(tokens), frozenset(types),
                        _asks_for_means(tokens), _persons(tokens, types), bool(_PASSIVE_AGENT.search(" ".join(tokens))),
-                       _moods(tokens, types, TENSES) | ({"past"} if _bare_past(tokens) else set())
-                       | ({tense} if (tense := _have_tense(tokens)) else set())
-                       | ({"progressive"} if _in_progress(tokens) else set())
-                       | {f"{verb} {form}" for verb, form in _to_or_ing(tokens)},
+                       _tenses(tokens, types),
                        _moods(tokens, types, MODALS) | ({"necessity"} if _has_to(tokens) else set()),
                        _roles(tokens, names_in_text), tuple(stream), _kept_light(tokens) | {tokens[i] for i in named},
-                       _procedure_subject(tokens, types) is not None, _about_the_asker(tokens), _bare_words(tokens))
+                       _procedure_subject(tokens, types) is not None, _about_the_asker(tokens), _bare_words(tokens),
+                       _asks_what_to_do(tokens))
 
 
 def is_light(word: str) -> bool:
@@ -560,13 +575,6 @@ def same_persons(a: str, b: str) -> bool:
 
 
 
-def _asks_what_to_do(text: str) -> bool:
-    """ "should" with the asker as subject ("How long should I boil an egg?"): what to do."""
-    tokens = words(text)
-    return any(MODALS.get(w) == "obligation" and tokens[i + 1 : i + 2] and tokens[i + 1] in ASKERS
-               for i, w in enumerate(tokens))
-
-
 def same_mood(a: str, b: str) -> bool:
     """The same tenses ("Who was ..." is not "Who is ...") and the same modalities ("What can I
     eat?" is not "What should I eat?"); a modal on one side only is another question too ("Which
@@ -582,7 +590,7 @@ def same_mood(a: str, b: str) -> bool:
         return True
     if (va.modals and vb.modals) or (va.modals | vb.modals) - {"conditional"} != {"obligation"}:
         return False
-    if not (_asks_what_to_do(a) or _asks_what_to_do(b)):
+    if not (va.asks_what_to_do or vb.asks_what_to_do):
         return False
     if not (va.about_the_asker or vb.about_the_asker):
         return True
